@@ -1,0 +1,21 @@
+"""FastAPI dependencies shared by the routers."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from app.core.pagination import MAX_PAGE
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
+CursorQuery = Annotated[
+    str | None, Query(description="`next_cursor` of the previous page; omit for the first.")
+]

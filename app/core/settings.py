@@ -1,0 +1,49 @@
+"""The one settings object of the service, read from ``GBT_*`` environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GBT_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/gbt.sqlite3",
+        description="SQLAlchemy URL. SQLite file (embedded default) or "
+        "postgresql+psycopg://user@host:5432/db (production).",
+    )
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Directory for local state: the SQLite file, the generated admin token.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin API. When unset, a random token is generated "
+        "on first start and kept in <data_dir>/admin-token (file mode 0600).",
+    )
+    ingest_max_batch_readings: int = Field(
+        default=5000, ge=1, description="Largest batch a meter may post (413 above)."
+    )
+    ingest_max_body_bytes: int = Field(
+        default=2_000_000, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    ingest_max_clock_skew_s: int = Field(
+        default=300,
+        ge=0,
+        description="A reading whose interval starts more than this many seconds in the "
+        "future is rejected (422).",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Connections per API process.")
+    host: str = Field(default="127.0.0.1", description="Address the server binds to.")
+    port: int = Field(default=8000, description="Port the server binds to.")
+    workers: int = Field(
+        default=1, ge=1, description="API worker processes of `gbt-server` (PostgreSQL only)."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

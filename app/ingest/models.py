@@ -1,0 +1,65 @@
+"""Ingestion tables. Both are append-only: rows are inserted, never updated or deleted."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, BigId, UtcDateTime
+
+
+class IngestBatch(Base):
+    """A signed batch exactly as the meter signed it, so its signature can be re-checked forever
+    (even for readings that were duplicates and so never became a row of their own)."""
+
+    __tablename__ = "ingest_batch"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reading_count: Mapped[int] = mapped_column(Integer)
+    accepted_count: Mapped[int] = mapped_column(Integer)
+    duplicate_count: Mapped[int] = mapped_column(Integer)
+    corrected_count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("meter_id", "sequence"),)
+
+
+class Reading(Base):
+    """One revision of a meter's value for [start_at, end_at). Revision 0 is the first value;
+    a correction is revision n+1 and names the revision it supersedes."""
+
+    __tablename__ = "reading"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    temperature_centi_c: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reading.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("meter_id", "start_at", "revision"),
+        CheckConstraint(
+            "(energy_wh IS NULL) <> (temperature_centi_c IS NULL)", name="exactly_one_value"
+        ),
+        CheckConstraint("energy_wh IS NULL OR energy_wh >= 0", name="energy_not_negative"),
+        CheckConstraint("end_at > start_at", name="interval_not_empty"),
+        CheckConstraint(
+            "(revision = 0) = (supersedes_id IS NULL)", name="correction_names_superseded"
+        ),
+    )

@@ -1,0 +1,294 @@
+"""Store a signed batch: authenticate, validate, classify each reading against what is stored
+(new, duplicate, correction), write batch and readings in one transaction."""
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, exists, insert, select
+from sqlalchemy.orm import Session, aliased
+
+from app.core.db import utcnow
+from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
+from app.ingest.models import IngestBatch, Reading
+from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
+from app.ingest.signing import SignedReading, ValueKind, encode_batch, verify_signature
+from app.ingest.validation import validate_readings
+from app.registry.service import get_meter, lock_meter_for_ingest
+
+# Above this many intervals per reading, a batch is too sparse to fetch its stored values by
+# one time-range scan; it is looked up key by key instead.
+_RANGE_SCAN_MAX_SPARSENESS = 4
+_IN_LIST_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_batch_readings: int
+    max_clock_skew_s: int
+
+
+def _signed_readings(readings: list[ReadingIn]) -> list[SignedReading]:
+    """Schema -> canonical form; the structural problems that make a batch unsignable are 422."""
+    out: list[SignedReading] = []
+    errors: list[FieldError] = []
+    for i, r in enumerate(readings):
+        for name, ts in (("start", r.start), ("end", r.end)):
+            if ts.microsecond:
+                errors.append(FieldError(f"readings[{i}].{name}", "must be whole seconds", i))
+        if (r.energy_wh is None) == (r.temperature_centi_c is None):
+            errors.append(
+                FieldError(
+                    f"readings[{i}]", "give exactly one of energy_wh and temperature_centi_c", i
+                )
+            )
+            continue
+        if r.energy_wh is not None:
+            kind, value = ValueKind.ENERGY_WH, r.energy_wh
+        else:
+            assert r.temperature_centi_c is not None
+            kind, value = ValueKind.TEMPERATURE_CENTI_C, r.temperature_centi_c
+        out.append(SignedReading(int(r.start.timestamp()), int(r.end.timestamp()), kind, value))
+    if errors:
+        raise unprocessable(errors)
+    return out
+
+
+def _stored_latest(
+    session: Session, meter_id: int, starts: list[int], interval_s: int
+) -> dict[int, tuple[int, int, int]]:
+    """Latest stored revision per interval start: ``{start_s: (revision, value, reading_id)}``."""
+    columns = (
+        Reading.start_at,
+        Reading.revision,
+        Reading.id,
+        Reading.energy_wh,
+        Reading.temperature_centi_c,
+    )
+    lo, hi = min(starts), max(starts)
+    if (hi - lo) // interval_s + 1 <= _RANGE_SCAN_MAX_SPARSENESS * len(starts):
+        queries = [
+            select(*columns).where(
+                Reading.meter_id == meter_id,
+                Reading.start_at >= _dt(lo),
+                Reading.start_at <= _dt(hi),
+            )
+        ]
+    else:
+        unique = sorted(set(starts))
+        queries = [
+            select(*columns).where(
+                Reading.meter_id == meter_id,
+                Reading.start_at.in_([_dt(s) for s in unique[i : i + _IN_LIST_CHUNK]]),
+            )
+            for i in range(0, len(unique), _IN_LIST_CHUNK)
+        ]
+    latest: dict[int, tuple[int, int, int]] = {}
+    for query in queries:
+        for start_at, revision, reading_id, energy_wh, temperature in session.execute(query):
+            key = int(start_at.timestamp())
+            if key not in latest or revision > latest[key][0]:
+                stored = energy_wh if energy_wh is not None else temperature
+                latest[key] = (revision, stored, reading_id)
+    return latest
+
+
+def _dt(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def ingest_batch(
+    session: Session, meter_id: int, batch: BatchIn, limits: IngestLimits
+) -> BatchResult:
+    meter = get_meter(session, meter_id)  # 404 for an unknown meter
+    if not meter.active:
+        raise ApiError(403, "meter_inactive", f"meter {meter_id} is deactivated")
+    public_key_hex, quantity, interval_s = meter.public_key_hex, meter.quantity, meter.interval_s
+    session.rollback()  # end the read; the write transaction starts below, after the checks
+
+    if len(batch.readings) > limits.max_batch_readings:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"{len(batch.readings)} readings; at most {limits.max_batch_readings} per batch",
+            [FieldError("readings", f"at most {limits.max_batch_readings} readings per batch")],
+        )
+    signed = _signed_readings(batch.readings)
+    try:
+        payload = encode_batch(meter_id, batch.sequence, signed)
+    except struct.error:  # unreachable with schema bounds; kept so a change there fails loudly
+        raise unprocessable([FieldError("readings", "value out of range")]) from None
+    signature = _signature_bytes(batch.signature_hex)
+    if signature is None or not verify_signature(public_key_hex, signature, payload):
+        raise ApiError(
+            401,
+            "bad_signature",
+            "missing or invalid signature: sign the canonical batch bytes with the meter's "
+            "registered Ed25519 key (docs/ingest-signing.md)",
+            [FieldError("signature_hex", "does not verify with the meter's public key")],
+        )
+    now = utcnow()
+    errors = validate_readings(
+        signed, quantity, interval_s, int(now.timestamp()), limits.max_clock_skew_s
+    )
+    if errors:
+        raise unprocessable(
+            [FieldError(f"readings[{e.index}].{e.field}", e.reason, e.index) for e in errors],
+            f"{len({e.index for e in errors})} of {len(signed)} readings are invalid; "
+            "nothing was stored",
+        )
+    return _store(session, meter_id, batch.sequence, signed, payload, signature, now)
+
+
+def _signature_bytes(signature_hex: str | None) -> bytes | None:
+    if not signature_hex:
+        return None
+    try:
+        return bytes.fromhex(signature_hex)
+    except ValueError:
+        return None
+
+
+def _store(
+    session: Session,
+    meter_id: int,
+    sequence: int,
+    signed: list[SignedReading],
+    payload: bytes,
+    signature: bytes,
+    now: datetime,
+) -> BatchResult:
+    payload_sha256 = hashlib.sha256(payload).digest()
+    meter = lock_meter_for_ingest(session, meter_id)
+    if meter is None:  # removed between the checks and the lock: meters are never deleted
+        raise not_found("meter", meter_id)
+    if not meter.active:
+        session.rollback()
+        raise ApiError(403, "meter_inactive", f"meter {meter_id} is deactivated")
+
+    previous = session.scalar(
+        select(IngestBatch).where(
+            IngestBatch.meter_id == meter_id, IngestBatch.sequence == sequence
+        )
+    )
+    if previous is not None:
+        session.rollback()
+        if previous.payload_sha256 != payload_sha256:
+            raise conflict(
+                "sequence", f"sequence {sequence} was already used for a different batch"
+            )
+        return _result(previous, replayed=True)
+
+    latest = _stored_latest(session, meter_id, [r.start_s for r in signed], meter.interval_s)
+    value_column = "energy_wh" if signed[0].kind == ValueKind.ENERGY_WH else "temperature_centi_c"
+    rows: list[dict[str, object]] = []
+    accepted = duplicate = corrected = 0
+    seen: set[int] = set()
+    for r in signed:
+        if r.start_s in seen:  # repeated inside the batch with the same value (validated)
+            duplicate += 1
+            continue
+        seen.add(r.start_s)
+        stored = latest.get(r.start_s)
+        if stored is None:
+            revision, supersedes_id = 0, None
+            accepted += 1
+        elif stored[1] == r.value:
+            duplicate += 1
+            continue
+        else:
+            revision, supersedes_id = stored[0] + 1, stored[2]
+            corrected += 1
+        rows.append(
+            {
+                "meter_id": meter_id,
+                "start_at": _dt(r.start_s),
+                "end_at": _dt(r.end_s),
+                value_column: r.value,
+                "revision": revision,
+                "supersedes_id": supersedes_id,
+            }
+        )
+
+    record = IngestBatch(
+        meter_id=meter_id,
+        sequence=sequence,
+        payload=payload,
+        payload_sha256=payload_sha256,
+        signature=signature,
+        received_at=now,
+        reading_count=len(signed),
+        accepted_count=accepted,
+        duplicate_count=duplicate,
+        corrected_count=corrected,
+    )
+    session.add(record)
+    session.flush()
+    if rows:
+        for row in rows:
+            row["batch_id"] = record.id
+        session.execute(insert(Reading), rows)
+    session.commit()
+    return _result(record, replayed=False)
+
+
+def _result(record: IngestBatch, replayed: bool) -> BatchResult:
+    return BatchResult(
+        batch_id=record.id,
+        sequence=record.sequence,
+        accepted=record.accepted_count,
+        duplicate=record.duplicate_count,
+        corrected=record.corrected_count,
+        replayed=replayed,
+    )
+
+
+def list_readings(
+    session: Session,
+    meter_id: int,
+    start_from: datetime | None,
+    start_to: datetime | None,
+    all_revisions: bool,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Reading], str | None]:
+    """A meter's readings ordered by (start, revision); by default only the latest revision of
+    each interval. ``start_to`` is exclusive. The cursor is ``<start epoch s>:<revision>``."""
+    get_meter(session, meter_id)
+    query = select(Reading).where(Reading.meter_id == meter_id)
+    if start_from is not None:
+        query = query.where(Reading.start_at >= start_from)
+    if start_to is not None:
+        query = query.where(Reading.start_at < start_to)
+    if not all_revisions:
+        newer = aliased(Reading)
+        query = query.where(
+            ~exists().where(
+                and_(
+                    newer.meter_id == Reading.meter_id,
+                    newer.start_at == Reading.start_at,
+                    newer.revision > Reading.revision,
+                )
+            )
+        )
+    if cursor is not None:
+        try:
+            start_s, revision = (int(part) for part in cursor.split(":"))
+        except ValueError:
+            raise unprocessable(
+                [FieldError("cursor", "is not a cursor this API returned")]
+            ) from None
+        after = _dt(start_s)
+        query = query.where(
+            (Reading.start_at > after)
+            | and_(Reading.start_at == after, Reading.revision > revision)
+        )
+    rows = list(
+        session.scalars(query.order_by(Reading.start_at, Reading.revision).limit(limit + 1))
+    )
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, f"{int(last.start_at.timestamp())}:{last.revision}"

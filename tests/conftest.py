@@ -1,0 +1,177 @@
+"""Fixtures: every API test runs on SQLite and, when GBT_TEST_POSTGRES_URL is set, on
+PostgreSQL too (each test in a schema of its own, dropped afterwards)."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from app.core.db import create_db_engine
+from app.core.settings import Settings
+from app.ingest.signing import SignedReading, ValueKind, encode_batch, public_key_hex
+from app.main import create_app
+from app.models import Base
+
+POSTGRES_URL = os.environ.get("GBT_TEST_POSTGRES_URL")
+ADMIN_TOKEN = "test-admin-token-not-a-secret"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SHARED_TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+
+requires_postgres = pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="set GBT_TEST_POSTGRES_URL (e.g. postgresql+psycopg://root@127.0.0.1:5432/test) "
+    "to run the PostgreSQL tests; .ci/run sets it",
+)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose connections see only a fresh, empty schema."""
+    if not POSTGRES_URL:
+        pytest.skip("GBT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin_engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin_engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/test.sqlite3"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    return url
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        admin_token=ADMIN_TOKEN,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.engine.dispose()
+
+
+class Fleet:
+    """Registers assets and meters through the admin API and signs batches like a meter."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.keys: dict[int, Ed25519PrivateKey] = {}
+        self._n = 0
+
+    def asset(self, **fields: Any) -> dict[str, Any]:
+        self._n += 1
+        body = {
+            "code": f"ASSET-{self._n}",
+            "name": f"Building {self._n}",
+            "kind": "building",
+            "floor_area_m2": "5000",
+            "grid_region": "JP-national",
+            **fields,
+        }
+        response = self.client.post("/v1/admin/assets", json=body, headers=ADMIN)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def meter(
+        self, quantity: str = "consumption", interval_s: int = 1800, asset_id: int | None = None
+    ) -> int:
+        self._n += 1
+        key = Ed25519PrivateKey.generate()
+        if asset_id is None:
+            asset_id = self.asset()["id"]
+        response = self.client.post(
+            "/v1/admin/meters",
+            json={
+                "asset_id": asset_id,
+                "device_id": f"device-{self._n}",
+                "quantity": quantity,
+                "interval_s": interval_s,
+                "public_key_hex": public_key_hex(key),
+            },
+            headers=ADMIN,
+        )
+        assert response.status_code == 201, response.text
+        meter_id: int = response.json()["id"]
+        self.keys[meter_id] = key
+        return meter_id
+
+    def batch(
+        self,
+        meter_id: int,
+        sequence: int,
+        readings: list[dict[str, Any]],
+        key: Ed25519PrivateKey | None = None,
+    ) -> dict[str, Any]:
+        """A request body, signed over the canonical bytes of ``readings``."""
+        signed = [
+            SignedReading(
+                int(datetime.fromisoformat(r["start"]).timestamp()),
+                int(datetime.fromisoformat(r["end"]).timestamp()),
+                ValueKind.ENERGY_WH if "energy_wh" in r else ValueKind.TEMPERATURE_CENTI_C,
+                r.get("energy_wh", r.get("temperature_centi_c")),
+            )
+            for r in readings
+        ]
+        signer = key or self.keys[meter_id]
+        signature = signer.sign(encode_batch(meter_id, sequence, signed))
+        return {"sequence": sequence, "readings": readings, "signature_hex": signature.hex()}
+
+    def post(
+        self, meter_id: int, sequence: int, readings: list[dict[str, Any]]
+    ) -> Any:
+        return self.client.post(
+            f"/v1/meters/{meter_id}/readings", json=self.batch(meter_id, sequence, readings)
+        )
+
+
+def half_hours(
+    start: datetime, count: int, values: list[int] | None = None, interval_s: int = 1800
+) -> list[dict[str, Any]]:
+    """``count`` consecutive energy readings from ``start`` (values default to 1000 + i)."""
+    base = int(start.timestamp())
+    return [
+        {
+            "start": datetime.fromtimestamp(base + i * interval_s, UTC).isoformat(),
+            "end": datetime.fromtimestamp(base + (i + 1) * interval_s, UTC).isoformat(),
+            "energy_wh": values[i] if values is not None else 1000 + i,
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def fleet(client: TestClient) -> Fleet:
+    return Fleet(client)
