@@ -149,9 +149,7 @@ class Fleet:
         signature = signer.sign(encode_batch(meter_id, sequence, signed))
         return {"sequence": sequence, "readings": readings, "signature_hex": signature.hex()}
 
-    def post(
-        self, meter_id: int, sequence: int, readings: list[dict[str, Any]]
-    ) -> Any:
+    def post(self, meter_id: int, sequence: int, readings: list[dict[str, Any]]) -> Any:
         return self.client.post(
             f"/v1/meters/{meter_id}/readings", json=self.batch(meter_id, sequence, readings)
         )

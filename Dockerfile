@@ -1,0 +1,23 @@
+# Production image: the API served by uvicorn (gbt-server migrates the database, then serves).
+# Configure with GBT_* environment variables; GBT_DATABASE_URL and GBT_ADMIN_TOKEN are required
+# in production (see README.md, "Configuration").
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    GBT_HOST=0.0.0.0 \
+    GBT_PORT=8000 \
+    GBT_DATA_DIR=/srv/var
+
+WORKDIR /srv
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY migrations ./migrations
+# Editable install keeps alembic.ini and migrations/ next to the code that finds them.
+RUN pip install --no-cache-dir -e . \
+    && useradd --system --uid 10001 gbt \
+    && mkdir -p /srv/var && chown gbt /srv/var
+
+USER gbt
+EXPOSE 8000
+CMD ["gbt-server"]
