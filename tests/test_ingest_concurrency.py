@@ -5,6 +5,7 @@ revisions whose counts add up."""
 import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def test_overlapping_concurrent_batches(postgres_schema_url: str, tmp_path: Path
         history.sort(key=lambda r: r["revision"])
         assert [r["revision"] for r in history] == list(range(len(history)))
         assert history[0]["supersedes_id"] is None
-        for older, newer in zip(history, history[1:], strict=False):
+        for older, newer in pairwise(history):
             assert newer["supersedes_id"] == older["id"]
             assert newer["energy_wh"] != older["energy_wh"]
 
