@@ -649,6 +649,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         watched[str(pid)] = round((b - a) / args.duration, 3)
         print(f"pid {pid:<18}{b - a:.2f} CPU s in window ({(b - a) / args.duration:.2f} cores)")
+    if machine_busy is not None and args.watch_pid:
+        other = machine_busy * cores - client_cpu / args.duration - sum(watched.values())
+        print(f"other processes       {max(0.0, other):.2f} cores (busy - client - watched)")
     if on_the_fly:
         print(f"note: {on_the_fly} batches were built during the run (pre-built ran out)")
     for message in exhausted[:1]:

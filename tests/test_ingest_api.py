@@ -319,3 +319,15 @@ def test_readings_listing_needs_admin(fleet: Fleet, client: TestClient) -> None:
         403,
     )
     assert_error(client.get("/v1/admin/meters/999999/readings", headers=ADMIN), 404)
+
+
+def test_body_that_is_not_json_is_422_naming_the_body(fleet: Fleet, client: TestClient) -> None:
+    meter = fleet.meter()
+    response = client.post(
+        f"/v1/meters/{meter}/readings",
+        content=b'{"sequence": 1, "readings": [',
+        headers={"content-type": "application/json"},
+    )
+    error = assert_error(response, 422)
+    assert [d["field"] for d in error["details"]] == ["body"]
+    assert "JSON" in error["details"][0]["reason"]

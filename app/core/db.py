@@ -7,10 +7,20 @@ SQLite (embedded default) and PostgreSQL (production) run the same code. SQLite 
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +64,31 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(precision, scale) that always reads back as the exact Decimal that was written.
+
+    SQLite keeps NUMERIC as a double: 15 significant digits survive, but reading it back gives the
+    double's binary expansion (9999999999999.99 -> ...9.9902). Going through the double's shortest
+    repr and quantizing to the column's scale restores the written value, so keep
+    ``precision <= 15`` for columns that must be exact on SQLite.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=False)
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | None:
+        return value
+
+    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(self._quantum)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

@@ -3,10 +3,11 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.core.pagination import MAX_PAGE
+from app.core.schemas import DB_ID_MAX
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -19,3 +20,5 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
 CursorQuery = Annotated[
     str | None, Query(description="`next_cursor` of the previous page; omit for the first.")
 ]
+IdPath = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
+IdFilter = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]

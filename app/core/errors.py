@@ -101,6 +101,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":  # loc holds a character offset, not a field
+                details.append(FieldError("body", f"is not valid JSON ({err.get('msg')})"))
+                continue
             field, index = _loc_to_field(tuple(err.get("loc", ())))
             details.append(FieldError(field, _reason(err), index))
         api_error = unprocessable(details)

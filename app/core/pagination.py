@@ -6,6 +6,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.core.errors import FieldError, unprocessable
+from app.core.schemas import DB_ID_MAX
 
 T = TypeVar("T")
 
@@ -15,11 +16,9 @@ MAX_PAGE = 1000
 def decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    try:
-        value = int(cursor)
-    except ValueError:
-        raise unprocessable([FieldError("cursor", "is not a cursor this API returned")]) from None
-    return value
+    if not cursor.isdigit() or not 0 <= int(cursor) <= DB_ID_MAX:
+        raise unprocessable([FieldError("cursor", "is not a cursor this API returned")])
+    return int(cursor)
 
 
 def keyset_page(

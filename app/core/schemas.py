@@ -1,10 +1,13 @@
 """Pydantic building blocks shared by every domain's schemas."""
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+DB_ID_MAX = 2**63 - 1  # BIGINT
+DbId = Annotated[int, Field(ge=1, le=DB_ID_MAX, description="An id this API returned.")]
 
 
 class StrictInput(BaseModel):

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.core.deps import CursorQuery, LimitQuery, SessionDep
+from app.core.deps import CursorQuery, IdPath, LimitQuery, SessionDep
 from app.core.errors import error_body
 from app.core.schemas import Page
 from app.core.security import require_admin
@@ -41,7 +41,7 @@ def _errors(*pairs: tuple[int, str, str]) -> dict[int | str, dict[str, object]]:
     ),
 )
 def post_readings(
-    meter_id: int, batch: BatchIn, session: SessionDep, request: Request
+    meter_id: IdPath, batch: BatchIn, session: SessionDep, request: Request
 ) -> BatchResult:
     return service.ingest_batch(session, meter_id, batch, request.app.state.ingest_limits)
 
@@ -54,7 +54,7 @@ def post_readings(
     summary="A meter's readings, ordered by interval start",
 )
 def get_readings(
-    meter_id: int,
+    meter_id: IdPath,
     session: SessionDep,
     start_from: Annotated[datetime | None, Query(description="Inclusive, RFC 3339.")] = None,
     start_to: Annotated[datetime | None, Query(description="Exclusive, RFC 3339.")] = None,

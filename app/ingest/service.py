@@ -13,7 +13,14 @@ from app.core.db import utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
 from app.ingest.models import IngestBatch, Reading
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
-from app.ingest.signing import SignedReading, ValueKind, encode_batch, verify_signature
+from app.ingest.signing import (
+    SIGNATURE_BYTES,
+    SignedReading,
+    ValueKind,
+    encode_batch,
+    strict_hex,
+    verify_signature,
+)
 from app.ingest.validation import validate_readings
 from app.registry.service import get_meter, lock_meter_for_ingest
 
@@ -145,7 +152,7 @@ def _signature_bytes(signature_hex: str | None) -> bytes | None:
     if not signature_hex:
         return None
     try:
-        return bytes.fromhex(signature_hex)
+        return strict_hex(signature_hex, SIGNATURE_BYTES)
     except ValueError:
         return None
 
@@ -275,11 +282,11 @@ def list_readings(
     if cursor is not None:
         try:
             start_s, revision = (int(part) for part in cursor.split(":"))
-        except ValueError:
+            after = _dt(start_s)
+        except (ValueError, OverflowError, OSError):
             raise unprocessable(
                 [FieldError("cursor", "is not a cursor this API returned")]
             ) from None
-        after = _dt(start_s)
         query = query.where(
             (Reading.start_at > after)
             | and_(Reading.start_at == after, Reading.revision > revision)

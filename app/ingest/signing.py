@@ -13,6 +13,7 @@ integers big-endian::
              kind: 1 = energy_wh, 2 = temperature_centi_c
 """
 
+import re
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
@@ -26,6 +27,7 @@ VERSION = 1
 _HEADER = struct.Struct(">4sBQQI")
 _READING_FORMAT = "qqBq"
 PUBLIC_KEY_BYTES = 32
+_HEX = re.compile(r"[0-9a-fA-F]*")
 SIGNATURE_BYTES = 64
 
 
@@ -67,15 +69,16 @@ def decode_batch(data: bytes) -> tuple[int, int, list[SignedReading]]:
 
 def parse_public_key(public_key_hex: str) -> Ed25519PublicKey:
     """Raises ``ValueError`` with a reason a client can act on."""
-    try:
-        raw = bytes.fromhex(public_key_hex)
-    except ValueError as exc:
-        raise ValueError("must be hexadecimal") from exc
-    if len(raw) != PUBLIC_KEY_BYTES:
-        raise ValueError(
-            f"must be {PUBLIC_KEY_BYTES} bytes ({2 * PUBLIC_KEY_BYTES} hex characters)"
-        )
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return Ed25519PublicKey.from_public_bytes(strict_hex(public_key_hex, PUBLIC_KEY_BYTES))
+
+
+def strict_hex(value: str, n_bytes: int) -> bytes:
+    """Exactly ``2 * n_bytes`` hex digits (``bytes.fromhex`` alone would also take spaces)."""
+    if not _HEX.fullmatch(value):
+        raise ValueError("must be hexadecimal digits only")
+    if len(value) != 2 * n_bytes:
+        raise ValueError(f"must be {n_bytes} bytes ({2 * n_bytes} hex characters)")
+    return bytes.fromhex(value)
 
 
 def verify_signature(public_key_hex: str, signature: bytes, message: bytes) -> bool:

@@ -9,15 +9,16 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    Numeric,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, BigId, UtcDateTime
+from app.core.db import Base, BigId, ExactDecimal, UtcDateTime
 
-Money = Numeric(24, 4)
+# 15 significant digits: exact on SQLite (which keeps NUMERIC as a double) and PostgreSQL.
+# 13 integer digits hold any bond (10 trillion in JPY); 2 decimals hold cents.
+Money = ExactDecimal(15, 2)
 
 
 class Bond(Base):
@@ -46,7 +47,7 @@ class GreenAsset(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
-    floor_area_m2: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    floor_area_m2: Mapped[Decimal | None] = mapped_column(ExactDecimal(14, 2))
     grid_region: Mapped[str] = mapped_column(String(64))
     timezone: Mapped[str] = mapped_column(String(64))
     commissioning_date: Mapped[date | None] = mapped_column(Date)
@@ -67,7 +68,7 @@ class Allocation(Base):
     bond_id: Mapped[int] = mapped_column(ForeignKey("bond.id"), index=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("green_asset.id"), index=True)
     amount_allocated: Mapped[Decimal] = mapped_column(Money)
-    financing_share: Mapped[Decimal] = mapped_column(Numeric(9, 8))
+    financing_share: Mapped[Decimal] = mapped_column(ExactDecimal(9, 8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (

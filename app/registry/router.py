@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.core.deps import CursorQuery, LimitQuery, SessionDep
+from app.core.deps import CursorQuery, IdFilter, IdPath, LimitQuery, SessionDep
 from app.core.schemas import Page
 from app.core.security import require_admin
 from app.registry import service
@@ -42,7 +42,7 @@ def list_bonds(
 
 
 @router.get("/bonds/{bond_id}", response_model=BondOut)
-def get_bond(bond_id: int, session: SessionDep) -> BondOut:
+def get_bond(bond_id: IdPath, session: SessionDep) -> BondOut:
     return BondOut.model_validate(service.get_bond(session, bond_id))
 
 
@@ -62,7 +62,7 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut)
-def get_asset(asset_id: int, session: SessionDep) -> AssetOut:
+def get_asset(asset_id: IdPath, session: SessionDep) -> AssetOut:
     return AssetOut.model_validate(service.get_asset(session, asset_id))
 
 
@@ -80,15 +80,15 @@ def list_allocations(
     session: SessionDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-    bond_id: int | None = None,
-    asset_id: int | None = None,
+    bond_id: IdFilter = None,
+    asset_id: IdFilter = None,
 ) -> Page[AllocationOut]:
     items, next_cursor = service.list_allocations(session, limit, cursor, bond_id, asset_id)
     return Page(items=[AllocationOut.model_validate(a) for a in items], next_cursor=next_cursor)
 
 
 @router.get("/allocations/{allocation_id}", response_model=AllocationOut)
-def get_allocation(allocation_id: int, session: SessionDep) -> AllocationOut:
+def get_allocation(allocation_id: IdPath, session: SessionDep) -> AllocationOut:
     return AllocationOut.model_validate(service.get_allocation(session, allocation_id))
 
 
@@ -104,14 +104,14 @@ def list_meters(
     session: SessionDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-    asset_id: int | None = None,
+    asset_id: IdFilter = None,
 ) -> Page[MeterOut]:
     items, next_cursor = service.list_meters(session, limit, cursor, asset_id)
     return Page(items=[MeterOut.model_validate(m) for m in items], next_cursor=next_cursor)
 
 
 @router.get("/meters/{meter_id}", response_model=MeterOut)
-def get_meter(meter_id: int, session: SessionDep) -> MeterOut:
+def get_meter(meter_id: IdPath, session: SessionDep) -> MeterOut:
     return MeterOut.model_validate(service.get_meter(session, meter_id))
 
 
@@ -120,5 +120,5 @@ def get_meter(meter_id: int, session: SessionDep) -> MeterOut:
     response_model=MeterOut,
     description="Stop accepting readings from this meter. Idempotent.",
 )
-def deactivate_meter(meter_id: int, session: SessionDep) -> MeterOut:
+def deactivate_meter(meter_id: IdPath, session: SessionDep) -> MeterOut:
     return MeterOut.model_validate(service.deactivate_meter(session, meter_id))

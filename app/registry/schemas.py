@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from app.core.schemas import Output, StrictInput
+from app.core.schemas import DbId, Output, StrictInput
 from app.ingest.signing import parse_public_key
 
 AssetKind = Literal["building", "renewable_facility"]
@@ -20,7 +20,7 @@ class BondCreate(StrictInput):
     name: str = Field(min_length=1, max_length=200, examples=["Green Research Building Bond"])
     issuer: str = Field(min_length=1, max_length=200, examples=["Example University"])
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["JPY"])
-    amount_issued: Decimal = Field(ge=0, max_digits=24, decimal_places=4, examples=["1000000000"])
+    amount_issued: Decimal = Field(ge=0, max_digits=15, decimal_places=2, examples=["1000000000"])
     issue_date: date
     maturity_date: date
 
@@ -56,7 +56,7 @@ class AssetCreate(StrictInput):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a tz directory
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
@@ -74,9 +74,9 @@ class AssetOut(Output):
 
 
 class AllocationCreate(StrictInput):
-    bond_id: int
-    asset_id: int
-    amount_allocated: Decimal = Field(ge=0, max_digits=24, decimal_places=4)
+    bond_id: DbId
+    asset_id: DbId
+    amount_allocated: Decimal = Field(ge=0, max_digits=15, decimal_places=2)
     financing_share: Decimal = Field(
         gt=0,
         le=1,
@@ -90,15 +90,15 @@ class AllocationCreate(StrictInput):
 
 class AllocationOut(Output):
     id: int
-    bond_id: int
-    asset_id: int
+    bond_id: DbId
+    asset_id: DbId
     amount_allocated: Decimal
     financing_share: Decimal
     created_at: datetime
 
 
 class MeterCreate(StrictInput):
-    asset_id: int
+    asset_id: DbId
     device_id: str = Field(min_length=1, max_length=128, examples=["tky-lab-01-main"])
     quantity: MeterQuantity
     interval_s: int = Field(
