@@ -1,5 +1,11 @@
 """Builds the FastAPI application: settings, database, routers, error handlers."""
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from fastapi import FastAPI
 
 from app.core.body_limit import BodySizeLimit
@@ -7,9 +13,14 @@ from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
 from app.core.security import resolve_admin_token
 from app.core.settings import Settings, get_settings
+from app.impact.jobs import run_impact_cycle
+from app.impact.router import router as impact_router
+from app.impact.service import load_default_emission_factors
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
 from app.registry.router import router as registry_router
+
+log = logging.getLogger(__name__)
 
 API_DESCRIPTION = """
 Green bond impact tracker. Meters post signed interval readings (`ingest`); the issuer manages
@@ -20,6 +31,32 @@ Errors always have the body `{"error": {"code", "message", "details": [{"field",
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    with app.state.session_factory() as session:
+        added = load_default_emission_factors(session)
+        if added:
+            log.info("loaded %d default emission factor versions", added)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    if settings.scheduler_enabled:
+        scheduler.add_job(
+            run_impact_cycle,
+            "interval",
+            seconds=settings.impact_job_interval_s,
+            args=[app.state.engine, app.state.session_factory, app.state.impact_grace],
+            id="impact",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_db_engine(settings.database_url, settings.db_pool_size)
@@ -27,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Green bond impact tracker",
         version="0.1.0",
         description=API_DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -36,10 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_batch_readings=settings.ingest_max_batch_readings,
         max_clock_skew_s=settings.ingest_max_clock_skew_s,
     )
+    app.state.impact_grace = timedelta(seconds=settings.impact_grace_period_s)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_body_bytes)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(impact_router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:

@@ -1,7 +1,30 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from app.core.db import Base
-from app.ingest.models import IngestBatch, Reading
+from app.impact.models import (
+    AssetProgress,
+    BaselineFitRecord,
+    BenchmarkConfig,
+    EmissionFactorVersion,
+    ImpactResult,
+    MeterDay,
+)
+from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 
-__all__ = ["Allocation", "Base", "Bond", "GreenAsset", "IngestBatch", "Meter", "Reading"]
+__all__ = [
+    "Allocation",
+    "AssetProgress",
+    "Base",
+    "BaselineFitRecord",
+    "BenchmarkConfig",
+    "Bond",
+    "EmissionFactorVersion",
+    "GreenAsset",
+    "ImpactResult",
+    "IngestBatch",
+    "Meter",
+    "MeterDay",
+    "Reading",
+    "ReadingChange",
+]

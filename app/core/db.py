@@ -130,3 +130,11 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def upsert(session: Session, table: Any) -> Any:
+    """``INSERT`` with ``on_conflict_do_update`` / ``_nothing`` for PostgreSQL and SQLite alike."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

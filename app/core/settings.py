@@ -37,6 +37,20 @@ class Settings(BaseSettings):
         "future is rejected (422).",
     )
     db_pool_size: int = Field(default=10, ge=1, description="Connections per API process.")
+    impact_grace_period_s: int = Field(
+        default=172_800,
+        ge=0,
+        description="Late data allowance: a day's (or month's) result becomes final this long "
+        "after the period ends; until then it is provisional and may be replaced.",
+    )
+    impact_job_interval_s: float = Field(
+        default=2.0, gt=0, description="How often the impact job folds new readings in."
+    )
+    scheduler_enabled: bool = Field(
+        default=True,
+        description="Run the scheduled jobs in this process (API replicas may "
+        "all run them: a database lock lets one work at a time).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server binds to.")
     workers: int = Field(

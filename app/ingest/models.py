@@ -1,10 +1,11 @@
 """Ingestion tables. Both are append-only: rows are inserted, never updated or deleted."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -34,6 +35,18 @@ class IngestBatch(Base):
     corrected_count: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("meter_id", "sequence"),)
+
+
+class ReadingChange(Base):
+    """Change feed for downstream jobs: which (meter, UTC day) received new revisions. Written
+    in the ingest transaction; ``version`` grows with every change so a consumer acknowledges
+    exactly what it processed (a change that lands meanwhile stays pending)."""
+
+    __tablename__ = "reading_change"
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), primary_key=True)
+    utc_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class Reading(Base):

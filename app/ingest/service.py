@@ -4,14 +4,14 @@
 import hashlib
 import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, exists, insert, select
+from sqlalchemy import and_, delete, exists, insert, select
 from sqlalchemy.orm import Session, aliased
 
-from app.core.db import utcnow
+from app.core.db import upsert, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
-from app.ingest.models import IngestBatch, Reading
+from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
 from app.ingest.signing import (
     SIGNATURE_BYTES,
@@ -236,8 +236,69 @@ def _store(
         for row in rows:
             row["batch_id"] = record.id
         session.execute(insert(Reading), rows)
+        _record_changes(session, meter_id, rows)
     session.commit()
     return _result(record, replayed=False)
+
+
+def _record_changes(session: Session, meter_id: int, rows: list[dict[str, object]]) -> None:
+    days = sorted({row["start_at"].date() for row in rows})  # type: ignore[attr-defined]
+    statement = upsert(session, ReadingChange)
+    statement = statement.on_conflict_do_update(
+        index_elements=["meter_id", "utc_day"],
+        set_={"version": ReadingChange.version + 1},
+    )
+    session.execute(statement, [{"meter_id": meter_id, "utc_day": d, "version": 1} for d in days])
+
+
+@dataclass(frozen=True)
+class Change:
+    meter_id: int
+    utc_day: date
+    version: int
+
+
+def pending_changes(session: Session, limit: int) -> list[Change]:
+    """(meter, UTC day) pairs whose readings changed since they were last acknowledged."""
+    rows = session.execute(
+        select(ReadingChange.meter_id, ReadingChange.utc_day, ReadingChange.version)
+        .order_by(ReadingChange.meter_id, ReadingChange.utc_day)
+        .limit(limit)
+    )
+    return [Change(*row) for row in rows]
+
+
+def acknowledge_changes(session: Session, changes: list[Change]) -> None:
+    """Forget changes that were processed; one that changed again since stays pending."""
+    for change in changes:
+        session.execute(
+            delete(ReadingChange).where(
+                ReadingChange.meter_id == change.meter_id,
+                ReadingChange.utc_day == change.utc_day,
+                ReadingChange.version == change.version,
+            )
+        )
+
+
+def latest_values(
+    session: Session, meter_id: int, start: datetime, end: datetime
+) -> list[tuple[int, int, int]]:
+    """(start epoch s, value, revision) of the latest revision of each interval starting in
+    [start, end)."""
+    rows = session.execute(
+        select(
+            Reading.start_at,
+            Reading.revision,
+            Reading.energy_wh,
+            Reading.temperature_centi_c,
+        ).where(Reading.meter_id == meter_id, Reading.start_at >= start, Reading.start_at < end)
+    )
+    latest: dict[int, tuple[int, int, int]] = {}
+    for start_at, revision, energy_wh, temperature in rows:
+        key = int(start_at.timestamp())
+        if key not in latest or revision > latest[key][2]:
+            latest[key] = (key, energy_wh if energy_wh is not None else temperature, revision)
+    return list(latest.values())
 
 
 def _result(record: IngestBatch, replayed: bool) -> BatchResult:

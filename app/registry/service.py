@@ -198,6 +198,10 @@ def get_meter(session: Session, meter_id: int) -> Meter:
     return _get(session, Meter, meter_id, "meter")
 
 
+def find_meter(session: Session, meter_id: int) -> Meter | None:
+    return session.get(Meter, meter_id)
+
+
 def list_meters(
     session: Session, limit: int, cursor: str | None, asset_id: int | None = None
 ) -> tuple[list[Meter], str | None]:
@@ -238,4 +242,16 @@ def lock_meter_for_ingest(session: Session, meter_id: int) -> IngestMeter | None
         return None
     return IngestMeter(
         meter.id, meter.quantity, meter.interval_s, meter.public_key_hex, meter.active
+    )
+
+
+def meters_of_asset(session: Session, asset_id: int) -> list[Meter]:
+    return list(session.scalars(select(Meter).where(Meter.asset_id == asset_id).order_by(Meter.id)))
+
+
+def allocations_of_bond(session: Session, bond_id: int) -> list[Allocation]:
+    return list(
+        session.scalars(
+            select(Allocation).where(Allocation.bond_id == bond_id).order_by(Allocation.id)
+        )
     )

@@ -1,0 +1,91 @@
+"""Interval readings -> totals per local day of the site. Pure: no I/O, no clock.
+
+A site's day is its local calendar day (the asset's IANA time zone), because that is the day its
+occupants, its benchmark and its investors reason in. An interval belongs to the local day that
+contains its start. The number of intervals a day should have is counted, not assumed, so days of
+23 or 25 hours (daylight saving) and zones with half-hour offsets come out right.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class IntervalPoint:
+    start_s: int
+    value: int
+    revision: int
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    day: date
+    value_sum: int
+    present: int
+    expected: int
+    corrected: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.present >= self.expected
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
+    """[start, end) of a local calendar day, in Unix seconds."""
+    start = datetime.combine(day, time(), tz)
+    end = datetime.combine(day + timedelta(days=1), time(), tz)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def local_day_of(epoch_s: int, tz: ZoneInfo) -> date:
+    return datetime.fromtimestamp(epoch_s, UTC).astimezone(tz).date()
+
+
+def expected_intervals(start_s: int, end_s: int, interval_s: int) -> int:
+    """Grid points k * interval_s (the meters' grid) in [start_s, end_s)."""
+    first = -(-start_s // interval_s)
+    last = -(-end_s // interval_s)
+    return last - first
+
+
+def aggregate_days(
+    points: Iterable[IntervalPoint], interval_s: int, tz_name: str, first: date, last: date
+) -> list[DayTotal]:
+    """One total per local day in [first, last] (inclusive), days without data included.
+
+    ``points`` must hold one point per interval (the latest revision); the result does not
+    depend on their order.
+    """
+    tz = ZoneInfo(tz_name)
+    sums: dict[date, list[int]] = {}
+    for p in points:
+        acc = sums.setdefault(local_day_of(p.start_s, tz), [0, 0, 0])
+        acc[0] += p.value
+        acc[1] += 1
+        acc[2] |= p.revision > 0
+    days = []
+    day = first
+    while day <= last:
+        start_s, end_s = local_day_bounds(day, tz)
+        value_sum, present, corrected = sums.get(day, (0, 0, 0))
+        days.append(
+            DayTotal(
+                day,
+                value_sum,
+                present,
+                expected_intervals(start_s, end_s, interval_s),
+                bool(corrected),
+            )
+        )
+        day += timedelta(days=1)
+    return days
+
+
+def mean_temperature_c(total: DayTotal, min_coverage: float = 0.5) -> float | None:
+    """Mean of a day's temperature readings (hundredths of a degree C) in degrees C; None when
+    fewer than ``min_coverage`` of the day's intervals reported."""
+    if total.expected == 0 or total.present < min_coverage * total.expected:
+        return None
+    return total.value_sum / total.present / 100

@@ -1,0 +1,108 @@
+"""Benchmark methods: what the asset would have used without the green investment. Pure."""
+
+import calendar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from app.impact.calc.baseline import METHOD_VERSION as BASELINE_VERSION
+from app.impact.calc.baseline import BaselineFit, fit_daily_baseline, predict_daily_wh
+from app.impact.calc.days import DayTotal
+
+
+@dataclass(frozen=True)
+class IntensityMethod:
+    """Reference energy intensity for the building type x floor area, pro-rated per day."""
+
+    kwh_per_m2_year: Decimal
+    floor_area_m2: Decimal
+    name = "intensity"
+    version = "intensity/1"
+
+
+@dataclass(frozen=True)
+class BaselineMethod:
+    """CalTRACK daily baseline fitted on the pre-retrofit year; ``fit`` is None when the
+    baseline data was insufficient."""
+
+    fit: BaselineFit | None
+    name = "baseline"
+    version = BASELINE_VERSION
+
+
+@dataclass(frozen=True)
+class SeriesMethod:
+    """Issuer-supplied benchmark energy per day, or per month spread evenly over its days."""
+
+    daily_wh: Mapping[date, int] = field(default_factory=dict)
+    monthly_wh: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    name = "series"
+    version = "series/1"
+
+
+@dataclass(frozen=True)
+class GenerationMethod:
+    """Renewable facility: the reduction is the metered generation (grid electricity
+    displaced)."""
+
+    name = "generation"
+    version = "generation/1"
+
+
+Method = IntensityMethod | BaselineMethod | SeriesMethod | GenerationMethod
+
+
+def _round(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_HALF_EVEN))
+
+
+def full_day_benchmark_wh(
+    method: Method, day: date, mean_temperature_c: float | None
+) -> tuple[int | None, str | None]:
+    """The benchmark energy for the whole day, or (None, flag saying why there is none)."""
+    if isinstance(method, IntensityMethod):
+        days_in_year = 366 if calendar.isleap(day.year) else 365
+        wh = method.kwh_per_m2_year * 1000 * method.floor_area_m2 / days_in_year
+        return _round(wh), None
+    if isinstance(method, BaselineMethod):
+        if method.fit is None:
+            return None, "baseline_insufficient"
+        if mean_temperature_c is None:
+            return None, "no_temperature"
+        [predicted] = predict_daily_wh(method.fit, [mean_temperature_c])
+        return _round(Decimal(repr(predicted))), None
+    if isinstance(method, SeriesMethod):
+        if day in method.daily_wh:
+            return method.daily_wh[day], None
+        month_total = method.monthly_wh.get((day.year, day.month))
+        if month_total is None:
+            return None, "no_benchmark"
+        days_in_month = calendar.monthrange(day.year, day.month)[1]
+        return _round(Decimal(month_total) / days_in_month), None
+    return 0, None
+
+
+BASELINE_DAYS = 365
+BASELINE_MAX_MISSING = Decimal("0.10")  # CalTRACK: at most 10 % of the baseline days missing
+
+
+def fit_baseline_period(
+    energy_days: Sequence[DayTotal], temperatures_c: Mapping[date, float | None]
+) -> tuple[BaselineFit | None, str]:
+    """Fit on the baseline period's days. A day is usable when all its intervals reported and
+    it has a mean temperature. Returns (fit or None, a sentence saying what was used)."""
+    if len(energy_days) != BASELINE_DAYS:
+        return None, f"baseline period is {len(energy_days)} days; {BASELINE_DAYS} required"
+    usable = [
+        (temperatures_c[d.day], d.value_sum)
+        for d in energy_days
+        if d.complete and temperatures_c.get(d.day) is not None
+    ]
+    missing = BASELINE_DAYS - len(usable)
+    allowed = int(BASELINE_DAYS * BASELINE_MAX_MISSING)
+    if missing > allowed:
+        return None, f"{missing} of {BASELINE_DAYS} baseline days unusable (at most {allowed})"
+    temps = [t for t, _ in usable if t is not None]
+    fit = fit_daily_baseline(temps, [float(e) for _, e in usable])
+    return fit, f"fitted on {len(usable)} of {BASELINE_DAYS} days"

@@ -1,0 +1,171 @@
+"""Day and month impact results of an asset, and their attribution to bonds. Pure.
+
+Missing data is never counted as zero. A consumption day with gaps compares the metered energy
+with the benchmark pro-rated to the intervals that reported (flag ``gaps``); a closed day with
+less than ``MIN_CLAIM_COVERAGE`` of its intervals claims no reduction at all (flag
+``insufficient_coverage``). A renewable facility's reduction is what it metered: gaps can only
+under-state it. Docs: docs/methodology.md.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from app.impact.calc.baseline import BaselineFit
+from app.impact.calc.days import DayTotal
+from app.impact.calc.factors import EmissionFactor, co2_grams
+from app.impact.calc.methods import BaselineMethod, GenerationMethod, Method, full_day_benchmark_wh
+
+MIN_CLAIM_COVERAGE = Decimal("0.9")
+COVERAGE_PLACES = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    period: str  # "day" | "month"
+    period_start: date
+    metered_wh: int
+    benchmark_wh: int | None
+    reduction_wh: int | None
+    co2_avoided_g: int | None
+    intervals_present: int
+    intervals_expected: int
+    flags: tuple[str, ...]
+    method: str
+    method_version: str
+    factor_ids: tuple[int, ...]
+    final: bool
+
+    @property
+    def coverage(self) -> Decimal:
+        if self.intervals_expected == 0:
+            return Decimal(0)
+        ratio = Decimal(self.intervals_present) / Decimal(self.intervals_expected)
+        return ratio.quantize(COVERAGE_PLACES, ROUND_HALF_EVEN)
+
+
+def day_result(
+    energy: DayTotal,
+    mean_temperature_c: float | None,
+    method: Method,
+    factor: EmissionFactor | None,
+    ended: bool,
+    final: bool,
+) -> PeriodResult:
+    """``ended``: the day is over (otherwise it is the day so far, flagged ``incomplete``);
+    ``final``: its grace time for late data has passed too, so the result will not be replaced."""
+    flags: set[str] = set()
+    if energy.corrected:
+        flags.add("corrected_data")
+    if not ended:
+        flags.add("incomplete")
+    elif energy.present < energy.expected:
+        flags.add("gaps")
+    fit = method.fit if isinstance(method, BaselineMethod) else None
+    if fit is not None and not fit.within_guideline_14:
+        flags.add("fit_outside_limits")
+
+    benchmark_wh: int | None
+    reduction_wh: int | None
+    if isinstance(method, GenerationMethod):
+        benchmark_wh, reduction_wh = None, energy.value_sum
+    else:
+        full_wh, missing_flag = full_day_benchmark_wh(method, energy.day, mean_temperature_c)
+        coverage = Decimal(energy.present) / Decimal(energy.expected)
+        if missing_flag is not None:
+            flags.add(missing_flag)
+            benchmark_wh = reduction_wh = None
+        elif ended and coverage < MIN_CLAIM_COVERAGE:
+            flags.add("insufficient_coverage")
+            benchmark_wh = reduction_wh = None
+        else:
+            assert full_wh is not None
+            benchmark_wh = int((Decimal(full_wh) * coverage).to_integral_value(ROUND_HALF_EVEN))
+            reduction_wh = benchmark_wh - energy.value_sum
+
+    co2_g: int | None = None
+    if reduction_wh is not None:
+        if factor is None:
+            flags.add("no_emission_factor")
+        else:
+            co2_g = co2_grams(reduction_wh, factor)
+    return PeriodResult(
+        period="day",
+        period_start=energy.day,
+        metered_wh=energy.value_sum,
+        benchmark_wh=benchmark_wh,
+        reduction_wh=reduction_wh,
+        co2_avoided_g=co2_g,
+        intervals_present=energy.present,
+        intervals_expected=energy.expected,
+        flags=tuple(sorted(flags)),
+        method=method.name,
+        method_version=method.version,
+        factor_ids=(factor.id,) if factor is not None and co2_g is not None else (),
+        final=final,
+    )
+
+
+def _sum(values: Sequence[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def month_result(days: Sequence[PeriodResult], ended: bool, final: bool) -> PeriodResult:
+    """Sum of a calendar month's day results (the days so far, in order, none missing).
+    Reduction and CO2 sum the days that claim one; ``partial_claims`` flags that some did not."""
+    if not days:
+        raise ValueError("a month needs its days")
+    flags = {f for d in days for f in d.flags if f != "incomplete"}
+    if not ended:
+        flags.add("incomplete")
+    if any(d.reduction_wh is None for d in days):
+        flags.add("partial_claims")
+    return PeriodResult(
+        period="month",
+        period_start=days[0].period_start.replace(day=1),
+        metered_wh=sum(d.metered_wh for d in days),
+        benchmark_wh=_sum([d.benchmark_wh for d in days]),
+        reduction_wh=_sum([d.reduction_wh for d in days]),
+        co2_avoided_g=_sum([d.co2_avoided_g for d in days]),
+        intervals_present=sum(d.intervals_present for d in days),
+        intervals_expected=sum(d.intervals_expected for d in days),
+        flags=tuple(sorted(flags)),
+        method=days[-1].method,
+        method_version=days[-1].method_version,
+        factor_ids=tuple(sorted({f for d in days for f in d.factor_ids})),
+        final=final,
+    )
+
+
+def attribute(value: int | None, financing_share: Decimal) -> int | None:
+    """The bond's share of an asset figure (ICMA pro-rata), rounded toward zero so that the
+    shares of one asset can never add up to more than the asset's own figure."""
+    if value is None:
+        return None
+    return int((Decimal(value) * financing_share).to_integral_value(ROUND_DOWN))
+
+
+def fit_summary(fit: BaselineFit | None) -> dict[str, object] | None:
+    """The fit as disclosed to investors and auditors."""
+    if fit is None:
+        return None
+    return {
+        "model_type": fit.model_type,
+        "intercept_wh": round(fit.intercept_wh, 3),
+        "heating_balance_point_c": fit.heating_balance_point_c,
+        "heating_wh_per_degree_day": _opt_round(fit.heating_wh_per_degree_day),
+        "cooling_balance_point_c": fit.cooling_balance_point_c,
+        "cooling_wh_per_degree_day": _opt_round(fit.cooling_wh_per_degree_day),
+        "n_days": fit.n_days,
+        "r_squared": round(fit.r_squared, 6),
+        "adj_r_squared": round(fit.adj_r_squared, 6),
+        "cvrmse": round(fit.cvrmse, 6),
+        "nmbe": round(fit.nmbe, 9),
+        "within_ashrae_guideline_14": fit.within_guideline_14,
+    }
+
+
+def _opt_round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

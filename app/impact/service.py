@@ -1,0 +1,818 @@
+"""Impact: load inputs, run the pure calculation core, store results with revisions.
+
+Provisional results (the period or its grace time still open) are replaced in place; a final
+result never changes: a later difference becomes revision n+1 naming the one it supersedes.
+"""
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.core.db import upsert, utcnow
+from app.core.errors import ApiError, FieldError, unprocessable
+from app.impact.calc.baseline import BaselineFit
+from app.impact.calc.days import DayTotal, IntervalPoint, aggregate_days, mean_temperature_c
+from app.impact.calc.factors import EmissionFactor, select_factor
+from app.impact.calc.methods import (
+    BASELINE_DAYS,
+    BaselineMethod,
+    GenerationMethod,
+    IntensityMethod,
+    Method,
+    SeriesMethod,
+    fit_baseline_period,
+)
+from app.impact.calc.results import (
+    PeriodResult,
+    attribute,
+    day_result,
+    fit_summary,
+    month_result,
+)
+from app.impact.models import (
+    AssetProgress,
+    BaselineFitRecord,
+    BenchmarkConfig,
+    EmissionFactorVersion,
+    ImpactResult,
+    MeterDay,
+)
+from app.impact.schemas import (
+    BenchmarkConfigCreate,
+    BondPeriodImpact,
+    EmissionFactorCreate,
+)
+from app.ingest import service as ingest
+from app.registry import service as registry
+from app.registry.models import GreenAsset, Meter
+
+log = logging.getLogger(__name__)
+DATA_DIR = Path(__file__).parent / "data"
+ENERGY_QUANTITY = {"building": "consumption", "renewable_facility": "generation"}
+
+
+# Reference data ----------------------------------------------------------------------------
+
+
+def reference_intensities() -> dict[str, dict[str, str]]:
+    data = json.loads((DATA_DIR / "reference_intensities.json").read_text())
+    types: dict[str, dict[str, str]] = data["building_types"]
+    return types
+
+
+def load_default_emission_factors(session: Session) -> int:
+    """Insert the shipped default factors that are not there yet (idempotent)."""
+    data = json.loads((DATA_DIR / "emission_factors_jp.json").read_text())
+    added = 0
+    for raw in data["factors"]:
+        body = EmissionFactorCreate.model_validate(raw)
+        if _find_factor(session, body) is None:
+            session.add(EmissionFactorVersion(**body.model_dump(), created_at=utcnow()))
+            added += 1
+    session.commit()
+    return added
+
+
+# Benchmark configurations ------------------------------------------------------------------
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def create_benchmark_config(
+    session: Session, asset_id: int, body: BenchmarkConfigCreate
+) -> tuple[BenchmarkConfig, bool]:
+    asset = registry.get_asset(session, asset_id)
+    params = body.params
+    errors: list[FieldError] = []
+    if asset.kind == "renewable_facility" and params.method != "generation":
+        errors.append(FieldError("params.method", "a renewable facility uses 'generation'"))
+    if asset.kind == "building" and params.method == "generation":
+        errors.append(FieldError("params.method", "'generation' is for renewable facilities"))
+    references = reference_intensities()
+    if (
+        params.method == "intensity"
+        and params.kwh_per_m2_year is None
+        and params.building_type not in references
+    ):
+        known = ", ".join(sorted(references))
+        errors.append(
+            FieldError(
+                "params.building_type",
+                f"no shipped reference for {params.building_type!r} (known: {known}); "
+                "give kwh_per_m2_year",
+            )
+        )
+    if params.method == "baseline":
+        baseline_end = params.baseline_start + timedelta(days=BASELINE_DAYS)
+        if body.effective_from < baseline_end:
+            errors.append(
+                FieldError(
+                    "effective_from",
+                    f"reporting must start after the baseline year, on or after {baseline_end}",
+                )
+            )
+        meter = registry.find_meter(session, params.temperature_meter_id)
+        if meter is None or meter.asset_id != asset_id or meter.quantity != "outdoor_temperature":
+            errors.append(
+                FieldError(
+                    "params.temperature_meter_id",
+                    "must be an outdoor_temperature meter of this asset",
+                )
+            )
+    if errors:
+        raise unprocessable(errors)
+
+    params_json = _canonical_json(params.model_dump(mode="json"))
+    existing = session.scalar(
+        select(BenchmarkConfig).where(
+            BenchmarkConfig.asset_id == asset_id,
+            BenchmarkConfig.effective_from == body.effective_from,
+        )
+    )
+    if existing is not None:
+        if existing.params_json != params_json:
+            raise ApiError(
+                409,
+                "conflict",
+                f"asset {asset_id} already has a different configuration effective "
+                f"{body.effective_from}; configurations are never changed, choose a new date",
+                [FieldError("effective_from", "already used by a different configuration")],
+            )
+        return existing, False
+    config = BenchmarkConfig(
+        asset_id=asset_id,
+        effective_from=body.effective_from,
+        method=params.method,
+        params_json=params_json,
+        created_at=utcnow(),
+    )
+    session.add(config)
+    session.commit()
+    return config, True
+
+
+def benchmark_configs(session: Session, asset_id: int) -> list[BenchmarkConfig]:
+    registry.get_asset(session, asset_id)  # 404 for an unknown asset
+    return list(
+        session.scalars(
+            select(BenchmarkConfig)
+            .where(BenchmarkConfig.asset_id == asset_id)
+            .order_by(BenchmarkConfig.effective_from)
+        )
+    )
+
+
+# Emission factors --------------------------------------------------------------------------
+
+
+def _find_factor(session: Session, body: EmissionFactorCreate) -> EmissionFactorVersion | None:
+    return session.scalar(
+        select(EmissionFactorVersion).where(
+            EmissionFactorVersion.region == body.region,
+            EmissionFactorVersion.kind == body.kind,
+            EmissionFactorVersion.valid_from == body.valid_from,
+            EmissionFactorVersion.valid_to == body.valid_to,
+            EmissionFactorVersion.published_on == body.published_on,
+        )
+    )
+
+
+def create_emission_factor(
+    session: Session, body: EmissionFactorCreate
+) -> tuple[EmissionFactorVersion, bool]:
+    if body.valid_to <= body.valid_from:
+        raise unprocessable([FieldError("valid_to", "must be after valid_from")])
+    existing = _find_factor(session, body)
+    if existing is not None:
+        differing = [k for k, v in body.model_dump().items() if getattr(existing, k) != v]
+        if differing:
+            raise ApiError(
+                409,
+                "conflict",
+                "a factor for this region, kind, period and publication date exists with "
+                "different values; publish a correction with a later published_on",
+                [FieldError(k, "differs from the stored version") for k in differing],
+            )
+        return existing, False
+    factor = EmissionFactorVersion(**body.model_dump(), created_at=utcnow())
+    session.add(factor)
+    session.commit()
+    return factor, True
+
+
+def emission_factors(session: Session, region: str | None = None) -> list[EmissionFactorVersion]:
+    query = select(EmissionFactorVersion).order_by(
+        EmissionFactorVersion.region, EmissionFactorVersion.valid_from, EmissionFactorVersion.id
+    )
+    if region is not None:
+        query = query.where(EmissionFactorVersion.region == region)
+    return list(session.scalars(query))
+
+
+def _calc_factor(row: EmissionFactorVersion) -> EmissionFactor:
+    return EmissionFactor(
+        row.id,
+        row.region,
+        row.kind,
+        row.valid_from,
+        row.valid_to,
+        row.kg_co2_per_kwh,
+        row.published_on,
+    )
+
+
+# Daily totals ------------------------------------------------------------------------------
+
+
+def _local_days_of_utc_day(utc_day: date, tz: ZoneInfo) -> set[date]:
+    start = datetime.combine(utc_day, time(), UTC)
+    return {
+        start.astimezone(tz).date(),
+        (start + timedelta(days=1, seconds=-1)).astimezone(tz).date(),
+    }
+
+
+def rebuild_meter_days(session: Session, meter: Meter, tz_name: str, days: Iterable[date]) -> None:
+    """Recompute the meter's daily totals for these local days from its latest readings."""
+    tz = ZoneInfo(tz_name)
+    ordered = sorted(set(days))
+    rows = []
+    for first, last in _runs(ordered):
+        start = datetime.combine(first, time(), tz)
+        end = datetime.combine(last + timedelta(days=1), time(), tz)
+        points = [
+            IntervalPoint(s, v, r)
+            for s, v, r in ingest.latest_values(session, meter.id, start, end)
+        ]
+        for total in aggregate_days(points, meter.interval_s, tz_name, first, last):
+            rows.append(
+                {
+                    "meter_id": meter.id,
+                    "day": total.day,
+                    "value_sum": total.value_sum,
+                    "present": total.present,
+                    "expected": total.expected,
+                    "corrected": total.corrected,
+                }
+            )
+    if rows:
+        statement = upsert(session, MeterDay)
+        statement = statement.on_conflict_do_update(
+            index_elements=["meter_id", "day"],
+            set_={
+                c: statement.excluded[c] for c in ("value_sum", "present", "expected", "corrected")
+            },
+        )
+        session.execute(statement, rows)
+
+
+def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Consecutive runs of sorted days: [(first, last), ...]."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _day_totals(
+    session: Session, meters: Sequence[Meter], tz_name: str, first: date, last: date
+) -> list[DayTotal]:
+    """Summed daily totals of ``meters`` for every day in [first, last]; a day a meter never
+    reported counts its expected intervals as missing."""
+    stored: dict[tuple[int, date], MeterDay] = {
+        (row.meter_id, row.day): row
+        for row in session.scalars(
+            select(MeterDay).where(
+                MeterDay.meter_id.in_([m.id for m in meters]),
+                MeterDay.day >= first,
+                MeterDay.day <= last,
+            )
+        )
+    }
+    totals: list[DayTotal] = []
+    empty_by_meter = {m.id: aggregate_days([], m.interval_s, tz_name, first, last) for m in meters}
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        value_sum = present = expected = 0
+        corrected = False
+        for m in meters:
+            row = stored.get((m.id, day))
+            value_sum += row.value_sum if row else 0
+            present += row.present if row else 0
+            expected += empty_by_meter[m.id][offset].expected
+            corrected |= bool(row and row.corrected)
+        totals.append(DayTotal(day, value_sum, present, expected, corrected))
+    return totals
+
+
+# Methods -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    config: BenchmarkConfig
+    method: Method
+    baseline_fit_id: int | None
+
+
+def _fit_from_json(fit_json: str | None) -> BaselineFit | None:
+    return None if fit_json is None else BaselineFit(**json.loads(fit_json))
+
+
+def _resolve(session: Session, asset: GreenAsset, config: BenchmarkConfig) -> ResolvedConfig:
+    params = json.loads(config.params_json)
+    if config.method == "intensity":
+        value = params.get("kwh_per_m2_year")
+        if value is None:
+            value = reference_intensities()[params["building_type"]]["kwh_per_m2_year"]
+        assert asset.floor_area_m2 is not None
+        return ResolvedConfig(config, IntensityMethod(Decimal(value), asset.floor_area_m2), None)
+    if config.method == "series":
+        values = {date.fromisoformat(v["period_start"]): v["energy_wh"] for v in params["values"]}
+        if params["granularity"] == "day":
+            return ResolvedConfig(config, SeriesMethod(daily_wh=values), None)
+        monthly = {(d.year, d.month): v for d, v in values.items()}
+        return ResolvedConfig(config, SeriesMethod(monthly_wh=monthly), None)
+    if config.method == "generation":
+        return ResolvedConfig(config, GenerationMethod(), None)
+    record = _current_fit(session, asset, config, params)
+    return ResolvedConfig(config, BaselineMethod(_fit_from_json(record.fit_json)), record.id)
+
+
+def _current_fit(
+    session: Session, asset: GreenAsset, config: BenchmarkConfig, params: dict[str, Any]
+) -> BaselineFitRecord:
+    """The fit of the baseline period's current data; refitted only when that data changed."""
+    first = date.fromisoformat(params["baseline_start"])
+    last = first + timedelta(days=BASELINE_DAYS - 1)
+    energy_meters = _energy_meters(session, asset)
+    temperature_meter = registry.get_meter(session, params["temperature_meter_id"])
+    energy = _day_totals(session, energy_meters, asset.timezone, first, last)
+    temps = {
+        t.day: mean_temperature_c(t)
+        for t in _day_totals(session, [temperature_meter], asset.timezone, first, last)
+    }
+    inputs_sha256 = hashlib.sha256(
+        _canonical_json([[asdict(e) for e in energy], sorted(temps.items())]).encode()
+    ).hexdigest()
+    latest = session.scalar(
+        select(BaselineFitRecord)
+        .where(BaselineFitRecord.benchmark_config_id == config.id)
+        .order_by(BaselineFitRecord.id.desc())
+        .limit(1)
+    )
+    if latest is not None and latest.inputs_sha256 == inputs_sha256:
+        return latest
+    fit, summary = fit_baseline_period(energy, temps)
+    record = BaselineFitRecord(
+        benchmark_config_id=config.id,
+        inputs_sha256=inputs_sha256,
+        fit_json=None if fit is None else _canonical_json(asdict(fit)),
+        summary=summary,
+        computed_at=utcnow(),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def fit_disclosure(record: BaselineFitRecord) -> dict[str, object] | None:
+    return fit_summary(_fit_from_json(record.fit_json))
+
+
+def baseline_fits(session: Session, config_id: int) -> list[BaselineFitRecord]:
+    return list(
+        session.scalars(
+            select(BaselineFitRecord)
+            .where(BaselineFitRecord.benchmark_config_id == config_id)
+            .order_by(BaselineFitRecord.id)
+        )
+    )
+
+
+def _energy_meters(session: Session, asset: GreenAsset) -> list[Meter]:
+    quantity = ENERGY_QUANTITY[asset.kind]
+    return [m for m in registry.meters_of_asset(session, asset.id) if m.quantity == quantity]
+
+
+def _baseline_window(config: BenchmarkConfig) -> tuple[date, date] | None:
+    if config.method != "baseline":
+        return None
+    first = date.fromisoformat(json.loads(config.params_json)["baseline_start"])
+    return first, first + timedelta(days=BASELINE_DAYS - 1)
+
+
+# Results -----------------------------------------------------------------------------------
+
+_FIGURES = (
+    "final",
+    "metered_wh",
+    "benchmark_wh",
+    "reduction_wh",
+    "co2_avoided_g",
+    "intervals_present",
+    "intervals_expected",
+    "flags",
+    "method",
+    "method_version",
+    "benchmark_config_id",
+    "baseline_fit_id",
+    "factor_ids",
+)
+
+
+def _row_values(result: PeriodResult, config_id: int, fit_id: int | None) -> dict[str, object]:
+    return {
+        "final": result.final,
+        "metered_wh": result.metered_wh,
+        "benchmark_wh": result.benchmark_wh,
+        "reduction_wh": result.reduction_wh,
+        "co2_avoided_g": result.co2_avoided_g,
+        "intervals_present": result.intervals_present,
+        "intervals_expected": result.intervals_expected,
+        "flags": ",".join(result.flags),
+        "method": result.method,
+        "method_version": result.method_version,
+        "benchmark_config_id": config_id,
+        "baseline_fit_id": fit_id,
+        "factor_ids": ",".join(str(i) for i in result.factor_ids),
+    }
+
+
+def _latest_results(
+    session: Session, asset_id: int, period: str, starts: Iterable[date]
+) -> dict[date, ImpactResult]:
+    starts = sorted(set(starts))
+    if not starts:
+        return {}
+    latest: dict[date, ImpactResult] = {}
+    for row in session.scalars(
+        select(ImpactResult).where(
+            ImpactResult.asset_id == asset_id,
+            ImpactResult.period == period,
+            ImpactResult.period_start >= starts[0],
+            ImpactResult.period_start <= starts[-1],
+        )
+    ):
+        current = latest.get(row.period_start)
+        if current is None or row.revision > current.revision:
+            latest[row.period_start] = row
+    return latest
+
+
+def _store(
+    session: Session,
+    asset_id: int,
+    result: PeriodResult,
+    config_id: int,
+    fit_id: int | None,
+    existing: ImpactResult | None,
+    now: datetime,
+) -> tuple[ImpactResult, bool]:
+    """Returns (row, whether a new final revision was created over a final one)."""
+    values = _row_values(result, config_id, fit_id)
+    if existing is not None:
+        unchanged = all(getattr(existing, k) == values[k] for k in _FIGURES)
+        if unchanged:
+            return existing, False
+        if not existing.final:
+            for key, value in values.items():
+                setattr(existing, key, value)
+            existing.computed_at = now
+            return existing, False
+    row = ImpactResult(
+        asset_id=asset_id,
+        period=result.period,
+        period_start=result.period_start,
+        revision=0 if existing is None else existing.revision + 1,
+        supersedes_id=None if existing is None else existing.id,
+        computed_at=now,
+        **values,
+    )
+    session.add(row)
+    return row, existing is not None
+
+
+def to_period_result(row: ImpactResult) -> PeriodResult:
+    return PeriodResult(
+        period=row.period,
+        period_start=row.period_start,
+        metered_wh=row.metered_wh,
+        benchmark_wh=row.benchmark_wh,
+        reduction_wh=row.reduction_wh,
+        co2_avoided_g=row.co2_avoided_g,
+        intervals_present=row.intervals_present,
+        intervals_expected=row.intervals_expected,
+        flags=tuple(f for f in row.flags.split(",") if f),
+        method=row.method,
+        method_version=row.method_version,
+        factor_ids=tuple(int(i) for i in row.factor_ids.split(",") if i),
+        final=row.final,
+    )
+
+
+def _closed(period_end_local: date, tz: ZoneInfo, grace: timedelta, now: datetime) -> bool:
+    """A period is closed (its results final) once its end plus the grace time has passed."""
+    return datetime.combine(period_end_local, time(), tz) + grace <= now
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass
+class RecomputeStats:
+    days: int = 0
+    new_revisions: int = 0
+
+
+def recompute_asset(
+    session: Session,
+    asset_id: int,
+    days: Iterable[date],
+    now: datetime,
+    grace: timedelta,
+    refresh_factors: bool = False,
+) -> RecomputeStats:
+    """Recompute these local days of the asset (and the months they fall in); days before the
+    first benchmark configuration or after today (local) are skipped."""
+    asset = registry.get_asset(session, asset_id)
+    tz = ZoneInfo(asset.timezone)
+    today = now.astimezone(tz).date()
+    configs = benchmark_configs(session, asset_id)
+    stats = RecomputeStats()
+    if not configs:
+        return stats
+    wanted = sorted(d for d in set(days) if configs[0].effective_from <= d <= today)
+    if not wanted:
+        return stats
+
+    energy_meters = _energy_meters(session, asset)
+    factors = [_calc_factor(f) for f in emission_factors(session, asset.grid_region)]
+    by_id = {f.id: f for f in factors}
+    existing_days = _latest_results(session, asset_id, "day", wanted)
+    resolved: dict[int, ResolvedConfig] = {}
+    temperature_meters = {}
+    for config in configs:
+        if config.method == "baseline":
+            meter_id = json.loads(config.params_json)["temperature_meter_id"]
+            temperature_meters[config.id] = registry.get_meter(session, meter_id)
+
+    months: set[date] = set()
+    for first, last in _runs(wanted):
+        energy = _day_totals(session, energy_meters, asset.timezone, first, last)
+        temps_cache: dict[int, dict[date, float | None]] = {}
+        for total in energy:
+            config = max(
+                (c for c in configs if c.effective_from <= total.day),
+                key=lambda c: c.effective_from,
+            )
+            if config.id not in resolved:
+                resolved[config.id] = _resolve(session, asset, config)
+            current = resolved[config.id]
+            temperature = None
+            if config.id in temperature_meters:
+                if config.id not in temps_cache:
+                    temps_cache[config.id] = {
+                        t.day: mean_temperature_c(t)
+                        for t in _day_totals(
+                            session, [temperature_meters[config.id]], asset.timezone, first, last
+                        )
+                    }
+                temperature = temps_cache[config.id][total.day]
+            existing = existing_days.get(total.day)
+            factor = None
+            pinned = to_period_result(existing).factor_ids if existing else ()
+            if pinned and not refresh_factors and pinned[0] in by_id:
+                factor = by_id[pinned[0]]
+            else:
+                factor = select_factor(factors, asset.grid_region, total.day)
+            day_end = total.day + timedelta(days=1)
+            ended = _closed(day_end, tz, timedelta(0), now)
+            final = _closed(day_end, tz, grace, now)
+            result = day_result(total, temperature, current.method, factor, ended, final)
+            _, revised = _store(
+                session, asset_id, result, config.id, current.baseline_fit_id, existing, now
+            )
+            stats.days += 1
+            stats.new_revisions += int(revised)
+            months.add(total.day.replace(day=1))
+    session.flush()
+    stats.new_revisions += _recompute_months(session, asset_id, months, tz, grace, now, today)
+    return stats
+
+
+def _recompute_months(
+    session: Session,
+    asset_id: int,
+    months: Iterable[date],
+    tz: ZoneInfo,
+    grace: timedelta,
+    now: datetime,
+    today: date,
+) -> int:
+    revisions = 0
+    existing_months = _latest_results(session, asset_id, "month", months)
+    for month in sorted(months):
+        end = _next_month(month)
+        last_day = min(end - timedelta(days=1), today)
+        day_rows = _latest_results(
+            session,
+            asset_id,
+            "day",
+            [month + timedelta(days=i) for i in range((last_day - month).days + 1)],
+        )
+        if not day_rows:
+            continue
+        days = [to_period_result(day_rows[d]) for d in sorted(day_rows)]
+        ended = _closed(end, tz, timedelta(0), now)
+        final = _closed(end, tz, grace, now) and all(d.final for d in days)
+        result = month_result(days, ended, final)
+        latest_day = day_rows[max(day_rows)]
+        _, revised = _store(
+            session,
+            asset_id,
+            result,
+            latest_day.benchmark_config_id,
+            latest_day.baseline_fit_id,
+            existing_months.get(month),
+            now,
+        )
+        revisions += int(revised)
+    return revisions
+
+
+# Job steps ---------------------------------------------------------------------------------
+
+
+def process_reading_changes(
+    session: Session, now: datetime, grace: timedelta, limit: int = 5000
+) -> int:
+    """Fold newly ingested readings into daily totals and results. Returns changes processed."""
+    changes = ingest.pending_changes(session, limit)
+    if not changes:
+        return 0
+    by_meter: dict[int, list[date]] = defaultdict(list)
+    for change in changes:
+        by_meter[change.meter_id].append(change.utc_day)
+    asset_days: dict[int, set[date]] = defaultdict(set)
+    for meter_id, utc_days in by_meter.items():
+        meter = registry.get_meter(session, meter_id)
+        asset = registry.get_asset(session, meter.asset_id)
+        tz = ZoneInfo(asset.timezone)
+        local_days = set().union(*(_local_days_of_utc_day(d, tz) for d in utc_days))
+        rebuild_meter_days(session, meter, asset.timezone, local_days)
+        asset_days[asset.id] |= local_days
+    session.flush()
+    for asset_id, days in asset_days.items():
+        recompute_asset(
+            session, asset_id, _with_baseline_dependents(session, asset_id, days, now), now, grace
+        )
+    ingest.acknowledge_changes(session, changes)
+    session.commit()
+    return len(changes)
+
+
+def _with_baseline_dependents(
+    session: Session, asset_id: int, days: set[date], now: datetime
+) -> set[date]:
+    """A change inside a baseline year changes the fit, hence every day that uses it."""
+    configs = benchmark_configs(session, asset_id)
+    extra: set[date] = set()
+    for i, config in enumerate(configs):
+        window = _baseline_window(config)
+        if window and any(window[0] <= d <= window[1] for d in days):
+            until = (
+                configs[i + 1].effective_from
+                if i + 1 < len(configs)
+                else now.date() + timedelta(days=1)
+            )
+            extra |= {
+                config.effective_from + timedelta(days=n)
+                for n in range((until - config.effective_from).days + 1)
+            }
+    return days | extra
+
+
+def advance_time(session: Session, now: datetime, grace: timedelta) -> int:
+    """Create results for days that began since the last pass (so silent meters show as gaps),
+    and recompute provisional days that ended (no longer "the day so far") or closed (final).
+    Returns days computed."""
+    computed = 0
+    provisional: dict[int, list[tuple[date, bool]]] = defaultdict(list)
+    for asset_id, start, flags in session.execute(
+        select(ImpactResult.asset_id, ImpactResult.period_start, ImpactResult.flags).where(
+            ImpactResult.final.is_(False), ImpactResult.period == "day"
+        )
+    ):
+        provisional[asset_id].append((start, "incomplete" in flags.split(",")))
+    progress = {p.asset_id: p for p in session.scalars(select(AssetProgress))}
+    first_configs: dict[int, date] = {
+        asset_id: first
+        for asset_id, first in session.execute(
+            select(BenchmarkConfig.asset_id, func.min(BenchmarkConfig.effective_from)).group_by(
+                BenchmarkConfig.asset_id
+            )
+        )
+    }
+    for asset_id, first_day in first_configs.items():
+        asset = registry.get_asset(session, asset_id)
+        tz = ZoneInfo(asset.timezone)
+        today = now.astimezone(tz).date()
+        row = progress.get(asset_id)
+        start = first_day if row is None else row.results_through + timedelta(days=1)
+        due = {start + timedelta(days=n) for n in range((today - start).days + 1)}
+        for day, marked_incomplete in provisional.get(asset_id, ()):
+            day_end = day + timedelta(days=1)
+            if _closed(day_end, tz, grace, now) or (
+                marked_incomplete and _closed(day_end, tz, timedelta(0), now)
+            ):
+                due.add(day)
+        if not due:
+            continue
+        computed += recompute_asset(session, asset_id, due, now, grace).days
+        if row is None:
+            session.add(AssetProgress(asset_id=asset_id, results_through=today))
+        else:
+            row.results_through = max(row.results_through, today)
+    session.commit()
+    return computed
+
+
+# Queries -----------------------------------------------------------------------------------
+
+
+def list_results(
+    session: Session,
+    asset_id: int,
+    period: str,
+    first: date | None,
+    last: date | None,
+    all_revisions: bool,
+) -> list[ImpactResult]:
+    registry.get_asset(session, asset_id)
+    query = select(ImpactResult).where(
+        ImpactResult.asset_id == asset_id, ImpactResult.period == period
+    )
+    if first is not None:
+        query = query.where(ImpactResult.period_start >= first)
+    if last is not None:
+        query = query.where(ImpactResult.period_start <= last)
+    rows = list(session.scalars(query.order_by(ImpactResult.period_start, ImpactResult.revision)))
+    if all_revisions:
+        return rows
+    latest: dict[date, ImpactResult] = {}
+    for row in rows:
+        latest[row.period_start] = row
+    return list(latest.values())
+
+
+def bond_impact(
+    session: Session, bond_id: int, period: str, first: date | None, last: date | None
+) -> list[BondPeriodImpact]:
+    """Per period: the assets' totals and the bond's attributed share (pro-rata to its share of
+    each asset's financing)."""
+    registry.get_bond(session, bond_id)
+    totals: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 1])
+    for allocation in registry.allocations_of_bond(session, bond_id):
+        for row in list_results(session, allocation.asset_id, period, first, last, False):
+            acc = totals[row.period_start]
+            acc[0] += row.reduction_wh or 0
+            acc[1] += row.co2_avoided_g or 0
+            acc[2] += attribute(row.reduction_wh, allocation.financing_share) or 0
+            acc[3] += attribute(row.co2_avoided_g, allocation.financing_share) or 0
+            acc[4] &= int(row.final)
+    return [
+        BondPeriodImpact(
+            period_start=start,
+            assets_reduction_wh=acc[0],
+            assets_co2_avoided_g=acc[1],
+            attributed_reduction_wh=acc[2],
+            attributed_co2_avoided_g=acc[3],
+            final=bool(acc[4]),
+        )
+        for start, acc in sorted(totals.items())
+    ]
+
+
+def check_recompute_range(first: date, last: date) -> None:
+    if last < first:
+        raise unprocessable([FieldError("last_day", "must not be before first_day")])
+    if (last - first).days > 3660:
+        raise unprocessable([FieldError("last_day", "at most ten years per request")])
