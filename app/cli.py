@@ -15,6 +15,7 @@ log = logging.getLogger("gbt")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is noise
     settings = get_settings()
     engine = create_db_engine(settings.database_url)
     upgrade_to_head(engine)
