@@ -26,9 +26,7 @@ What it does:
    CPU of ``--watch-pid`` process trees (e.g. the server's master and PostgreSQL's postmaster),
    then a one-line JSON summary.
 
-Standalone: needs only ``cryptography``. The canonical encoding (``app/ingest/signing.py``) is
-re-implemented here; when the ``app`` package is importable the first batch is cross-checked
-against it.
+Runs with the project's virtualenv: batches are signed with ``app.ingest.signing`` itself.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ import platform
 import resource
 import secrets
 import socket
-import struct
 import sys
 import threading
 import time
@@ -56,12 +53,9 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from app.ingest.signing import SignedReading, ValueKind, encode_batch
+
 INTERVAL_S = 1800
-MAGIC = b"GBTB"
-VERSION = 1
-HEADER = struct.Struct(">4sBQQI")
-READING = struct.Struct(">qqBq")
-KIND_ENERGY_WH = 1
 MAX_ERROR_BODIES = 5
 
 
@@ -262,12 +256,20 @@ class Series:
             )
         iso = self._iso_upto(first + n)
         values = [self.energy_wh(meter.id, k) for k in range(first, first + n)]
-        parts = bytearray(HEADER.pack(MAGIC, VERSION, meter.id, meter.next_sequence, n))
         start_s = self.base_s + first * INTERVAL_S
-        for v in values:
-            parts += READING.pack(start_s, start_s + INTERVAL_S, KIND_ENERGY_WH, v)
-            start_s += INTERVAL_S
-        canonical = bytes(parts)
+        canonical = encode_batch(
+            meter.id,
+            meter.next_sequence,
+            [
+                SignedReading(
+                    start_s + i * INTERVAL_S,
+                    start_s + (i + 1) * INTERVAL_S,
+                    ValueKind.ENERGY_WH,
+                    v,
+                )
+                for i, v in enumerate(values)
+            ],
+        )
         signature = meter.key.sign(canonical).hex()
         readings = ",".join(
             f'{{"start":"{iso[k]}","end":"{iso[k + 1]}","energy_wh":{v}}}'
@@ -291,39 +293,6 @@ class Series:
 
 class SeriesExhaustedError(Exception):
     pass
-
-
-def cross_check(series: Series, key: Ed25519PrivateKey) -> None:
-    """Compare this script's canonical bytes and JSON with the app's own code, if importable."""
-    probe = Meter(id=123, key=key)
-    request, canonical = series.build(probe)
-    body = json.loads(request.split(b"\r\n\r\n", 1)[1])
-    assert len(body["readings"]) == series.batch_size and body["sequence"] == 0
-    try:
-        from app.ingest.signing import (  # type: ignore[import-not-found,unused-ignore]
-            SignedReading,
-            ValueKind,
-            encode_batch,
-            verify_signature,
-        )
-    except ImportError:
-        print("note: app package not importable; encoding not cross-checked")
-        return
-    signed = [
-        SignedReading(
-            int(datetime.fromisoformat(r["start"]).timestamp()),
-            int(datetime.fromisoformat(r["end"]).timestamp()),
-            ValueKind.ENERGY_WH,
-            r["energy_wh"],
-        )
-        for r in body["readings"]
-    ]
-    expected = encode_batch(123, 0, signed)
-    public_hex = key.public_key().public_bytes_raw().hex()
-    if expected != canonical or not verify_signature(
-        public_hex, bytes.fromhex(body["signature_hex"]), expected
-    ):
-        sys.exit("canonical encoding differs from app.ingest.signing: fix bench/ingest.py")
 
 
 # --- HTTP on a raw socket --------------------------------------------------------------------
@@ -542,7 +511,6 @@ def main(argv: list[str] | None = None) -> int:
     meters = provision(args, base)
     series_start = datetime.fromisoformat(args.series_start).replace(tzinfo=UTC)
     series = Series(int(series_start.timestamp()), args.batch_size, host_header)
-    cross_check(series, Ed25519PrivateKey.generate())
 
     # Pre-build: generous request budget, split over the meters; stops at the present.
     seconds = args.warmup + args.duration

@@ -29,7 +29,9 @@ class DayTotal:
 
     @property
     def complete(self) -> bool:
-        return self.present >= self.expected
+        """Every expected interval reported. A day that expects none (a daily meter on a day
+        whose local midnight was skipped by a clock change) is never complete: it has no data."""
+        return self.expected > 0 and self.present >= self.expected
 
 
 def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:

@@ -18,7 +18,9 @@ from app.impact.calc.factors import EmissionFactor, co2_grams
 from app.impact.calc.methods import BaselineMethod, GenerationMethod, Method, full_day_benchmark_wh
 
 MIN_CLAIM_COVERAGE = Decimal("0.9")
-COVERAGE_PLACES = Decimal("0.0001")
+# Six places, rounded down: a month of 1-minute intervals has 44,640 of them, and one missing
+# must show as less than 1 (never rounded up to a complete 1.000000).
+COVERAGE_PLACES = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class PeriodResult:
         if self.intervals_expected == 0:
             return Decimal(0)
         ratio = Decimal(self.intervals_present) / Decimal(self.intervals_expected)
-        return ratio.quantize(COVERAGE_PLACES, ROUND_HALF_EVEN)
+        return ratio.quantize(COVERAGE_PLACES, ROUND_DOWN)
 
 
 def day_result(
@@ -72,7 +74,9 @@ def day_result(
         benchmark_wh, reduction_wh = None, energy.value_sum
     else:
         full_wh, missing_flag = full_day_benchmark_wh(method, energy.day, mean_temperature_c)
-        coverage = Decimal(energy.present) / Decimal(energy.expected)
+        coverage = (
+            Decimal(energy.present) / Decimal(energy.expected) if energy.expected else Decimal(0)
+        )
         if missing_flag is not None:
             flags.add(missing_flag)
             benchmark_wh = reduction_wh = None
