@@ -59,9 +59,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"scheduler_enabled": False, **overrides}
-    return Settings(
-        database_url=database_url, data_dir=data_dir, admin_token=ADMIN_TOKEN, **values
-    )
+    return Settings(database_url=database_url, data_dir=data_dir, admin_token=ADMIN_TOKEN, **values)
 
 
 @pytest.fixture

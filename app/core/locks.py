@@ -3,36 +3,49 @@ across all replicas), or a process lock on SQLite (the embedded mode runs one pr
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 _process_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
+_POLL_S = 0.05
 
 
 def _key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def _try_pg(conn: Connection, key: int, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while True:
+        held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
+        conn.commit()
+        if held or time.monotonic() >= deadline:
+            return held
+        time.sleep(_POLL_S)
+
+
 @contextmanager
-def try_exclusive(engine: Engine, name: str) -> Iterator[bool]:
-    """Yields True when this caller holds the lock named ``name``, False when someone else does."""
+def try_exclusive(engine: Engine, name: str, wait_s: float = 0.0) -> Iterator[bool]:
+    """Yields True when this caller holds the lock named ``name`` (waiting up to ``wait_s``),
+    False when someone else still holds it."""
     if engine.dialect.name == "postgresql":
+        key = _key(name)
         with engine.connect() as conn:
-            held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(name)}))
-            conn.commit()
+            held = _try_pg(conn, key, wait_s)
             try:
                 yield held
             finally:
                 if held:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(name)})
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
         return
     with _guard:
         lock = _process_locks.setdefault(name, threading.Lock())
-    held = lock.acquire(blocking=False)
+    held = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
     try:
         yield held
     finally:

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.core.db import utcnow
 from app.core.deps import IdPath, SessionDep
+from app.core.errors import ApiError
+from app.core.locks import try_exclusive
 from app.core.security import require_admin
 from app.impact import service
+from app.impact.jobs import LOCK_NAME as IMPACT_LOCK
 from app.impact.models import BenchmarkConfig, ImpactResult
 from app.impact.schemas import (
     BenchmarkConfigCreate,
@@ -21,6 +24,8 @@ from app.impact.schemas import (
     RecomputeRequest,
     RecomputeResult,
 )
+
+RECOMPUTE_WAIT_S = 30.0
 
 router = APIRouter(prefix="/v1/admin", tags=["impact"], dependencies=[Depends(require_admin)])
 
@@ -153,15 +158,24 @@ def recompute(
     service.check_recompute_range(body.first_day, body.last_day)
     span = (body.last_day - body.first_day).days
     days = [body.first_day + timedelta(days=n) for n in range(span + 1)]
-    stats = service.recompute_asset(
-        session,
-        asset_id,
-        days,
-        utcnow(),
-        request.app.state.impact_grace,
-        refresh_factors=body.refresh_factors,
-    )
-    session.commit()
+    # The impact job and other recomputes write the same result rows: take turns.
+    with try_exclusive(request.app.state.engine, IMPACT_LOCK, wait_s=RECOMPUTE_WAIT_S) as held:
+        if not held:
+            raise ApiError(
+                503,
+                "busy",
+                "the impact job or another recompute is running; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        stats = service.recompute_asset(
+            session,
+            asset_id,
+            days,
+            utcnow(),
+            request.app.state.impact_grace,
+            refresh_factors=body.refresh_factors,
+        )
+        session.commit()
     return RecomputeResult(days_recomputed=stats.days, new_revisions=stats.new_revisions)
 
 

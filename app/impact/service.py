@@ -160,6 +160,11 @@ def create_benchmark_config(
         created_at=utcnow(),
     )
     session.add(config)
+    progress = session.get(AssetProgress, asset_id)
+    if progress is not None and progress.results_through >= body.effective_from:
+        # The job recomputes from the new configuration's first day on: days it now governs
+        # get new revisions, days it opens up (before the earlier first configuration) appear.
+        progress.results_through = body.effective_from - timedelta(days=1)
     session.commit()
     return config, True
 
@@ -559,9 +564,11 @@ def recompute_asset(
     stats = RecomputeStats()
     if not configs:
         return stats
-    wanted = sorted(d for d in set(days) if configs[0].effective_from <= d <= today)
+    first_day = configs[0].effective_from
+    wanted = sorted(d for d in set(days) if first_day <= d <= today)
     if not wanted:
         return stats
+    wanted = _with_missing_days_of_their_months(session, asset_id, wanted, first_day, today)
 
     energy_meters = _energy_meters(session, asset)
     factors = [_calc_factor(f) for f in emission_factors(session, asset.grid_region)]
@@ -616,6 +623,22 @@ def recompute_asset(
     session.flush()
     stats.new_revisions += _recompute_months(session, asset_id, months, tz, grace, now, today)
     return stats
+
+
+def _with_missing_days_of_their_months(
+    session: Session, asset_id: int, days: list[date], first_day: date, today: date
+) -> list[date]:
+    """A month's result sums all its days, so days of the touched months that have no result
+    yet (a meter that was silent) are computed in the same pass: a month is never summed, let
+    alone finalised, from some of its days."""
+    wanted = set(days)
+    for month in {d.replace(day=1) for d in days}:
+        first = max(month, first_day)
+        last = min(_next_month(month) - timedelta(days=1), today)
+        span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        have = _latest_results(session, asset_id, "day", span)
+        wanted |= {d for d in span if d not in have}
+    return sorted(wanted)
 
 
 def _recompute_months(

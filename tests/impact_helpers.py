@@ -1,0 +1,204 @@
+"""Helpers for the impact tests: local days, readings per local day, driving the job, and the
+expected figures computed independently from the inputs."""
+
+import calendar
+import time as clock
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+
+from app.impact.jobs import CycleReport, run_impact_cycle
+from tests.conftest import ADMIN, Fleet
+
+JST = ZoneInfo("Asia/Tokyo")
+FAR_PAST = date(2000, 1, 1)
+FAR_FUTURE = date(2100, 1, 1)
+
+
+def real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def local_today(tz: ZoneInfo = JST) -> date:
+    return real_now().astimezone(tz).date()
+
+
+def midnight(day: date, tz: ZoneInfo = JST) -> datetime:
+    """The local midnight starting ``day``, as an aware datetime."""
+    return datetime.combine(day, time(), tz)
+
+
+def past_month() -> date:
+    """First day of a whole local month that ended at least four days ago (so its days and the
+    month itself are final under the real clock with the default 48 h grace)."""
+    return (local_today() - timedelta(days=35)).replace(day=1)
+
+
+def month_days(first: date) -> list[date]:
+    n = calendar.monthrange(first.year, first.month)[1]
+    return [first + timedelta(days=i) for i in range(n)]
+
+
+def days_in_year(day: date) -> int:
+    return 366 if calendar.isleap(day.year) else 365
+
+
+def half_even(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_HALF_EVEN))
+
+
+def toward_zero(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_DOWN))
+
+
+def day_values(day: date, count: int = 48, base: int = 700, spread: int = 500) -> list[int]:
+    """Deterministic, irregular interval values for one day."""
+    seed = day.toordinal()
+    return [base + (i * 37 + seed * 11) % spread for i in range(count)]
+
+
+def day_readings(
+    day: date,
+    values: Sequence[int | None],
+    interval_s: int = 1800,
+    key: str = "energy_wh",
+    tz: ZoneInfo = JST,
+) -> list[dict[str, Any]]:
+    """Readings for the local ``day``: interval i starts i * interval_s after local midnight;
+    a None value is an interval that is not sent."""
+    base = int(midnight(day, tz).timestamp())
+    out = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        start = base + i * interval_s
+        out.append(
+            {
+                "start": datetime.fromtimestamp(start, UTC).isoformat(),
+                "end": datetime.fromtimestamp(start + interval_s, UTC).isoformat(),
+                key: value,
+            }
+        )
+    return out
+
+
+class Site:
+    """Admin and meter calls of the impact tests, with a sequence counter per meter."""
+
+    def __init__(self, client: TestClient, fleet: Fleet) -> None:
+        self.client = client
+        self.fleet = fleet
+        self.sequences: dict[int, int] = {}
+
+    def building(self, region: str, area: str = "5000", **fields: Any) -> int:
+        asset_id: int = self.fleet.asset(floor_area_m2=area, grid_region=region, **fields)["id"]
+        return asset_id
+
+    def meter(self, asset_id: int, quantity: str = "consumption", interval_s: int = 1800) -> int:
+        return self.fleet.meter(quantity=quantity, interval_s=interval_s, asset_id=asset_id)
+
+    def post(self, meter_id: int, readings: list[dict[str, Any]], chunk: int = 5000) -> None:
+        for i in range(0, len(readings), chunk):
+            sequence = self.sequences.get(meter_id, 0) + 1
+            self.sequences[meter_id] = sequence
+            response = self.fleet.post(meter_id, sequence, readings[i : i + chunk])
+            assert response.status_code == 200, response.text
+
+    def configure(self, asset_id: int, effective_from: date, **params: Any) -> dict[str, Any]:
+        response = self.client.post(
+            f"/v1/admin/assets/{asset_id}/benchmarks",
+            json={"effective_from": effective_from.isoformat(), "params": params},
+            headers=ADMIN,
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def factor(
+        self,
+        region: str,
+        kg_co2_per_kwh: str,
+        valid_from: date = FAR_PAST,
+        valid_to: date = FAR_FUTURE,
+        published_on: date = date(2020, 1, 1),
+    ) -> int:
+        response = self.client.post(
+            "/v1/admin/emission-factors",
+            json={
+                "region": region,
+                "valid_from": valid_from.isoformat(),
+                "valid_to": valid_to.isoformat(),
+                "kg_co2_per_kwh": kg_co2_per_kwh,
+                "publisher": "Test grid operator",
+                "document": f"Test factor {kg_co2_per_kwh} published {published_on}",
+                "published_on": published_on.isoformat(),
+            },
+            headers=ADMIN,
+        )
+        assert response.status_code == 201, response.text
+        factor_id: int = response.json()["id"]
+        return factor_id
+
+    def results(
+        self,
+        asset_id: int,
+        period: str = "day",
+        first: date | None = None,
+        last: date | None = None,
+        all_revisions: bool = False,
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"period": period, "all_revisions": all_revisions}
+        if first is not None:
+            params["first_day"] = first.isoformat()
+        if last is not None:
+            params["last_day"] = last.isoformat()
+        response = self.client.get(
+            f"/v1/admin/assets/{asset_id}/results", params=params, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()
+        return items
+
+    def by_day(
+        self,
+        asset_id: int,
+        period: str = "day",
+        first: date | None = None,
+        last: date | None = None,
+    ) -> dict[date, dict[str, Any]]:
+        """Latest result per period start; asserts there is one row per period."""
+        rows = self.results(asset_id, period, first, last)
+        out = {date.fromisoformat(r["period_start"]): r for r in rows}
+        assert len(out) == len(rows)
+        return out
+
+    def run_job(self, now: datetime) -> CycleReport:
+        return run_job(self.client, now)
+
+
+def run_job(client: TestClient, now: datetime) -> CycleReport:
+    """One impact cycle at ``now``. Retries while another runner holds the job lock (on a shared
+    PostgreSQL server another test process may be running its own cycle)."""
+    state = client.app.state  # type: ignore[attr-defined]
+    deadline = clock.monotonic() + 60
+    while True:
+        report = run_impact_cycle(state.engine, state.session_factory, state.impact_grace, now=now)
+        if report.ran or clock.monotonic() > deadline:
+            assert report.ran, "the impact job lock stayed taken for 60 s"
+            return report
+        clock.sleep(0.05)
+
+
+def intensity_day_benchmark(kwh_per_m2_year: str, area_m2: str, day: date) -> int:
+    """A complete day's benchmark: kWh/m2/year x 1000 x area / days in that year, half-even."""
+    return half_even(
+        Decimal(kwh_per_m2_year) * 1000 * Decimal(area_m2) / Decimal(days_in_year(day))
+    )
+
+
+def co2_g(reduction_wh: int, kg_co2_per_kwh: str) -> int:
+    return half_even(Decimal(reduction_wh) * Decimal(kg_co2_per_kwh))
