@@ -22,7 +22,6 @@ from app.models import Base
 POSTGRES_URL = os.environ.get("GBT_TEST_POSTGRES_URL")
 ADMIN_TOKEN = "test-admin-token-not-a-secret"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SHARED_TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 
 requires_postgres = pytest.mark.skipif(
     not POSTGRES_URL,

@@ -1,5 +1,6 @@
-"""RFC 9162 Merkle tree: every public test vector in ../shared/testdata/rfc9162, plus
-proofs generated from stored complete subtrees checked against the verifiers."""
+"""RFC 9162 Merkle tree: every public test vector (transparency-dev/merkle, copied from the
+team's ../shared/testdata/rfc9162 into tests/data so a clone is self-contained), plus proofs
+generated from stored complete subtrees checked against the verifiers."""
 
 import base64
 import json
@@ -10,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.ledger import merkle
-from tests.conftest import SHARED_TESTDATA
 
-VECTORS = SHARED_TESTDATA / "rfc9162"
+VECTORS = Path(__file__).parent / "data" / "rfc9162"
 REFERENCE = json.loads((VECTORS / "reference-roots.json").read_text())
 LEAVES = [bytes.fromhex(h) for h in REFERENCE["leaf_inputs_hex"]]
 
