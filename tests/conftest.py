@@ -4,6 +4,7 @@ PostgreSQL too (each test in a schema of its own, dropped afterwards)."""
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,11 @@ requires_postgres = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections see only a fresh, empty schema."""
-    if not POSTGRES_URL:
-        pytest.skip("GBT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def fresh_schema(prefix: str = "t") -> Iterator[str]:
+    """A new PostgreSQL schema, dropped afterwards; yields a URL whose search_path is it."""
+    assert POSTGRES_URL
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin_engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -46,6 +46,15 @@ def postgres_schema_url() -> Iterator[str]:
         with admin_engine.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin_engine.dispose()
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose connections see only a fresh, empty schema."""
+    if not POSTGRES_URL:
+        pytest.skip("GBT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -5,9 +5,8 @@ Every test gets an empty database from conftest's parametrized ``database_url`` 
 SQLite file, or a fresh PostgreSQL schema that is the only one on the connection's search_path.
 """
 
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pprint import pformat
 from typing import Any
 
@@ -17,12 +16,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, Engine, create_engine, inspect, text
+from sqlalchemy import CheckConstraint, Engine, inspect, text
 
 from app.core.db import create_db_engine
 from app.core.migrate import alembic_config, upgrade_to_head
 from app.models import Base
-from tests.conftest import POSTGRES_URL
+from tests.conftest import fresh_schema
 
 VERSION_TABLE = "alembic_version"
 MODEL_TABLES = set(Base.metadata.tables)
@@ -170,21 +169,9 @@ def test_upgrade_head_is_idempotent(engine: Engine) -> None:
     assert_no_diff(engine)
 
 
-@contextmanager
-def decoy_schema() -> Iterator[str]:
+def decoy_schema() -> AbstractContextManager[str]:
     """A second PostgreSQL schema, dropped afterwards; yields its search_path URL."""
-    assert POSTGRES_URL
-    schema = f"t_decoy_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return fresh_schema("t_decoy")
 
 
 def test_postgres_comparison_sees_only_the_test_schema(postgres_schema_url: str) -> None:
