@@ -158,7 +158,7 @@ def test_intercept_only_chosen_without_temperature_dependence_noise_free() -> No
     temps = tokyo_temps(rng)
     fit = fit_daily_baseline(temps.tolist(), [480_000.0] * len(temps))
     assert fit.model_type == "intercept_only"
-    assert fit.intercept_wh == 480_000.0
+    assert fit.intercept_wh == pytest.approx(480_000.0, rel=1e-12)
     assert fit.heating_balance_point_c is None and fit.cooling_balance_point_c is None
     assert fit.heating_wh_per_degree_day is None and fit.cooling_wh_per_degree_day is None
     assert predict_daily_wh(fit, [-5.0, 16.0, 35.0]) == [480_000.0] * 3
@@ -207,7 +207,12 @@ def test_fit_metrics_match_numpy_least_squares(name: str) -> None:
     assert fit.within_guideline_14 == (fit.cvrmse <= MAX_CVRMSE and abs(fit.nmbe) <= MAX_ABS_NMBE)
 
 
-def independent_best(temps: np.ndarray, y: np.ndarray) -> tuple[float, list[tuple]]:
+def independent_best(
+    temps: np.ndarray,
+    y: np.ndarray,
+    heating_grid: tuple[float, ...] = BALANCE_POINTS_C,
+    cooling_grid: tuple[float, ...] = BALANCE_POINTS_C,
+) -> tuple[float, list[tuple]]:
     """Brute-force CalTRACK candidate search with np.linalg.lstsq: (best adjusted R2, valid)."""
     n = len(y)
     sst = float(((y - y.mean()) ** 2).sum())
@@ -216,9 +221,9 @@ def independent_best(temps: np.ndarray, y: np.ndarray) -> tuple[float, list[tupl
         return int((dd > 0).sum()) >= MIN_DEGREE_DAY_DAYS and float(dd.sum()) >= MIN_DEGREE_DAYS_C
 
     options: list[tuple[float | None, float | None]] = [(None, None)]
-    options += [(h, None) for h in BALANCE_POINTS_C]
-    options += [(None, c) for c in BALANCE_POINTS_C]
-    options += [(h, c) for h in BALANCE_POINTS_C for c in BALANCE_POINTS_C if c >= h]
+    options += [(h, None) for h in heating_grid]
+    options += [(None, c) for c in cooling_grid]
+    options += [(h, c) for h in heating_grid for c in cooling_grid if c >= h]
     valid = []
     for h, c in options:
         x = design(temps, h, c)
@@ -236,15 +241,34 @@ def independent_best(temps: np.ndarray, y: np.ndarray) -> tuple[float, list[tupl
     return max(a for a, _, _ in valid), valid
 
 
+def refined_grid(best_c: float | None) -> tuple[float, ...]:
+    """CalTRACK's 3 F grid plus 0.5 F steps within 3 F of ``best_c``, as documented."""
+    if best_c is None:
+        return BALANCE_POINTS_C
+    best_f = best_c * 9 / 5 + 32
+    fine = {
+        round((f - 32) * 5 / 9, 4)
+        for f in (best_f + 0.5 * k for k in range(-6, 7))
+        if 30 <= f <= 90
+    }
+    return tuple(sorted(fine | set(BALANCE_POINTS_C)))
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_selection_matches_brute_force_search(name: str) -> None:
-    """The chosen model has the highest adjusted R2 of all valid candidates (lstsq brute force)."""
+    """The chosen model is the brute-force best over the 3 F grid refined in 0.5 F steps around
+    the 3 F winner (lstsq over every valid candidate), so never worse than the 3 F grid alone."""
     s = scenario(MODELS[name], seed=3)
     fit = fit_daily_baseline(s.baseline_temps.tolist(), s.baseline_wh.tolist())
-    best, valid = independent_best(s.baseline_temps, s.baseline_wh)
+    coarse_best, coarse_valid = independent_best(s.baseline_temps, s.baseline_wh)
+    _, h0, c0 = max(coarse_valid, key=lambda v: v[0])
+    best, valid = independent_best(
+        s.baseline_temps, s.baseline_wh, refined_grid(h0), refined_grid(c0)
+    )
     chosen = (fit.heating_balance_point_c, fit.cooling_balance_point_c)
     assert chosen in {(h, c) for _, h, c in valid}
     assert fit.adj_r_squared == pytest.approx(best, abs=1e-9)
+    assert fit.adj_r_squared >= coarse_best - 1e-9
 
 
 def test_guideline_14_flags_a_noisy_fit() -> None:
@@ -312,7 +336,9 @@ def test_chosen_model_always_obeys_the_candidate_rules(
     ):
         assert (bp is None) == (coef is None)
         if bp is not None and coef is not None:
-            assert bp in BALANCE_POINTS_C
+            half_degrees_f = (bp * 9 / 5 + 32) * 2
+            assert abs(half_degrees_f - round(half_degrees_f)) < 1e-3  # on the 0.5 F lattice
+            assert BALANCE_POINTS_C[0] <= bp <= BALANCE_POINTS_C[-1]
             assert coef > 0
             assert (dd(bp) > 0).sum() >= MIN_DEGREE_DAY_DAYS
             assert dd(bp).sum() >= MIN_DEGREE_DAYS_C

@@ -8,7 +8,9 @@ are not positive, or whose balance point has too few degree days (CalTRACK: at l
 with degree days and 20 degree-days F in total), are dropped; the highest adjusted R2 wins.
 
 All candidate fits are solved at once from centred cross-product matrices (one matrix product
-for every balance point pair), which is what makes a fit take about a millisecond.
+for every balance point pair), which is what makes a fit take about a millisecond. A second
+pass refines the winning balance points in 0.5 F steps within one grid step (CalTRACK allows
+any step up to 3 F).
 """
 
 from collections.abc import Sequence
@@ -19,6 +21,7 @@ import numpy.typing as npt
 
 METHOD_VERSION = "caltrack-daily/1"
 BALANCE_POINTS_F = tuple(range(30, 91, 3))
+REFINE_STEP_F = 0.5
 BALANCE_POINTS_C = tuple(round((f - 32) * 5 / 9, 4) for f in BALANCE_POINTS_F)
 MIN_DEGREE_DAY_DAYS = 10
 MIN_DEGREE_DAYS_C = 20 * 5 / 9  # CalTRACK's 20 degree-days F, in degree-days C
@@ -52,7 +55,7 @@ class BaselineFit:
         return self.cvrmse <= MAX_CVRMSE and abs(self.nmbe) <= MAX_ABS_NMBE
 
 
-def degree_days(temps_c: Array, balance_points_c: Sequence[float]) -> tuple[Array, Array]:
+def degree_days(temps_c: Array, balance_points_c: Sequence[float] | Array) -> tuple[Array, Array]:
     """(HDD, CDD), each shaped (balance points, days)."""
     bp = np.asarray(balance_points_c, dtype=np.float64)[:, None]
     t = temps_c[None, :]
@@ -66,19 +69,41 @@ def _sufficient(dd: Array) -> npt.NDArray[np.bool_]:
     return result
 
 
-def fit_daily_baseline(temps_c: Sequence[float], energy_wh: Sequence[float]) -> BaselineFit:
-    """Fit on usable days only (both a mean temperature and a complete day of energy)."""
-    t = np.asarray(temps_c, dtype=np.float64)
-    y = np.asarray(energy_wh, dtype=np.float64)
-    n = len(y)
-    if n < 3 or len(t) != n:
-        raise ValueError("a baseline fit needs at least 3 days with temperature and energy")
-    y_mean = float(y.mean())
-    yc = y - y_mean
-    sst = float(yc @ yc)
+def _grid_c(points_f: Sequence[float]) -> Array:
+    return np.asarray(sorted({round((f - 32) * 5 / 9, 4) for f in points_f}), dtype=np.float64)
 
-    hdd, cdd = degree_days(t, BALANCE_POINTS_C)
-    h_ok, c_ok = _sufficient(hdd), _sufficient(cdd)
+
+COARSE_GRID_C = _grid_c(BALANCE_POINTS_F)
+
+
+def _refined(best_c: float | None) -> Array:
+    """The coarse grid plus 0.5 F steps within one coarse step (3 F) of the best point."""
+    if best_c is None:
+        return COARSE_GRID_C
+    best_f = best_c * 9 / 5 + 32
+    fine = [best_f + REFINE_STEP_F * k for k in range(-6, 7)]
+    fine = [f for f in fine if BALANCE_POINTS_F[0] <= f <= BALANCE_POINTS_F[-1]]
+    return np.union1d(COARSE_GRID_C, _grid_c(fine))
+
+
+@dataclass(frozen=True)
+class _Choice:
+    adj_r2: float
+    rank: int  # 0 intercept only, 1 HDD, 2 CDD, 3 HDD + CDD: lower wins a tie
+    heating_c: float | None
+    cooling_c: float | None
+
+
+def _best(t: Array, y: Array, heating_grid: Array, cooling_grid: Array) -> _Choice:
+    """The candidate with the highest adjusted R2 over these balance-point grids (ascending).
+    Every candidate is solved at once from centred cross products: no loop over candidates."""
+    n = len(y)
+    yc = y - y.mean()
+    sst = float(yc @ yc)
+    if sst <= 0:
+        return _Choice(0.0, 0, None, None)
+    hdd, _ = degree_days(t, heating_grid)
+    _, cdd = degree_days(t, cooling_grid)
     hc = hdd - hdd.mean(axis=1, keepdims=True)
     cc = cdd - cdd.mean(axis=1, keepdims=True)
     s_hh = np.einsum("ij,ij->i", hc, hc)
@@ -87,72 +112,106 @@ def fit_daily_baseline(temps_c: Sequence[float], energy_wh: Sequence[float]) -> 
     s_cy = cc @ yc
     s_hc = hc @ cc.T
 
-    # Each candidate: (adjusted R2, model rank for ties, heating index, cooling index, betas, SSR)
-    candidates: list[tuple[float, int, int, int, float, float, float]] = []
+    def adj(ssr: Array, predictors: int) -> Array:
+        if n - predictors - 1 <= 0:
+            return np.full(np.shape(ssr), -np.inf)
+        result: Array = 1.0 - (ssr / (n - predictors - 1)) / (sst / (n - 1))
+        return result
 
-    def adj_r2(ssr: float, predictors: int) -> float:
-        if sst <= 0 or n - predictors - 1 <= 0:
-            return 0.0
-        return 1.0 - (ssr / (n - predictors - 1)) / (sst / (n - 1))
-
-    candidates.append((adj_r2(sst, 0), 0, -1, -1, 0.0, 0.0, sst))
+    choices = [_Choice(0.0, 0, None, None)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        beta_h = np.where(s_hh > 0, s_hy / s_hh, 0.0)
-        beta_c = np.where(s_cc > 0, s_cy / s_cc, 0.0)
-        for hi in np.flatnonzero(h_ok & (beta_h > 0)):
-            ssr = sst - beta_h[hi] * s_hy[hi]
-            candidates.append((adj_r2(ssr, 1), 1, int(hi), -1, float(beta_h[hi]), 0.0, ssr))
-        for ci in np.flatnonzero(c_ok & (beta_c > 0)):
-            ssr = sst - beta_c[ci] * s_cy[ci]
-            candidates.append((adj_r2(ssr, 1), 2, -1, int(ci), 0.0, float(beta_c[ci]), ssr))
-
+        b_h1 = np.where(s_hh > 0, s_hy / s_hh, 0.0)
+        adj_h = np.where(_sufficient(hdd) & (b_h1 > 0), adj(sst - b_h1 * s_hy, 1), -np.inf)
+        b_c1 = np.where(s_cc > 0, s_cy / s_cc, 0.0)
+        adj_c = np.where(_sufficient(cdd) & (b_c1 > 0), adj(sst - b_c1 * s_cy, 1), -np.inf)
         det = s_hh[:, None] * s_cc[None, :] - s_hc**2
         b_h = (s_cc[None, :] * s_hy[:, None] - s_hc * s_cy[None, :]) / det
         b_c = (s_hh[:, None] * s_cy[None, :] - s_hc * s_hy[:, None]) / det
-        bp = np.asarray(BALANCE_POINTS_C)
         valid = (
-            h_ok[:, None]
-            & c_ok[None, :]
-            & (bp[None, :] >= bp[:, None])
+            _sufficient(hdd)[:, None]
+            & _sufficient(cdd)[None, :]
+            & (cooling_grid[None, :] >= heating_grid[:, None])
             & (det > 1e-9 * s_hh[:, None] * s_cc[None, :])
             & (b_h > 0)
             & (b_c > 0)
         )
-        for hi, ci in zip(*np.nonzero(valid), strict=True):
-            ssr = sst - b_h[hi, ci] * s_hy[hi] - b_c[hi, ci] * s_cy[ci]
-            candidates.append(
-                (adj_r2(ssr, 2), 3, int(hi), int(ci), float(b_h[hi, ci]), float(b_c[hi, ci]), ssr)
-            )
+        adj_p = np.where(valid, adj(sst - b_h * s_hy[:, None] - b_c * s_cy[None, :], 2), -np.inf)
+    # Rounded so that float noise cannot break a tie: the lowest balance point wins it.
+    adj_h, adj_c, adj_p = (np.round(a, 12) for a in (adj_h, adj_c, adj_p))
+    if np.isfinite(adj_h).any():
+        i = int(np.argmax(adj_h))  # first maximum: the lowest balance point wins a tie
+        choices.append(_Choice(float(adj_h[i]), 1, float(heating_grid[i]), None))
+    if np.isfinite(adj_c).any():
+        j = int(np.argmax(adj_c))
+        choices.append(_Choice(float(adj_c[j]), 2, None, float(cooling_grid[j])))
+    if np.isfinite(adj_p).any():
+        hi, ci = np.unravel_index(int(np.argmax(adj_p)), adj_p.shape)
+        choices.append(
+            _Choice(float(adj_p[hi, ci]), 3, float(heating_grid[hi]), float(cooling_grid[ci]))
+        )
+    return max(choices, key=lambda c: (round(c.adj_r2, 12), -c.rank))
 
-    # Highest adjusted R2; on a tie the simpler model, then the lower balance points.
-    best = max(candidates, key=lambda c: (round(c[0], 12), -c[1], -c[2], -c[3]))
-    rank, i, j = best[1], best[2], best[3]
-    bh, bcool = best[4], best[5]
-    model_type = ("intercept_only", "hdd_only", "cdd_only", "hdd_cdd")[rank]
-    h_mean = float(hdd[i].mean()) if i >= 0 else 0.0
-    c_mean = float(cdd[j].mean()) if j >= 0 else 0.0
-    intercept = y_mean - bh * h_mean - bcool * c_mean
-    predicted = np.full(n, intercept)
-    if i >= 0:
-        predicted = predicted + bh * hdd[i]
-    if j >= 0:
-        predicted = predicted + bcool * cdd[j]
+
+def fit_daily_baseline(temps_c: Sequence[float], energy_wh: Sequence[float]) -> BaselineFit:
+    """Fit on usable days only (both a mean temperature and a complete day of energy).
+
+    The search runs on CalTRACK's 3 F grid, then once more with 0.5 F steps within one grid
+    step of the best balance points, so a balance point between grid points is not forced onto
+    the grid (the slope would otherwise absorb the difference; see docs/performance.md).
+    """
+    t = np.asarray(temps_c, dtype=np.float64)
+    y = np.asarray(energy_wh, dtype=np.float64)
+    n = len(y)
+    if n < 3 or len(t) != n:
+        raise ValueError("a baseline fit needs at least 3 days with temperature and energy")
+    coarse = _best(t, y, COARSE_GRID_C, COARSE_GRID_C)
+    choice = coarse
+    if coarse.rank:
+        choice = _best(t, y, _refined(coarse.heating_c), _refined(coarse.cooling_c))
+    return _ols_fit(t, y, choice.heating_c, choice.cooling_c)
+
+
+def _ols_fit(t: Array, y: Array, heating_c: float | None, cooling_c: float | None) -> BaselineFit:
+    """Least squares for the chosen balance points, with the disclosed metrics."""
+    n = len(y)
+    columns = [np.ones(n)]
+    if heating_c is not None:
+        columns.append(np.maximum(heating_c - t, 0.0))
+    if cooling_c is not None:
+        columns.append(np.maximum(t - cooling_c, 0.0))
+    x = np.column_stack(columns)
+    if x.shape[1] == 1:
+        beta = np.array([y.mean()])  # the intercept-only model is the mean, exactly
+    else:
+        beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    predicted = x @ beta
     residuals = y - predicted
-    ssr_direct = float(residuals @ residuals)
-    parameters = 1 + int(i >= 0) + int(j >= 0)
+    ssr = float(residuals @ residuals)
+    y_mean = float(y.mean())
+    sst = float(((y - y_mean) ** 2).sum())
+    parameters = x.shape[1]
     dof = max(n - parameters, 1)
-    r2 = 1.0 - ssr_direct / sst if sst > 0 else 0.0
+    heating_beta = float(beta[1]) if heating_c is not None else None
+    cooling_beta = float(beta[-1]) if cooling_c is not None else None
+    model_type = {
+        (False, False): "intercept_only",
+        (True, False): "hdd_only",
+        (False, True): "cdd_only",
+        (True, True): "hdd_cdd",
+    }[(heating_c is not None, cooling_c is not None)]
+    r2 = 1.0 - ssr / sst if sst > 0 else 0.0
+    adj = 1.0 - (1.0 - r2) * (n - 1) / (n - parameters) if sst > 0 and n > parameters else 0.0
     return BaselineFit(
         model_type=model_type,
-        intercept_wh=float(intercept),
-        heating_balance_point_c=BALANCE_POINTS_C[i] if i >= 0 else None,
-        heating_wh_per_degree_day=bh if i >= 0 else None,
-        cooling_balance_point_c=BALANCE_POINTS_C[j] if j >= 0 else None,
-        cooling_wh_per_degree_day=bcool if j >= 0 else None,
+        intercept_wh=float(beta[0]),
+        heating_balance_point_c=heating_c,
+        heating_wh_per_degree_day=heating_beta,
+        cooling_balance_point_c=cooling_c,
+        cooling_wh_per_degree_day=cooling_beta,
         n_days=n,
         r_squared=r2,
-        adj_r_squared=adj_r2(ssr_direct, parameters - 1),
-        cvrmse=(ssr_direct / dof) ** 0.5 / y_mean if y_mean else float("inf"),
+        adj_r_squared=adj,
+        cvrmse=(ssr / dof) ** 0.5 / y_mean if y_mean else float("inf"),
         nmbe=float(residuals.sum()) / (dof * y_mean) if y_mean else 0.0,
     )
 
