@@ -18,6 +18,7 @@ from app.impact.router import router as impact_router
 from app.impact.service import load_default_emission_factors
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
+from app.ledger.jobs import run_sequencer
 from app.registry.router import router as registry_router
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             seconds=settings.impact_job_interval_s,
             args=[app.state.engine, app.state.session_factory, app.state.impact_grace],
             id="impact",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            run_sequencer,
+            "interval",
+            seconds=settings.sequencer_interval_s,
+            args=[app.state.engine, app.state.session_factory],
+            id="sequencer",
             max_instances=1,
             coalesce=True,
         )

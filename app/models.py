@@ -10,6 +10,7 @@ from app.impact.models import (
     MeterDay,
 )
 from app.ingest.models import IngestBatch, Reading, ReadingChange
+from app.ledger.models import LogEntry, LogQueue, LogState, MerkleNode
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 
 __all__ = [
@@ -23,6 +24,10 @@ __all__ = [
     "GreenAsset",
     "ImpactResult",
     "IngestBatch",
+    "LogEntry",
+    "LogQueue",
+    "LogState",
+    "MerkleNode",
     "Meter",
     "MeterDay",
     "Reading",

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 from app.core.db import create_db_engine
 from app.impact.jobs import CycleReport, run_impact_cycle
 from app.impact.models import ImpactResult
+from app.impact.service import reference_intensities
 from app.main import create_app
 from app.models import Base
 from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, make_settings
@@ -92,7 +93,10 @@ def test_intensity_configs_are_created_idempotently(client: TestClient, fleet: F
         "2026-04-01",
     )
     assert config["params"]["building_type"] == "office"
-    assert config["params"]["kwh_per_m2_year"] is None
+    # The shipped reference in force is recorded, so the configuration never changes later.
+    shipped = reference_intensities()["office"]
+    assert config["params"]["kwh_per_m2_year"] == shipped["kwh_per_m2_year"]
+    assert config["params"]["reference_source"] == shipped["source"]
     again = client.post(url, json=office, headers=ADMIN)
     assert again.status_code == 200, again.text
     assert again.json() == config

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     impact_job_interval_s: float = Field(
         default=2.0, gt=0, description="How often the impact job folds new readings in."
     )
+    sequencer_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often accepted readings and records are sequenced into the log; a "
+        "reading is a leaf at most about this long (plus the run time) after it was accepted.",
+    )
     scheduler_enabled: bool = Field(
         default=True,
         description="Run the scheduled jobs in this process (API replicas may "

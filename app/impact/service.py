@@ -54,6 +54,7 @@ from app.impact.schemas import (
     EmissionFactorCreate,
 )
 from app.ingest import service as ingest
+from app.ledger.queue import enqueue
 from app.registry import service as registry
 from app.registry.models import GreenAsset, Meter
 
@@ -78,7 +79,7 @@ def load_default_emission_factors(session: Session) -> int:
     for raw in data["factors"]:
         body = EmissionFactorCreate.model_validate(raw)
         if _find_factor(session, body) is None:
-            session.add(EmissionFactorVersion(**body.model_dump(), created_at=utcnow()))
+            _add_factor(session, body)
             added += 1
     session.commit()
     return added
@@ -135,7 +136,14 @@ def create_benchmark_config(
     if errors:
         raise unprocessable(errors)
 
-    params_json = _canonical_json(params.model_dump(mode="json"))
+    params_dict = params.model_dump(mode="json")
+    if params.method == "intensity" and params.kwh_per_m2_year is None:
+        # Record the reference value in force now, so the configuration (and its log leaf)
+        # never changes if the shipped reference table does.
+        reference = references[params.building_type]
+        params_dict["kwh_per_m2_year"] = reference["kwh_per_m2_year"]
+        params_dict["reference_source"] = params.reference_source or reference["source"]
+    params_json = _canonical_json(params_dict)
     existing = session.scalar(
         select(BenchmarkConfig).where(
             BenchmarkConfig.asset_id == asset_id,
@@ -160,6 +168,8 @@ def create_benchmark_config(
         created_at=utcnow(),
     )
     session.add(config)
+    session.flush()
+    enqueue(session, "benchmark_config", [config.id])
     progress = session.get(AssetProgress, asset_id)
     if progress is not None and progress.results_through >= body.effective_from:
         # The job recomputes from the new configuration's first day on: days it now governs
@@ -212,10 +222,17 @@ def create_emission_factor(
                 [FieldError(k, "differs from the stored version") for k in differing],
             )
         return existing, False
-    factor = EmissionFactorVersion(**body.model_dump(), created_at=utcnow())
-    session.add(factor)
+    factor = _add_factor(session, body)
     session.commit()
     return factor, True
+
+
+def _add_factor(session: Session, body: EmissionFactorCreate) -> EmissionFactorVersion:
+    factor = EmissionFactorVersion(**body.model_dump(), created_at=utcnow())
+    session.add(factor)
+    session.flush()
+    enqueue(session, "emission_factor", [factor.id])
+    return factor
 
 
 def emission_factors(session: Session, region: str | None = None) -> list[EmissionFactorVersion]:
@@ -489,8 +506,11 @@ def _store(
     fit_id: int | None,
     existing: ImpactResult | None,
     now: datetime,
+    finalised: list[ImpactResult],
 ) -> tuple[ImpactResult, bool]:
-    """Returns (row, whether a new final revision was created over a final one)."""
+    """Returns (row, whether a new final revision was created over a final one). Rows that
+    became final are appended to ``finalised``: they enter the verifiable log (provisional rows
+    never do, since they may still be replaced)."""
     values = _row_values(result, config_id, fit_id)
     if existing is not None:
         unchanged = all(getattr(existing, k) == values[k] for k in _FIGURES)
@@ -500,6 +520,8 @@ def _store(
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.computed_at = now
+            if existing.final:
+                finalised.append(existing)
             return existing, False
     row = ImpactResult(
         asset_id=asset_id,
@@ -511,6 +533,8 @@ def _store(
         **values,
     )
     session.add(row)
+    if row.final:
+        finalised.append(row)
     return row, existing is not None
 
 
@@ -562,6 +586,7 @@ def recompute_asset(
     today = now.astimezone(tz).date()
     configs = benchmark_configs(session, asset_id)
     stats = RecomputeStats()
+    finalised: list[ImpactResult] = []
     if not configs:
         return stats
     first_day = configs[0].effective_from
@@ -615,13 +640,24 @@ def recompute_asset(
             final = _closed(day_end, tz, grace, now)
             result = day_result(total, temperature, current.method, factor, ended, final)
             _, revised = _store(
-                session, asset_id, result, config.id, current.baseline_fit_id, existing, now
+                session,
+                asset_id,
+                result,
+                config.id,
+                current.baseline_fit_id,
+                existing,
+                now,
+                finalised,
             )
             stats.days += 1
             stats.new_revisions += int(revised)
             months.add(total.day.replace(day=1))
     session.flush()
-    stats.new_revisions += _recompute_months(session, asset_id, months, tz, grace, now, today)
+    stats.new_revisions += _recompute_months(
+        session, asset_id, months, tz, grace, now, today, finalised
+    )
+    session.flush()
+    enqueue(session, "result", [row.id for row in finalised])
     return stats
 
 
@@ -649,6 +685,7 @@ def _recompute_months(
     grace: timedelta,
     now: datetime,
     today: date,
+    finalised: list[ImpactResult],
 ) -> int:
     revisions = 0
     existing_months = _latest_results(session, asset_id, "month", months)
@@ -676,6 +713,7 @@ def _recompute_months(
             latest_day.baseline_fit_id,
             existing_months.get(month),
             now,
+            finalised,
         )
         revisions += int(revised)
     return revisions
@@ -839,3 +877,17 @@ def check_recompute_range(first: date, last: date) -> None:
         raise unprocessable([FieldError("last_day", "must not be before first_day")])
     if (last - first).days > 3660:
         raise unprocessable([FieldError("last_day", "at most ten years per request")])
+
+
+def factors_by_ids(session: Session, ids: list[int]) -> dict[int, EmissionFactorVersion]:
+    rows = session.scalars(select(EmissionFactorVersion).where(EmissionFactorVersion.id.in_(ids)))
+    return {f.id: f for f in rows}
+
+
+def configs_by_ids(session: Session, ids: list[int]) -> dict[int, BenchmarkConfig]:
+    rows = session.scalars(select(BenchmarkConfig).where(BenchmarkConfig.id.in_(ids)))
+    return {c.id: c for c in rows}
+
+
+def results_by_ids(session: Session, ids: list[int]) -> dict[int, ImpactResult]:
+    return {r.id: r for r in session.scalars(select(ImpactResult).where(ImpactResult.id.in_(ids)))}

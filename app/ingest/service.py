@@ -22,6 +22,7 @@ from app.ingest.signing import (
     verify_signature,
 )
 from app.ingest.validation import validate_readings
+from app.ledger.queue import enqueue
 from app.registry.service import get_meter, lock_meter_for_ingest
 
 # Above this many intervals per reading, a batch is too sparse to fetch its stored values by
@@ -237,6 +238,7 @@ def _store(
             row["batch_id"] = record.id
         session.execute(insert(Reading), rows)
         _record_changes(session, meter_id, rows)
+        enqueue(session, "batch", [record.id])
     session.commit()
     return _result(record, replayed=False)
 
@@ -360,3 +362,37 @@ def list_readings(
     rows = rows[:limit]
     last = rows[-1]
     return rows, f"{int(last.start_at.timestamp())}:{last.revision}"
+
+
+@dataclass(frozen=True)
+class ReadingRecord:
+    """A stored reading with what its log leaf needs from the batch it came in."""
+
+    reading: Reading
+    batch_sequence: int
+    batch_sha256: bytes
+
+
+def reading_records(
+    session: Session, reading_ids: list[int] | None = None, batch_ids: list[int] | None = None
+) -> list[ReadingRecord]:
+    """Readings by id, or all readings stored by these batches; in (batch, id) order."""
+    query = select(Reading, IngestBatch.sequence, IngestBatch.payload_sha256).join(
+        IngestBatch, IngestBatch.id == Reading.batch_id
+    )
+    if reading_ids is not None:
+        query = query.where(Reading.id.in_(reading_ids))
+    if batch_ids is not None:
+        query = query.where(Reading.batch_id.in_(batch_ids))
+    rows = session.execute(query.order_by(Reading.batch_id, Reading.id))
+    return [ReadingRecord(r, seq, sha) for r, seq, sha in rows]
+
+
+def batch_payload(session: Session, batch_sha256: bytes) -> tuple[int, bytes, bytes] | None:
+    """(meter id, canonical bytes, signature) of the signed batch with this hash."""
+    row = session.execute(
+        select(IngestBatch.meter_id, IngestBatch.payload, IngestBatch.signature).where(
+            IngestBatch.payload_sha256 == batch_sha256
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])

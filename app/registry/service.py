@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.core.db import Base, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
 from app.core.pagination import keyset_page
+from app.ledger.queue import enqueue
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 from app.registry.schemas import AllocationCreate, AssetCreate, BondCreate, MeterCreate
 
@@ -38,13 +39,19 @@ def _same_or_conflict(existing: Base, body: dict[str, Any], key: str) -> Created
     return Created(existing, created=False)
 
 
-def _insert_or_get(session: Session, model: type[M], body: dict[str, Any], key: str) -> Created:
+def _insert_or_get(
+    session: Session, model: type[M], body: dict[str, Any], key: str, log_kind: str | None = None
+) -> Created:
+    """``log_kind``: the new entity is also a leaf of the verifiable log (same transaction)."""
     existing = session.scalar(select(model).where(getattr(model, key) == body[key]))
     if existing is not None:
         return _same_or_conflict(existing, body, key)
     entity = model(**body, created_at=utcnow())
     session.add(entity)
     try:
+        if log_kind is not None:
+            session.flush()
+            enqueue(session, log_kind, [entity.id])  # type: ignore[attr-defined]
         session.commit()
     except IntegrityError:
         # A concurrent request created the same key between our read and our insert.
@@ -159,6 +166,8 @@ def create_allocation(session: Session, data: AllocationCreate) -> Created:
     allocation = Allocation(**body, created_at=utcnow())
     session.add(allocation)
     try:
+        session.flush()
+        enqueue(session, "allocation", [allocation.id])
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -191,7 +200,7 @@ def list_allocations(
 def create_meter(session: Session, data: MeterCreate) -> Created:
     if session.get(GreenAsset, data.asset_id) is None:
         raise unprocessable([FieldError("asset_id", f"asset {data.asset_id} does not exist")])
-    return _insert_or_get(session, Meter, data.model_dump(), "device_id")
+    return _insert_or_get(session, Meter, data.model_dump(), "device_id", log_kind="meter_key")
 
 
 def get_meter(session: Session, meter_id: int) -> Meter:
@@ -219,6 +228,7 @@ def deactivate_meter(session: Session, meter_id: int) -> Meter:
     if meter.active:
         meter.active = False
         meter.deactivated_at = utcnow()
+        enqueue(session, "meter_revoked", [meter.id])
     session.commit()
     return meter
 
@@ -255,3 +265,20 @@ def allocations_of_bond(session: Session, bond_id: int) -> list[Allocation]:
             select(Allocation).where(Allocation.bond_id == bond_id).order_by(Allocation.id)
         )
     )
+
+
+def meters_by_ids(session: Session, ids: list[int]) -> dict[int, Meter]:
+    return {m.id: m for m in session.scalars(select(Meter).where(Meter.id.in_(ids)))}
+
+
+def assets_by_ids(session: Session, ids: list[int]) -> dict[int, GreenAsset]:
+    return {a.id: a for a in session.scalars(select(GreenAsset).where(GreenAsset.id.in_(ids)))}
+
+
+def allocations_by_ids(session: Session, ids: list[int]) -> dict[int, tuple[Allocation, Bond]]:
+    rows = session.execute(
+        select(Allocation, Bond)
+        .join(Bond, Bond.id == Allocation.bond_id)
+        .where(Allocation.id.in_(ids))
+    )
+    return {a.id: (a, b) for a, b in rows}

@@ -1,0 +1,153 @@
+"""The log's leaves rebuilt from the rows they stand for (through each domain's service).
+
+Leaf bytes are never stored: the sequencer builds them once to hash them, and proofs, exports
+and the integrity check build them again from the same rows. A row changed after the fact thus
+yields different bytes, a different leaf hash, and a root that no longer matches the anchor.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from app.impact import service as impact
+from app.ingest import service as ingest
+from app.ledger.encoding import leaf, reading_leaf
+from app.registry import service as registry
+
+Source = tuple[str, int]  # (kind, ref_id): kind is a leaf type, ref_id the row's id
+
+
+def _epoch(value: object) -> int:
+    return int(value.timestamp())  # type: ignore[attr-defined]
+
+
+def _reading(record: ingest.ReadingRecord) -> bytes:
+    r = record.reading
+    field, value = (
+        ("energy_wh", r.energy_wh)
+        if r.energy_wh is not None
+        else ("temperature_centi_c", r.temperature_centi_c)
+    )
+    assert value is not None
+    return reading_leaf(
+        reading_id=r.id,
+        meter_id=r.meter_id,
+        start=_epoch(r.start_at),
+        end=_epoch(r.end_at),
+        value_field=field,
+        value=value,
+        revision=r.revision,
+        supersedes_reading_id=r.supersedes_id,
+        batch_sequence=record.batch_sequence,
+        batch_sha256_hex=record.batch_sha256.hex(),
+    )
+
+
+def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[Source, bytes]]:
+    """The reading leaves of these batches, in batch order then reading id order."""
+    return [
+        (("reading", rec.reading.id), _reading(rec))
+        for rec in ingest.reading_records(session, batch_ids=batch_ids)
+    ]
+
+
+def build_leaves(session: Session, sources: Iterable[Source]) -> dict[Source, bytes]:
+    """Leaf bytes for each (kind, ref_id); a source whose row is gone is missing from the map."""
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for kind, ref_id in sources:
+        by_kind[kind].append(ref_id)
+    out: dict[Source, bytes] = {}
+    if ids := by_kind.pop("reading", []):
+        for rec in ingest.reading_records(session, reading_ids=ids):
+            out[("reading", rec.reading.id)] = _reading(rec)
+    if ids := sorted(set(by_kind.pop("meter_key", [])) | set(by_kind.get("meter_revoked", []))):
+        meters = registry.meters_by_ids(session, ids)
+        for meter in meters.values():
+            out[("meter_key", meter.id)] = leaf(
+                "meter_key",
+                meter_id=meter.id,
+                asset_id=meter.asset_id,
+                device_id=meter.device_id,
+                quantity=meter.quantity,
+                interval_s=meter.interval_s,
+                public_key_hex=meter.public_key_hex,
+                registered_at=_epoch(meter.created_at),
+            )
+        for ref_id in by_kind.pop("meter_revoked", []):
+            revoked = meters.get(ref_id)
+            if revoked is not None and revoked.deactivated_at is not None:
+                out[("meter_revoked", ref_id)] = leaf(
+                    "meter_revoked", meter_id=ref_id, revoked_at=_epoch(revoked.deactivated_at)
+                )
+    if ids := by_kind.pop("emission_factor", []):
+        for f in impact.factors_by_ids(session, ids).values():
+            out[("emission_factor", f.id)] = leaf(
+                "emission_factor",
+                factor_id=f.id,
+                region=f.region,
+                kind=f.kind,
+                valid_from=f.valid_from.isoformat(),
+                valid_to=f.valid_to.isoformat(),
+                kg_co2_per_kwh=str(f.kg_co2_per_kwh),
+                publisher=f.publisher,
+                document=f.document,
+                published_on=f.published_on.isoformat(),
+                needs_verification=f.needs_verification,
+            )
+    if ids := by_kind.pop("allocation", []):
+        for allocation, bond in registry.allocations_by_ids(session, ids).values():
+            out[("allocation", allocation.id)] = leaf(
+                "allocation",
+                allocation_id=allocation.id,
+                bond_id=bond.id,
+                bond_code=bond.code,
+                asset_id=allocation.asset_id,
+                currency=bond.currency,
+                amount_allocated=str(allocation.amount_allocated),
+                financing_share=str(allocation.financing_share),
+            )
+    if ids := by_kind.pop("benchmark_config", []):
+        configs = impact.configs_by_ids(session, ids)
+        assets = registry.assets_by_ids(session, [c.asset_id for c in configs.values()])
+        for c in configs.values():
+            asset = assets[c.asset_id]
+            out[("benchmark_config", c.id)] = leaf(
+                "benchmark_config",
+                config_id=c.id,
+                asset_id=c.asset_id,
+                asset_kind=asset.kind,
+                floor_area_m2=None if asset.floor_area_m2 is None else str(asset.floor_area_m2),
+                timezone=asset.timezone,
+                grid_region=asset.grid_region,
+                effective_from=c.effective_from.isoformat(),
+                method=c.method,
+                params=json.loads(c.params_json),
+            )
+    if ids := by_kind.pop("result", []):
+        for r in impact.results_by_ids(session, ids).values():
+            out[("result", r.id)] = leaf(
+                "result",
+                result_id=r.id,
+                asset_id=r.asset_id,
+                period=r.period,
+                period_start=r.period_start.isoformat(),
+                revision=r.revision,
+                supersedes_result_id=r.supersedes_id,
+                metered_wh=r.metered_wh,
+                benchmark_wh=r.benchmark_wh,
+                reduction_wh=r.reduction_wh,
+                co2_avoided_g=r.co2_avoided_g,
+                intervals_present=r.intervals_present,
+                intervals_expected=r.intervals_expected,
+                flags=[f for f in r.flags.split(",") if f],
+                method=r.method,
+                method_version=r.method_version,
+                config_id=r.benchmark_config_id,
+                baseline_fit_id=r.baseline_fit_id,
+                factor_ids=[int(i) for i in r.factor_ids.split(",") if i],
+            )
+    if by_kind:
+        raise ValueError(f"unknown leaf kinds: {sorted(by_kind)}")
+    return out

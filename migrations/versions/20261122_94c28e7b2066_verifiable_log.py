@@ -1,0 +1,56 @@
+"""verifiable log
+
+Revision ID: 94c28e7b2066
+Revises: 711edbc17dcd
+Create Date: 2026-11-22 01:00:11.200453
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "94c28e7b2066"
+down_revision: str | None = "711edbc17dcd"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "log_entry",
+        sa.Column("leaf_index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("ref_id", sa.BigInteger(), nullable=False),
+        sa.Column("sequenced_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("leaf_index", name=op.f("pk_log_entry")),
+        sa.UniqueConstraint("kind", "ref_id", name=op.f("uq_log_entry_kind_ref_id")),
+    )
+    op.create_table(
+        "log_queue",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("ref_id", sa.BigInteger(), nullable=False),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_log_queue")),
+    )
+    op.create_table(
+        "log_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("tree_size", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_log_state")),
+    )
+    op.create_table(
+        "merkle_node",
+        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "index", name=op.f("pk_merkle_node")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("merkle_node")
+    op.drop_table("log_state")
+    op.drop_table("log_queue")
+    op.drop_table("log_entry")
