@@ -13,6 +13,7 @@ WORKDIR /srv
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
+COPY contracts/artifacts ./contracts/artifacts
 # Editable install keeps alembic.ini and migrations/ next to the code that finds them.
 RUN pip install --no-cache-dir -e . \
     && useradd --system --uid 10001 gbt \

@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# npm ci writes this file; reinstall when the lockfile changes.
+NODE_MODULES := contracts/node_modules/.package-lock.json
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest clean contracts node-deps
 
 # (Re)install when pyproject.toml changes; the stamp file records the last install.
 $(INSTALLED): pyproject.toml
@@ -15,7 +17,19 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(INSTALLED)
+# contracts/: the pinned solc, OpenZeppelin Contracts and Anvil (the tests run a real node).
+$(NODE_MODULES): contracts/package.json contracts/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js >= 20 and npm are required for contracts/"; exit 1; }
+	cd contracts && npm ci --no-audit --no-fund
+	touch $@
+
+node-deps: $(NODE_MODULES)
+
+# Compiles contracts/ImpactRegistry.sol into contracts/artifacts/ImpactRegistry.json (committed).
+contracts: node-deps
+	node contracts/build.mjs
+
+run: $(INSTALLED) node-deps
 	$(BIN)/gbt-server
 
 test: lint typecheck pytest
@@ -27,8 +41,8 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy app
 
-pytest: $(INSTALLED)
+pytest: $(INSTALLED) node-deps
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache contracts/node_modules

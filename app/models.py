@@ -10,7 +10,14 @@ from app.impact.models import (
     MeterDay,
 )
 from app.ingest.models import IngestBatch, Reading, ReadingChange
-from app.ledger.models import LogEntry, LogQueue, LogState, MerkleNode
+from app.ledger.models import (
+    ChainDeployment,
+    Checkpoint,
+    LogEntry,
+    LogQueue,
+    LogState,
+    MerkleNode,
+)
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 
 __all__ = [
@@ -20,6 +27,8 @@ __all__ = [
     "BaselineFitRecord",
     "BenchmarkConfig",
     "Bond",
+    "ChainDeployment",
+    "Checkpoint",
     "EmissionFactorVersion",
     "GreenAsset",
     "ImpactResult",

@@ -3,7 +3,16 @@ complete-subtree hashes, and the log's size."""
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigId, UtcDateTime
@@ -55,3 +64,50 @@ class LogState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tree_size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Checkpoint(Base):
+    """A checkpoint of the log on its way to the chain.
+
+    Life cycle: ``pending`` (recorded with its signed transaction *before* anything is sent, so a
+    crash can never lose it) -> ``sent`` -> ``confirmed`` (mined, enough confirmations, and read
+    back from the contract), or ``failed`` (reverted or replaced; a new checkpoint follows).
+    """
+
+    __tablename__ = "checkpoint"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    methodology_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    totals_json: Mapped[str] = mapped_column(Text)  # [[bond_id, reduction_wh, co2_avoided_g]]
+    status: Mapped[str] = mapped_column(String(16))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract_address: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    number: Mapped[int | None] = mapped_column(BigInteger)  # the contract's checkpoint number
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'sent', 'confirmed', 'failed')", name="status_known"
+        ),
+    )
+
+
+class ChainDeployment(Base):
+    """The registry contract this service anchors to, per chain (deployed on first start when
+    no address is configured)."""
+
+    __tablename__ = "chain_deployment"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contract_address: Mapped[str] = mapped_column(String(42))
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,216 @@
+"""The anchor job: write checkpoints of the log to the registry contract, surviving a node
+that is down or slow, a crash between sending and recording, and a node that forgets a
+transaction. The chain is the truth: open checkpoints are reconciled with it on every run
+(hence on start), before anything new is sent.
+
+Every checkpoint is recorded, with its signed transaction, *before* it is sent. After a crash
+the same signed transaction is rebroadcast (harmless if the node already has it or mined it) or
+recognised on chain by its tree size; the contract refuses a tree size that does not grow, so
+nothing can be anchored twice.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.db import utcnow
+from app.core.locks import try_exclusive
+from app.ledger import log
+from app.ledger.chain import ChainClient, ChainError
+from app.ledger.encoding import decode_leaf
+from app.ledger.models import ChainDeployment, Checkpoint, LogEntry
+from app.ledger.sources import build_leaves
+from app.ledger.totals import bond_totals, methodology_hash
+
+logger = logging.getLogger(__name__)
+LOCK_NAME = "gbt.anchor"
+OPEN = ("pending", "sent")
+TOTALS_KINDS = ("allocation", "result", "emission_factor")
+
+
+@dataclass(frozen=True)
+class AnchorPolicy:
+    interval: timedelta
+    configured_address: str | None
+    deploy_if_missing: bool
+    receipt_wait_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class AnchorReport:
+    status: str  # busy | chain_unavailable | nothing_new | waiting | confirmed | failed
+    checkpoint_id: int | None = None
+    detail: str = ""
+
+
+def registry_address(session: Session, client: ChainClient, policy: AnchorPolicy) -> str:
+    if policy.configured_address:
+        if not client.has_code(policy.configured_address):
+            raise ChainError(f"no contract at GBT_REGISTRY_ADDRESS {policy.configured_address}")
+        return policy.configured_address
+    deployment = session.get(ChainDeployment, client.chain_id)
+    if deployment is not None and client.has_code(deployment.contract_address):
+        return deployment.contract_address
+    if not policy.deploy_if_missing:
+        raise ChainError("no registry contract: set GBT_REGISTRY_ADDRESS")
+    address = client.deploy()
+    if deployment is None:
+        session.add(
+            ChainDeployment(
+                chain_id=client.chain_id, contract_address=address, deployed_at=utcnow()
+            )
+        )
+    else:  # the chain was reset (a fresh Anvil): its old contract is gone
+        deployment.contract_address = address
+        deployment.deployed_at = utcnow()
+    session.commit()
+    logger.info("deployed the registry contract at %s on chain %d", address, client.chain_id)
+    return address
+
+
+def reconcile(session: Session, client: ChainClient, address: str, now: datetime) -> None:
+    """Bring every open checkpoint in line with the chain."""
+    for cp in session.scalars(
+        select(Checkpoint).where(Checkpoint.status.in_(OPEN)).order_by(Checkpoint.id)
+    ):
+        on_chain = client.find_checkpoint(address, cp.tree_size)
+        receipt = client.receipt(cp.tx_hash)
+        if on_chain is not None:
+            number, root = on_chain
+            if root != cp.root:
+                cp.status, cp.error = "failed", "the contract holds another root for this size"
+                logger.error(
+                    "checkpoint %d: chain has a different root for size %d", cp.id, cp.tree_size
+                )
+            elif (
+                receipt is not None and client.confirmations(receipt) < client.config.confirmations
+            ):
+                cp.status = "sent"
+            else:
+                cp.status, cp.number, cp.confirmed_at = "confirmed", number, now
+                cp.block_number = None if receipt is None else int(receipt["blockNumber"])
+            continue
+        if receipt is not None:  # mined, yet not in the contract: it reverted
+            cp.status, cp.error = "failed", "transaction reverted"
+            continue
+        if client.mined_nonce() > cp.nonce:
+            cp.status, cp.error = "failed", "its nonce was used by another transaction"
+            continue
+        client.broadcast(cp.raw_tx)  # first send, or again after a crash or a forgetful node
+        cp.status = "sent"
+        cp.sent_at = cp.sent_at or now
+    session.commit()
+
+
+def _checkpoint_contents(session: Session, size: int) -> tuple[list[tuple[int, int, int]], bytes]:
+    entries = session.scalars(
+        select(LogEntry)
+        .where(LogEntry.kind.in_(TOTALS_KINDS), LogEntry.leaf_index < size)
+        .order_by(LogEntry.leaf_index)
+    ).all()
+    built = build_leaves(session, [(e.kind, e.ref_id) for e in entries])
+    leaves = [built[(e.kind, e.ref_id)] for e in entries]
+    factors = [data for e, data in zip(entries, leaves, strict=True) if e.kind == "emission_factor"]
+    return bond_totals(decode_leaf(data) for data in leaves), methodology_hash(factors)
+
+
+def _new_checkpoint(
+    session: Session, client: ChainClient, address: str, policy: AnchorPolicy, now: datetime
+) -> Checkpoint | None:
+    size = log.tree_size(session)
+    last = session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.status != "failed")
+        .order_by(Checkpoint.id.desc())
+        .limit(1)
+    )
+    if size == 0 or (
+        last is not None and (size <= last.tree_size or now - last.created_at < policy.interval)
+    ):
+        return None
+    root = log.root(session, size)
+    totals, method_hash = _checkpoint_contents(session, size)
+    signed = client.sign_checkpoint(
+        address, client.next_nonce(), size, root, int(now.timestamp()), method_hash, totals
+    )
+    cp = Checkpoint(
+        tree_size=size,
+        root=root,
+        closes_at=now,
+        methodology_hash=method_hash,
+        totals_json=json.dumps(totals),
+        status="pending",
+        chain_id=client.chain_id,
+        contract_address=address,
+        nonce=signed.nonce,
+        raw_tx=signed.raw,
+        tx_hash=signed.tx_hash,
+        created_at=now,
+    )
+    session.add(cp)
+    session.commit()
+    return cp
+
+
+def run_anchor_cycle(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    client_factory: Callable[[], ChainClient],
+    policy: AnchorPolicy,
+    now: datetime | None = None,
+    after_record: Callable[[Checkpoint], None] | None = None,
+) -> AnchorReport:
+    """Reconcile, then (when due) record and send a new checkpoint and wait for it.
+    ``after_record`` lets tests stop the run between recording and sending (a crash)."""
+    with try_exclusive(engine, LOCK_NAME) as held:
+        if not held:
+            return AnchorReport("busy")
+        now = now or utcnow()
+        try:
+            client = client_factory()
+            with session_factory() as session:
+                address = registry_address(session, client, policy)
+                was_open = list(
+                    session.scalars(select(Checkpoint).where(Checkpoint.status.in_(OPEN)))
+                )
+                reconcile(session, client, address, now)
+                cp = next((c for c in was_open if c.status in OPEN), None)
+                if cp is None:
+                    cp = _new_checkpoint(session, client, address, policy, now)
+                    if cp is None:
+                        settled = [c for c in was_open if c.status == "confirmed"]
+                        if settled:
+                            return AnchorReport("confirmed", settled[-1].id, "recognised on chain")
+                        return AnchorReport("nothing_new")
+                    if after_record is not None:
+                        after_record(cp)
+                    reconcile(session, client, address, now)  # sends it
+                return _await(session, client, address, cp, policy)
+        except ChainError as exc:
+            logger.warning("anchoring postponed: %s", exc)
+            return AnchorReport("chain_unavailable", detail=str(exc))
+        except (ConnectionError, OSError) as exc:
+            logger.warning("anchoring postponed, chain node unreachable: %s", exc)
+            return AnchorReport("chain_unavailable", detail=str(exc))
+
+
+def _await(
+    session: Session, client: ChainClient, address: str, cp: Checkpoint, policy: AnchorPolicy
+) -> AnchorReport:
+    deadline = time.monotonic() + policy.receipt_wait_s
+    while True:
+        session.refresh(cp)
+        if cp.status in ("confirmed", "failed"):
+            return AnchorReport(cp.status, cp.id, cp.error or "")
+        if time.monotonic() >= deadline:
+            return AnchorReport(
+                "waiting", cp.id, f"no confirmation within {policy.receipt_wait_s} s"
+            )
+        time.sleep(0.2)
+        reconcile(session, client, address, utcnow())

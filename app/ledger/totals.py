@@ -1,0 +1,69 @@
+"""What a checkpoint says besides the tree head: each bond's cumulative totals and the hash of
+the methodology and emission-factor set, both computed from the log's own leaves up to the
+checkpoint, so an auditor can recompute them from an export. Pure: no I/O.
+
+- Only ``result`` leaves of period ``day`` count (months are sums of days); for each asset and
+  day the leaf with the highest revision in the prefix wins (a correction replaces, never adds).
+- A bond's total = sum over its ``allocation`` leaves in the prefix, over the asset's days, of
+  the day's figure x financing_share rounded toward zero (the ICMA pro-rata attribution the
+  results use). A day without a claim (null) adds nothing.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from app.ledger.encoding import canonical_json
+from app.ledger.merkle import leaf_hash
+
+CALCULATION_VERSIONS = {
+    "attribution": "pro-rata-toward-zero/1",
+    "baseline": "caltrack-daily/1",
+    "generation": "generation/1",
+    "intensity": "intensity/1",
+    "leaf_encoding": "1",
+    "series": "series/1",
+    "totals": "day-results-latest-revision/1",
+}
+
+
+def _attribute(value: int | None, share: Decimal) -> int:
+    if value is None:
+        return 0
+    return int((Decimal(value) * share).to_integral_value(ROUND_DOWN))
+
+
+def bond_totals(leaves: Iterable[dict[str, Any]]) -> list[tuple[int, int, int]]:
+    """``[(bond_id, reduction_wh, co2_avoided_g)]`` ascending by bond id."""
+    allocations: list[tuple[int, int, Decimal]] = []
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for leaf in leaves:
+        if leaf["type"] == "allocation":
+            allocations.append(
+                (leaf["bond_id"], leaf["asset_id"], Decimal(leaf["financing_share"]))
+            )
+        elif leaf["type"] == "result" and leaf["period"] == "day":
+            key = (leaf["asset_id"], leaf["period_start"])
+            if key not in latest or leaf["revision"] > latest[key]["revision"]:
+                latest[key] = leaf
+    by_asset: dict[int, list[dict[str, Any]]] = {}
+    for (asset_id, _), leaf in latest.items():
+        by_asset.setdefault(asset_id, []).append(leaf)
+    totals: dict[int, list[int]] = {}
+    for bond_id, asset_id, share in allocations:
+        acc = totals.setdefault(bond_id, [0, 0])
+        for leaf in by_asset.get(asset_id, []):
+            acc[0] += _attribute(leaf["reduction_wh"], share)
+            acc[1] += _attribute(leaf["co2_avoided_g"], share)
+    return [(bond_id, acc[0], acc[1]) for bond_id, acc in sorted(totals.items())]
+
+
+def methodology_hash(factor_leaves: Iterable[bytes]) -> bytes:
+    """SHA-256 of the canonical JSON of the calculation versions and the leaf hashes of every
+    emission factor version in the prefix (sorted)."""
+    document = {
+        "calculation": CALCULATION_VERSIONS,
+        "emission_factor_leaf_hashes": sorted(leaf_hash(b).hex() for b in factor_leaves),
+    }
+    return hashlib.sha256(canonical_json(document)).digest()
