@@ -21,6 +21,7 @@ from web3.exceptions import ContractCustomError, MismatchedABI
 from web3.types import TxReceipt
 
 from app.ledger import merkle
+from app.ledger.anvil import REPO
 from app.ledger.contract import (
     ANCHOR_ROLE,
     ARTIFACT_PATH,
@@ -29,7 +30,7 @@ from app.ledger.contract import (
     REGISTRY_DEPLOYED_BYTECODE,
     deploy_registry,
 )
-from tests.anvil import REPO, AnvilNode, run_anvil
+from tests.anvil import AnvilNode, run_anvil
 
 VECTORS = Path(__file__).parent / "data" / "rfc9162" / "inclusion"
 ADMIN_ROLE = b"\x00" * 32
