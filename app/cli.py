@@ -1,6 +1,8 @@
 """``gbt-server``: migrate the database to the current schema, then serve the API."""
 
 import logging
+import subprocess
+from pathlib import Path
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -8,7 +10,9 @@ from sqlalchemy.engine import make_url
 from app.core.db import create_db_engine
 from app.core.migrate import upgrade_to_head
 from app.core.security import resolve_admin_token
-from app.core.settings import get_settings
+from app.core.settings import Settings, get_settings
+from app.ledger.anvil import anvil_args, start_anvil, stop_anvil
+from app.ledger.config import embedded_chain
 
 log = logging.getLogger("gbt")
 
@@ -29,14 +33,45 @@ def main() -> None:
     log.info("database: %s", make_url(settings.database_url).render_as_string())
     log.info("admin token: in %s", token_source)
     log.info("API docs: http://%s:%d/docs", settings.host, settings.port)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="warning",
+    chain = _start_embedded_chain(settings)
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        if chain is not None:
+            stop_anvil(chain)  # writes the chain's state, so the next start resumes it
+            log.info("local chain stopped; state kept in %s", settings.data_dir)
+
+
+def _start_embedded_chain(settings: Settings) -> "subprocess.Popen[bytes] | None":
+    """With no GBT_CHAIN_RPC_URL the service runs its own Anvil node, its state in the data
+    directory so that a restart keeps the chain (and the contract and checkpoints on it)."""
+    if not settings.anchoring_enabled or not embedded_chain(settings):
+        return None
+    state = Path(settings.data_dir) / "anvil-state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    process = start_anvil(
+        settings.chain_embedded_port,
+        anvil_args(state=state),
+        (Path(settings.data_dir) / "anvil.log").open("ab"),
     )
+    if process is None:
+        raise SystemExit(
+            f"could not start the local chain on port {settings.chain_embedded_port} (in use?): "
+            "set GBT_CHAIN_EMBEDDED_PORT, or GBT_CHAIN_RPC_URL to use a running node"
+        )
+    log.info(
+        "local chain (Anvil, development only): http://127.0.0.1:%d, state %s",
+        settings.chain_embedded_port,
+        state,
+    )
+    return process
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from fastapi import FastAPI
@@ -18,7 +18,10 @@ from app.impact.router import router as impact_router
 from app.impact.service import load_default_emission_factors
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
+from app.ledger.anchor import run_anchor_cycle
+from app.ledger.config import anchor_policy, chain_config, client_factory
 from app.ledger.jobs import run_sequencer
+from app.ledger.router import router as ledger_router
 from app.registry.router import router as registry_router
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_instances=1,
             coalesce=True,
         )
+        chain = chain_config(settings)
+        if chain is not None:
+            # First run right away: open checkpoints are reconciled with the chain on start.
+            scheduler.add_job(
+                run_anchor_cycle,
+                "interval",
+                seconds=settings.anchor_interval_s,
+                args=[
+                    app.state.engine,
+                    app.state.session_factory,
+                    client_factory(chain),
+                    anchor_policy(settings),
+                ],
+                id="anchor",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
         scheduler.start()
     try:
         yield
@@ -90,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_router)
     app.include_router(ingest_router)
     app.include_router(impact_router)
+    app.include_router(ledger_router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:

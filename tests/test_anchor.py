@@ -21,7 +21,7 @@ from app.ledger.jobs import run_sequencer
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
 from tests.anvil import AnvilNode, run_anvil
-from tests.conftest import Fleet, half_hours
+from tests.conftest import ADMIN, Fleet, half_hours
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
@@ -257,6 +257,12 @@ def test_tampering_after_anchoring_is_reported(
     sequence(client)
     assert anchor(client, chain).status == "confirmed"
     [cp] = checkpoints(client)
+    listed = client.get("/v1/admin/checkpoints", headers=ADMIN).json()
+    assert [(c["status"], c["tree_size"], c["tx_hash"]) for c in listed] == [
+        ("confirmed", cp.tree_size, cp.tx_hash)
+    ]
+    clean = client.get("/v1/admin/integrity", headers=ADMIN).json()
+    assert clean["ok"] and clean["anchored_root_hex"] == cp.root.hex()
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         session.execute(update(Reading).where(Reading.id == 3).values(energy_wh=7))
         session.commit()
@@ -264,4 +270,8 @@ def test_tampering_after_anchoring_is_reported(
     assert report.stored_root == cp.root  # the stored hashes still match the anchor...
     assert report.rebuilt_root != cp.root  # ...but the data no longer does
     assert len(report.mismatched_leaves) == 1
+    alarm = client.get("/v1/admin/integrity", headers=ADMIN).json()
+    assert not alarm["ok"]
+    assert alarm["mismatched_leaf_indices"] == report.mismatched_leaves
+    assert alarm["rebuilt_root_hex"] != alarm["anchored_root_hex"] == cp.root.hex()
     assert json.loads(cp.totals_json) == []  # no bond allocated yet: empty totals

@@ -52,6 +52,45 @@ class Settings(BaseSettings):
         description="How often accepted readings and records are sequenced into the log; a "
         "reading is a leaf at most about this long (plus the run time) after it was accepted.",
     )
+    anchoring_enabled: bool = Field(
+        default=True, description="Write checkpoints of the log to the registry contract."
+    )
+    chain_rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC endpoint of the EVM chain. Unset: `gbt-server` starts its own "
+        "Anvil node (state under <data_dir>/anvil-state.json) on `GBT_CHAIN_EMBEDDED_PORT`.",
+    )
+    chain_embedded_port: int = Field(default=8545, description="Port of the embedded Anvil.")
+    chain_id: int | None = Field(
+        default=None,
+        description="Expected chain id; anchoring refuses a node that reports another. "
+        "Embedded Anvil: 31337.",
+    )
+    anchor_private_key: SecretStr | None = Field(
+        default=None,
+        description="Private key of the anchoring account (holds ANCHOR_ROLE). Required with "
+        "`GBT_CHAIN_RPC_URL`; with the embedded Anvil, Anvil's public development key is used.",
+    )
+    registry_address: str | None = Field(
+        default=None,
+        description="Address of the ImpactRegistry contract. Unset: deployed on first start "
+        "and remembered in the database (per chain id).",
+    )
+    anchor_interval_s: float = Field(
+        default=60.0, gt=0, description="At most one checkpoint per this many seconds."
+    )
+    anchor_confirmations: int = Field(
+        default=1, ge=1, description="Blocks (including its own) before a checkpoint is confirmed."
+    )
+    chain_gas_price_wei: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fixed gas price for a chain with a fixed price (e.g. 0 on a QBFT "
+        "consortium chain); unset: the node's eth_gasPrice.",
+    )
+    chain_timeout_s: float = Field(
+        default=30.0, gt=0, description="RPC timeout and how long a run waits for a receipt."
+    )
     scheduler_enabled: bool = Field(
         default=True,
         description="Run the scheduled jobs in this process (API replicas may "

@@ -95,6 +95,13 @@ def reconcile(session: Session, client: ChainClient, address: str, now: datetime
             else:
                 cp.status, cp.number, cp.confirmed_at = "confirmed", number, now
                 cp.block_number = None if receipt is None else int(receipt["blockNumber"])
+                logger.info(
+                    "checkpoint %d confirmed: tree size %d, contract number %d, tx %s",
+                    cp.id,
+                    cp.tree_size,
+                    number,
+                    cp.tx_hash,
+                )
             continue
         if receipt is not None:  # mined, yet not in the contract: it reverted
             cp.status, cp.error = "failed", "transaction reverted"
