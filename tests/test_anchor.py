@@ -223,7 +223,6 @@ def test_two_anchorers_write_one_checkpoint(
     Base.metadata.create_all(engine)
     app = create_app(settings)
     with TestClient(app) as client:
-        Fleet(client).post(Fleet(client).meter(), 1, half_hours(T0, 5)) if False else None
         fleet = Fleet(client)
         fleet.post(fleet.meter(), 1, half_hours(T0, 5))
         sequence(client)
