@@ -5,11 +5,12 @@ import hashlib
 import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import and_, delete, exists, insert, select
+from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from app.core.db import upsert, utcnow
+from app.core.db import bulk_insert, upsert, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
 from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
@@ -236,7 +237,7 @@ def _store(
     if rows:
         for row in rows:
             row["batch_id"] = record.id
-        session.execute(insert(Reading), rows)
+        bulk_insert(session, Reading.__table__, rows)
         _record_changes(session, meter_id, rows)
         enqueue(session, "batch", [record.id])
     session.commit()
@@ -364,11 +365,17 @@ def list_readings(
     return rows, f"{int(last.start_at.timestamp())}:{last.revision}"
 
 
-@dataclass(frozen=True)
-class ReadingRecord:
+class ReadingRecord(NamedTuple):
     """A stored reading with what its log leaf needs from the batch it came in."""
 
-    reading: Reading
+    id: int
+    meter_id: int
+    start_at: datetime
+    end_at: datetime
+    energy_wh: int | None
+    temperature_centi_c: int | None
+    revision: int
+    supersedes_id: int | None
     batch_sequence: int
     batch_sha256: bytes
 
@@ -377,15 +384,24 @@ def reading_records(
     session: Session, reading_ids: list[int] | None = None, batch_ids: list[int] | None = None
 ) -> list[ReadingRecord]:
     """Readings by id, or all readings stored by these batches; in (batch, id) order."""
-    query = select(Reading, IngestBatch.sequence, IngestBatch.payload_sha256).join(
-        IngestBatch, IngestBatch.id == Reading.batch_id
-    )
+    query = select(
+        Reading.id,
+        Reading.meter_id,
+        Reading.start_at,
+        Reading.end_at,
+        Reading.energy_wh,
+        Reading.temperature_centi_c,
+        Reading.revision,
+        Reading.supersedes_id,
+        IngestBatch.sequence,
+        IngestBatch.payload_sha256,
+    ).join(IngestBatch, IngestBatch.id == Reading.batch_id)
     if reading_ids is not None:
         query = query.where(Reading.id.in_(reading_ids))
     if batch_ids is not None:
         query = query.where(Reading.batch_id.in_(batch_ids))
     rows = session.execute(query.order_by(Reading.batch_id, Reading.id))
-    return [ReadingRecord(r, seq, sha) for r, seq, sha in rows]
+    return [ReadingRecord(*row) for row in rows]
 
 
 def batch_payload(session: Session, batch_sha256: bytes) -> tuple[int, bytes, bytes] | None:

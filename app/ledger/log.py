@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.core.db import utcnow
+from app.core.db import bulk_insert, utcnow
 from app.ledger import merkle
 from app.ledger.models import LogEntry, LogQueue, LogState, MerkleNode
 from app.ledger.sources import Source, batch_leaves, build_leaves
@@ -134,15 +134,18 @@ def sequence(
     reader.prefetch(_right_edge(size))
     nodes = merkle.append(reader, size, (merkle.leaf_hash(data) for _, data in fresh))
     if fresh:
-        session.execute(
-            insert(LogEntry),
+        bulk_insert(
+            session,
+            LogEntry.__table__,
             [
                 {"leaf_index": size + i, "kind": s[0], "ref_id": s[1], "sequenced_at": now}
                 for i, (s, _) in enumerate(fresh)
             ],
         )
-        session.execute(
-            insert(MerkleNode), [{"level": lv, "index": ix, "hash": h} for lv, ix, h in nodes]
+        bulk_insert(
+            session,
+            MerkleNode.__table__,
+            [{"level": lv, "index": ix, "hash": h} for lv, ix, h in nodes],
         )
     new_size = size + len(fresh)
     state = session.get(LogState, STATE_ID)
@@ -154,17 +157,21 @@ def sequence(
 
 
 def _already_logged(session: Session, sources: list[Source]) -> set[Source]:
+    """Which of these sources have a leaf already (one indexed lookup per kind and chunk)."""
+    by_kind: dict[str, list[int]] = {}
+    for kind, ref_id in sources:
+        by_kind.setdefault(kind, []).append(ref_id)
     found: set[Source] = set()
-    for i in range(0, len(sources), 500):
-        chunk = sources[i : i + 500]
-        found |= {
-            (kind, ref_id)
-            for kind, ref_id in session.execute(
-                select(LogEntry.kind, LogEntry.ref_id).where(
-                    tuple_(LogEntry.kind, LogEntry.ref_id).in_(chunk)
+    for kind, ids in by_kind.items():
+        for i in range(0, len(ids), 1000):
+            found |= {
+                (kind, ref_id)
+                for ref_id in session.scalars(
+                    select(LogEntry.ref_id).where(
+                        LogEntry.kind == kind, LogEntry.ref_id.in_(ids[i : i + 1000])
+                    )
                 )
-            )
-        }
+            }
     return found
 
 

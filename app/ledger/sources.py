@@ -23,8 +23,7 @@ def _epoch(value: object) -> int:
     return int(value.timestamp())  # type: ignore[attr-defined]
 
 
-def _reading(record: ingest.ReadingRecord) -> bytes:
-    r = record.reading
+def _reading(r: ingest.ReadingRecord) -> bytes:
     field, value = (
         ("energy_wh", r.energy_wh)
         if r.energy_wh is not None
@@ -40,15 +39,15 @@ def _reading(record: ingest.ReadingRecord) -> bytes:
         value=value,
         revision=r.revision,
         supersedes_reading_id=r.supersedes_id,
-        batch_sequence=record.batch_sequence,
-        batch_sha256_hex=record.batch_sha256.hex(),
+        batch_sequence=r.batch_sequence,
+        batch_sha256_hex=r.batch_sha256.hex(),
     )
 
 
 def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[Source, bytes]]:
     """The reading leaves of these batches, in batch order then reading id order."""
     return [
-        (("reading", rec.reading.id), _reading(rec))
+        (("reading", rec.id), _reading(rec))
         for rec in ingest.reading_records(session, batch_ids=batch_ids)
     ]
 
@@ -61,7 +60,7 @@ def build_leaves(session: Session, sources: Iterable[Source]) -> dict[Source, by
     out: dict[Source, bytes] = {}
     if ids := by_kind.pop("reading", []):
         for rec in ingest.reading_records(session, reading_ids=ids):
-            out[("reading", rec.reading.id)] = _reading(rec)
+            out[("reading", rec.id)] = _reading(rec)
     if ids := sorted(set(by_kind.pop("meter_key", [])) | set(by_kind.get("meter_revoked", []))):
         meters = registry.meters_by_ids(session, ids)
         for meter in meters.values():
