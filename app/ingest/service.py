@@ -376,6 +376,7 @@ class ReadingRecord(NamedTuple):
     temperature_centi_c: int | None
     revision: int
     supersedes_id: int | None
+    batch_id: int
     batch_sequence: int
     batch_sha256: bytes
 
@@ -393,6 +394,7 @@ def reading_records(
         Reading.temperature_centi_c,
         Reading.revision,
         Reading.supersedes_id,
+        Reading.batch_id,
         IngestBatch.sequence,
         IngestBatch.payload_sha256,
     ).join(IngestBatch, IngestBatch.id == Reading.batch_id)

@@ -102,12 +102,22 @@ def sequence(
     others: list[Source] = []
 
     def flush_others() -> None:
-        built = build_leaves(session, others)
-        leaves.extend((s, built[s]) for s in others if s in built)
+        # A source enters the log once, even if it was queued twice.
+        logged = _already_logged(session, others)
+        fresh_sources = [s for s in dict.fromkeys(others) if s not in logged]
+        built = build_leaves(session, fresh_sources)
+        leaves.extend((s, built[s]) for s in fresh_sources if s in built)
         others.clear()
 
     def flush_batches() -> None:
-        leaves.extend(batch_leaves(session, pending_batches))
+        # A batch's readings enter the log together: if its first is there, all of them are.
+        rows = batch_leaves(session, list(dict.fromkeys(pending_batches)))
+        first_of_batch: dict[int, Source] = {}
+        for batch_id, source, _ in rows:
+            first_of_batch.setdefault(batch_id, source)
+        logged = _already_logged(session, list(first_of_batch.values()))
+        done = {b for b, s in first_of_batch.items() if s in logged}
+        leaves.extend((source, data) for batch_id, source, data in rows if batch_id not in done)
         pending_batches.clear()
 
     # Keep queue order across kinds: collect runs of one kind and build them in bulk.
@@ -120,15 +130,7 @@ def sequence(
             others.append((item.kind, item.ref_id))
     flush_others()
     flush_batches()
-
-    # A source enters the log once, even if it was queued twice.
-    already = _already_logged(session, [s for s, _ in leaves])
-    seen: set[Source] = set()
-    fresh = []
-    for source, data in leaves:
-        if source not in already and source not in seen:
-            seen.add(source)
-            fresh.append((source, data))
+    fresh = list(dict(leaves).items())  # the same source twice in one round: once
 
     reader = NodeReader(session)
     reader.prefetch(_right_edge(size))

@@ -44,10 +44,10 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
     )
 
 
-def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[Source, bytes]]:
-    """The reading leaves of these batches, in batch order then reading id order."""
+def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[int, Source, bytes]]:
+    """(batch id, source, leaf) of the readings these batches stored, in batch then id order."""
     return [
-        (("reading", rec.id), _reading(rec))
+        (rec.batch_id, ("reading", rec.id), _reading(rec))
         for rec in ingest.reading_records(session, batch_ids=batch_ids)
     ]
 
