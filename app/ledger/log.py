@@ -6,9 +6,10 @@ gives it consecutive leaf indices and stores the new complete-subtree hashes, al
 transaction under a row lock on ``log_state`` (one sequencer at a time, across replicas).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from app.ledger.models import LogEntry, LogQueue, LogState, MerkleNode
 from app.ledger.sources import Source, batch_leaves, build_leaves
 
 STATE_ID = 1
+T = TypeVar("T")
 
 
 class NodeReader:
@@ -177,8 +179,24 @@ def _already_logged(session: Session, sources: list[Source]) -> set[Source]:
     return found
 
 
+def _prefetched(session: Session, compute: Callable[[merkle.GetNode], T]) -> T:
+    """Run a tree computation with every stored hash it needs fetched in one query: the nodes
+    a proof or a tree head visits depend only on the sizes and indices, not on hash values, so
+    a dry run with placeholder hashes lists them."""
+    wanted: list[tuple[int, int]] = []
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return bytes(32)
+
+    compute(record)
+    reader = NodeReader(session)
+    reader.prefetch(wanted)
+    return compute(reader)
+
+
 def root(session: Session, size: int) -> bytes:
-    return merkle.root(NodeReader(session), size)
+    return _prefetched(session, lambda get: merkle.root(get, size))
 
 
 def leaf_index_of(session: Session, kind: str, ref_id: int) -> int | None:
@@ -198,11 +216,11 @@ def entries(session: Session, first: int, last_exclusive: int) -> list[LogEntry]
 
 
 def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
-    return merkle.inclusion_proof(NodeReader(session), index, size)
+    return _prefetched(session, lambda get: merkle.inclusion_proof(get, index, size))
 
 
 def consistency_proof(session: Session, size1: int, size2: int) -> list[bytes]:
-    return merkle.consistency_proof(NodeReader(session), size1, size2)
+    return _prefetched(session, lambda get: merkle.consistency_proof(get, size1, size2))
 
 
 @dataclass(frozen=True)
