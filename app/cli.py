@@ -7,10 +7,11 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from app.core.db import create_db_engine
+from app.core.db import create_db_engine, session_factory
 from app.core.migrate import upgrade_to_head
 from app.core.security import resolve_admin_token
 from app.core.settings import Settings, get_settings
+from app.impact.service import load_default_emission_factors
 from app.ledger.anvil import anvil_args, start_anvil, stop_anvil
 from app.ledger.config import embedded_chain
 
@@ -23,6 +24,8 @@ def main() -> None:
     settings = get_settings()
     engine = create_db_engine(settings.database_url)
     upgrade_to_head(engine)
+    with session_factory(engine)() as session:  # once, before any worker starts
+        load_default_emission_factors(session)
     engine.dispose()
     resolve_admin_token(settings)  # generated here once, before workers start
     workers = settings.workers

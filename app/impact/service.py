@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import upsert, utcnow
@@ -73,7 +74,8 @@ def reference_intensities() -> dict[str, dict[str, str]]:
 
 
 def load_default_emission_factors(session: Session) -> int:
-    """Insert the shipped default factors that are not there yet (idempotent)."""
+    """Insert the shipped default factors that are not there yet (idempotent; several
+    processes starting at once may race: the loser finds them inserted and adds nothing)."""
     data = json.loads((DATA_DIR / "emission_factors_jp.json").read_text())
     added = 0
     for raw in data["factors"]:
@@ -81,7 +83,11 @@ def load_default_emission_factors(session: Session) -> int:
         if _find_factor(session, body) is None:
             _add_factor(session, body)
             added += 1
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return 0
     return added
 
 
