@@ -174,6 +174,24 @@ def half_hours(
     ]
 
 
+def stored_readings(
+    http: Any, meter_id: int, all_revisions: bool = False, page_size: int = 7
+) -> list[dict[str, Any]]:
+    """Every reading of a meter through the admin API, page by page (TestClient or httpx)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"all_revisions": all_revisions, "limit": page_size}
+        if cursor:
+            params["cursor"] = cursor
+        page = http.get(f"/v1/admin/meters/{meter_id}/readings", params=params, headers=ADMIN)
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
 @pytest.fixture
 def fleet(client: TestClient) -> Fleet:
     return Fleet(client)

@@ -12,24 +12,13 @@ from fastapi.testclient import TestClient
 from app.core.db import create_db_engine
 from app.main import create_app
 from app.models import Base
-from tests.conftest import ADMIN, Fleet, half_hours, make_settings
+from tests.conftest import ADMIN, Fleet, half_hours, make_settings, stored_readings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def stored(client: TestClient, meter_id: int, all_revisions: bool = False) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"all_revisions": all_revisions, "limit": 7}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.get(f"/v1/admin/meters/{meter_id}/readings", params=params, headers=ADMIN)
-        assert page.status_code == 200, page.text
-        items += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            return items
+    return stored_readings(client, meter_id, all_revisions)
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

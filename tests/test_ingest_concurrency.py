@@ -15,7 +15,7 @@ import pytest
 from app.core.db import create_db_engine
 from app.main import create_app
 from app.models import Base
-from tests.conftest import ADMIN, Fleet, half_hours, make_settings
+from tests.conftest import Fleet, half_hours, make_settings, stored_readings
 from tests.live_server import live_server
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -68,7 +68,7 @@ def test_overlapping_concurrent_batches(postgres_schema_url: str, tmp_path: Path
         assert [r.status_code for r in all_responses] == [200] * (2 * ROUNDS), [
             r.text for r in all_responses if r.status_code != 200
         ]
-        rows = _all_revisions(http, meter)
+        rows = stored_readings(http, meter, all_revisions=True, page_size=1000)
 
     by_start: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -86,17 +86,3 @@ def test_overlapping_concurrent_batches(postgres_schema_url: str, tmp_path: Path
     assert sum(c["accepted"] for c in counts) == len(by_start)
     assert sum(c["accepted"] + c["corrected"] for c in counts) == len(rows)
     assert sum(c["accepted"] + c["corrected"] + c["duplicate"] for c in counts) == 2 * ROUNDS * SPAN
-
-
-def _all_revisions(http: httpx.Client, meter: int) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"all_revisions": True, "limit": 1000}
-        if cursor:
-            params["cursor"] = cursor
-        page = http.get(f"/v1/admin/meters/{meter}/readings", params=params, headers=ADMIN).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items

@@ -4,17 +4,11 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.ledger.encoding import LEAF_TYPES
 from app.ledger.models import LogQueue
 
-QUEUE_KINDS = (
-    "batch",
-    "meter_key",
-    "meter_revoked",
-    "emission_factor",
-    "allocation",
-    "benchmark_config",
-    "result",
-)
+# A queued signed batch stands for its readings; every other kind is a leaf type of its own.
+QUEUE_KINDS = ("batch", *(t for t in LEAF_TYPES if t != "reading"))
 
 
 def enqueue(session: Session, kind: str, ref_ids: list[int]) -> None:
