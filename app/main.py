@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from fastapi import FastAPI
 
+from app.audit.router import router as audit_router
 from app.core.body_limit import BodySizeLimit
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(impact_router)
     app.include_router(ledger_router)
+    app.include_router(audit_router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:

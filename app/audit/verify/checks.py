@@ -1,0 +1,397 @@
+"""The verifier's checks, in the order docs/audit-bundle.md gives them.
+
+Each check either reports one "ok" line or raises :class:`CheckFailedError` with what failed and the
+precise reason; input that cannot be checked at all (malformed bundle, unreachable node) raises
+:class:`UnusableInputError`. Only pure modules and web3 (read-only calls) are used.
+"""
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractCustomError, ContractLogicError
+
+from app.ingest import signing
+from app.ledger import encoding, merkle
+from app.ledger.contract import REGISTRY_ABI
+
+BUNDLE_FORMAT = "gbt-proof-bundle/1"
+HASH_BYTES = 32
+
+Report = Callable[[str], None]
+
+
+class CheckFailedError(Exception):
+    """A check ran and the evidence does not hold: exit status 1."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class UnusableInputError(Exception):
+    """The input cannot be checked (malformed file, unreachable node): exit status 2."""
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def _field(obj: Any, key: str, kind: type, where: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise UnusableInputError(f"{where}: missing {key!r}")
+    value = obj[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise UnusableInputError(f"{where}.{key}: must be an integer")
+    if not isinstance(value, kind):
+        raise UnusableInputError(f"{where}.{key}: must be a {kind.__name__}")
+    return value
+
+
+def _hex(value: Any, where: str, n_bytes: int | None = None) -> bytes:
+    if not isinstance(value, str):
+        raise UnusableInputError(f"{where}: must be a hex string")
+    try:
+        if n_bytes is None:
+            if len(value) % 2:
+                raise ValueError("must have an even number of hex characters")
+            n_bytes = len(value) // 2
+        return signing.strict_hex(value, n_bytes)
+    except ValueError as e:
+        raise UnusableInputError(f"{where}: {e}") from e
+
+
+def hash_list(value: Any, where: str) -> list[bytes]:
+    if not isinstance(value, list):
+        raise UnusableInputError(f"{where}: must be a list of hex hashes")
+    return [_hex(item, f"{where}[{i}]", HASH_BYTES) for i, item in enumerate(value)]
+
+
+@dataclass(frozen=True)
+class LeafRef:
+    kind: str
+    ref_id: int
+    index: int
+    data: bytes
+    claimed_hash: bytes
+
+    @classmethod
+    def parse(cls, obj: Any, where: str) -> "LeafRef":
+        return cls(
+            kind=_field(obj, "kind", str, where),
+            ref_id=_field(obj, "ref_id", int, where),
+            index=_field(obj, "leaf_index", int, where),
+            data=_hex(_field(obj, "leaf_hex", str, where), f"{where}.leaf_hex"),
+            claimed_hash=_hex(
+                _field(obj, "leaf_hash_hex", str, where), f"{where}.leaf_hash_hex", HASH_BYTES
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    number: int
+    tree_size: int
+    root: bytes
+    chain_id: int
+    contract: str
+
+    @classmethod
+    def parse(cls, obj: Any, where: str) -> "Checkpoint":
+        address = _field(obj, "contract_address", str, where)
+        if not Web3.is_address(address):
+            raise UnusableInputError(f"{where}.contract_address: not an Ethereum address")
+        return cls(
+            number=_field(obj, "number", int, where),
+            tree_size=_field(obj, "tree_size", int, where),
+            root=_hex(_field(obj, "root_hex", str, where), f"{where}.root_hex", HASH_BYTES),
+            chain_id=_field(obj, "chain_id", int, where),
+            contract=Web3.to_checksum_address(address),
+        )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    batch: bytes
+    signature: bytes
+    meter_key: LeafRef
+    meter_key_proof: list[bytes]
+
+    @classmethod
+    def parse(cls, obj: Any, where: str) -> "Provenance":
+        key = _field(obj, "meter_key", dict, where)
+        return cls(
+            batch=_hex(_field(obj, "batch_hex", str, where), f"{where}.batch_hex"),
+            signature=_hex(_field(obj, "signature_hex", str, where), f"{where}.signature_hex"),
+            meter_key=LeafRef.parse(_field(key, "leaf", dict, f"{where}.meter_key"), where),
+            meter_key_proof=hash_list(
+                _field(key, "inclusion_proof_hex", list, f"{where}.meter_key"),
+                f"{where}.meter_key.inclusion_proof_hex",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Bundle:
+    leaf: LeafRef
+    checkpoint: Checkpoint
+    proof: list[bytes]
+    provenance: Provenance | None
+
+    @classmethod
+    def parse(cls, obj: Any) -> "Bundle":
+        if not isinstance(obj, dict):
+            raise UnusableInputError("bundle: must be a JSON object")
+        if obj.get("format") != BUNDLE_FORMAT:
+            raise UnusableInputError(f"bundle: format must be {BUNDLE_FORMAT!r}")
+        provenance = obj.get("provenance")
+        return cls(
+            leaf=LeafRef.parse(_field(obj, "leaf", dict, "bundle"), "leaf"),
+            checkpoint=Checkpoint.parse(_field(obj, "checkpoint", dict, "bundle"), "checkpoint"),
+            proof=hash_list(obj.get("inclusion_proof_hex"), "inclusion_proof_hex"),
+            provenance=None if provenance is None else Provenance.parse(provenance, "provenance"),
+        )
+
+
+# --- the chain ----------------------------------------------------------------------------------
+
+
+class Chain:
+    """Read-only access to a node and the registry contract (no account, no transaction)."""
+
+    def __init__(self, rpc_url: str, timeout: float = 30.0) -> None:
+        self.url = rpc_url
+        self.w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self._chain_id: int | None = None
+
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            try:
+                self._chain_id = int(self.w3.eth.chain_id)
+            except Exception as e:  # connection refused, timeout, not a JSON-RPC node...
+                raise UnusableInputError(f"cannot read eth_chainId from {self.url}: {e}") from e
+        return self._chain_id
+
+    def checkpoint(self, contract: str, number: int) -> tuple[int, bytes]:
+        """(tree size, root) of checkpoint ``number``; CheckFailedError if the contract has none."""
+        what = f"on chain: checkpoint {number} of {contract}"
+        address = Web3.to_checksum_address(contract)
+        try:
+            code = self.w3.eth.get_code(address)
+        except Exception as e:
+            raise UnusableInputError(
+                f"cannot read the code at {contract} from {self.url}: {e}"
+            ) from e
+        if len(code) == 0:
+            raise CheckFailedError(
+                what, f"there is no contract at {contract} on chain {self.chain_id()}"
+            )
+        registry = self.w3.eth.contract(address=address, abi=REGISTRY_ABI)
+        try:
+            count = int(registry.functions.checkpointCount().call())
+            if number >= count:
+                raise CheckFailedError(what, f"the contract holds only {count} checkpoint(s)")
+            tree_size, root, *_rest = registry.functions.getCheckpoint(number).call()
+        except (ContractCustomError, ContractLogicError) as e:
+            raise CheckFailedError(
+                what, f"the contract refused the call ({e}): not a registry?"
+            ) from e
+        except CheckFailedError:
+            raise
+        except Exception as e:
+            raise UnusableInputError(f"cannot read checkpoint {number} from {self.url}: {e}") from e
+        return int(tree_size), bytes(root)
+
+
+def check_chain_id(chain: Chain, claimed: int, expected: int | None, what: str) -> None:
+    if expected is not None and claimed != expected:
+        raise CheckFailedError(
+            what, f"the bundle is for chain {claimed}, you expect chain {expected}"
+        )
+    actual = chain.chain_id()
+    if actual != claimed:
+        raise CheckFailedError(
+            what, f"the node at {chain.url} is chain {actual}, not chain {claimed}"
+        )
+
+
+# --- bundle checks ------------------------------------------------------------------------------
+
+
+def _check_leaf_hash(ref: LeafRef, what: str, expected_type: str | None) -> dict[str, Any]:
+    actual = merkle.leaf_hash(ref.data)
+    if actual != ref.claimed_hash:
+        raise CheckFailedError(
+            what,
+            f"SHA-256(0x00 || leaf) is {actual.hex()}, the bundle says {ref.claimed_hash.hex()}",
+        )
+    try:
+        leaf = encoding.decode_leaf(ref.data)
+    except ValueError as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CheckFailedError(what, f"the leaf bytes are not a canonical leaf: {e}") from e
+    if leaf["type"] != ref.kind:
+        raise CheckFailedError(
+            what, f"the leaf is a {leaf['type']!r} leaf, the bundle says {ref.kind!r}"
+        )
+    if expected_type is not None and leaf["type"] != expected_type:
+        raise CheckFailedError(what, f"the leaf is a {leaf['type']!r} leaf, not {expected_type!r}")
+    return leaf
+
+
+def _check_inclusion(ref: LeafRef, proof: Sequence[bytes], cp: Checkpoint, what: str) -> None:
+    if not merkle.verify_inclusion(ref.claimed_hash, ref.index, cp.tree_size, proof, cp.root):
+        raise CheckFailedError(
+            what,
+            f"the {len(proof)} proof hashes do not lead from leaf {ref.index} to root "
+            f"{cp.root.hex()} of a tree of {cp.tree_size} leaves",
+        )
+
+
+def verify_bundle(
+    bundle: Bundle,
+    chain: Chain,
+    report: Report,
+    *,
+    expect_chain_id: int | None = None,
+    expect_contract: str | None = None,
+) -> None:
+    cp = bundle.checkpoint
+    leaf = _check_leaf_hash(bundle.leaf, "leaf hash", None)
+    report("leaf hash")
+
+    _check_inclusion(bundle.leaf, bundle.proof, cp, "inclusion proof")
+    report(f"inclusion proof (index {bundle.leaf.index} in tree of {cp.tree_size})")
+
+    what = "on chain"
+    if expect_contract is not None and Web3.to_checksum_address(expect_contract) != cp.contract:
+        raise CheckFailedError(
+            what, f"the bundle names contract {cp.contract}, you expect {expect_contract}"
+        )
+    check_chain_id(chain, cp.chain_id, expect_chain_id, what)
+    tree_size, root = chain.checkpoint(cp.contract, cp.number)
+    if (tree_size, root) != (cp.tree_size, cp.root):
+        raise CheckFailedError(
+            what,
+            f"checkpoint {cp.number} of {cp.contract} on chain {cp.chain_id} has tree size "
+            f"{tree_size} and root {root.hex()}, the bundle claims tree size {cp.tree_size} and "
+            f"root {cp.root.hex()}",
+        )
+    report(
+        f"on chain: checkpoint {cp.number} of {cp.contract} on chain {cp.chain_id} has tree size "
+        f"{tree_size} and root {root.hex()}"
+    )
+
+    if leaf["type"] == "reading":
+        if bundle.provenance is None:
+            raise CheckFailedError("provenance", "a reading's bundle must carry its signed batch")
+        verify_provenance(leaf, bundle.provenance, cp, report)
+
+
+def _reading_value(leaf: dict[str, Any]) -> tuple[signing.ValueKind, int]:
+    if "energy_wh" in leaf:
+        return signing.ValueKind.ENERGY_WH, leaf["energy_wh"]
+    return signing.ValueKind.TEMPERATURE_CENTI_C, leaf["temperature_centi_c"]
+
+
+def verify_provenance(
+    leaf: dict[str, Any], prov: Provenance, cp: Checkpoint, report: Report
+) -> None:
+    what = "batch hash"
+    actual = hashlib.sha256(prov.batch).hexdigest()
+    if actual != leaf.get("batch_sha256"):
+        raise CheckFailedError(
+            what, f"SHA-256 of the batch is {actual}, the leaf says {leaf.get('batch_sha256')}"
+        )
+    report("batch hash")
+
+    try:
+        meter_id, sequence, readings = signing.decode_batch(prov.batch)
+    except Exception as e:  # struct.error, ValueError
+        raise CheckFailedError(
+            "reading is not in the signed batch", f"undecodable batch: {e}"
+        ) from e
+    what = "reading is not in the signed batch"
+    if meter_id != leaf["meter_id"]:
+        raise CheckFailedError(
+            what, f"the batch is meter {meter_id}'s, the leaf says {leaf['meter_id']}"
+        )
+    if sequence != leaf["batch_sequence"]:
+        raise CheckFailedError(
+            what, f"the batch has sequence {sequence}, the leaf says {leaf['batch_sequence']}"
+        )
+    kind, value = _reading_value(leaf)
+    same_interval = [r for r in readings if (r.start_s, r.end_s) == (leaf["start"], leaf["end"])]
+    if not same_interval:
+        raise CheckFailedError(
+            what, f"the batch has no reading for [{leaf['start']}, {leaf['end']})"
+        )
+    if not any(r.kind == kind and r.value == value for r in same_interval):
+        signed = ", ".join(f"{r.kind.name.lower()} {r.value}" for r in same_interval)
+        raise CheckFailedError(
+            what,
+            f"the leaf says {kind.name.lower()} {value} for [{leaf['start']}, {leaf['end']}), "
+            f"the meter signed {signed}",
+        )
+    report("reading is in the signed batch")
+
+    what = "meter key leaf included"
+    key = _check_leaf_hash(prov.meter_key, what, "meter_key")
+    if key["meter_id"] != meter_id:
+        raise CheckFailedError(
+            what, f"the key leaf is meter {key['meter_id']}'s, not meter {meter_id}'s"
+        )
+    _check_inclusion(prov.meter_key, prov.meter_key_proof, cp, what)
+    report("meter key leaf included")
+
+    what = "signature"
+    public_key_hex = key["public_key_hex"]
+    if not signing.verify_signature(public_key_hex, prov.signature, prov.batch):
+        raise CheckFailedError(
+            what,
+            f"the signature does not verify over the batch with meter {meter_id}'s "
+            f"registered key {public_key_hex}",
+        )
+    report(f"signature by meter {meter_id}'s registered key")
+
+
+# --- consistency --------------------------------------------------------------------------------
+
+
+def verify_checkpoint_consistency(
+    chain: Chain,
+    contract: str,
+    first: int,
+    second: int,
+    proof: Sequence[bytes],
+    report: Report,
+    *,
+    expect_chain_id: int | None = None,
+) -> None:
+    if expect_chain_id is not None:
+        actual = chain.chain_id()
+        if actual != expect_chain_id:
+            raise CheckFailedError(
+                "on chain", f"the node at {chain.url} is chain {actual}, not {expect_chain_id}"
+            )
+    chain_id = chain.chain_id()
+    heads = []
+    for number in (first, second):
+        size, root = chain.checkpoint(contract, number)
+        report(
+            f"on chain: checkpoint {number} of {Web3.to_checksum_address(contract)} on chain "
+            f"{chain_id} has tree size {size} and root {root.hex()}"
+        )
+        heads.append((size, root))
+    (size1, root1), (size2, root2) = heads
+    if not merkle.verify_consistency(size1, size2, root1, root2, proof):
+        raise CheckFailedError(
+            "consistency",
+            f"the {len(proof)} proof hashes do not show that the tree of {size1} leaves "
+            f"(checkpoint {first}) is a prefix of the tree of {size2} leaves (checkpoint {second})",
+        )
+    report(
+        f"consistency: checkpoint {second} (tree size {size2}) extends checkpoint {first} "
+        f"(tree size {size1})"
+    )

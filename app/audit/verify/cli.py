@@ -1,0 +1,115 @@
+"""``gbt-verify``: the auditor's standalone verifier.
+
+    gbt-verify bundle FILE --rpc URL [--chain-id N] [--contract ADDR]
+    gbt-verify consistency --rpc URL --contract ADDR --from N1 --to N2 --proof FILE
+
+One line per check ("ok   ..."); the first failure prints "FAIL <what>: <reason>" and exits 1.
+Unusable input (unreadable or malformed JSON, an unreachable node) exits 2.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from app.audit.verify.checks import (
+    Bundle,
+    Chain,
+    CheckFailedError,
+    UnusableInputError,
+    hash_list,
+    verify_bundle,
+    verify_checkpoint_consistency,
+)
+
+
+def _ok(line: str) -> None:
+    print(f"ok   {line}", flush=True)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UnusableInputError(f"cannot read {path} as JSON: {e}") from e
+
+
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an Ethereum address")
+    return str(Web3.to_checksum_address(value))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gbt-verify",
+        description="Check proof bundles and checkpoint consistency against the chain itself.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    bundle = sub.add_parser("bundle", help="check a proof bundle (docs/audit-bundle.md)")
+    bundle.add_argument("file", help="the bundle (JSON)")
+    bundle.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
+    bundle.add_argument("--chain-id", type=int, help="the chain id you expect")
+    bundle.add_argument("--contract", type=_address, help="the registry address you expect")
+    bundle.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
+
+    cons = sub.add_parser(
+        "consistency", help="check that a later checkpoint extends an earlier one"
+    )
+    cons.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
+    cons.add_argument("--contract", required=True, type=_address, help="the registry address")
+    cons.add_argument("--from", dest="first", required=True, type=int, help="earlier checkpoint")
+    cons.add_argument("--to", dest="second", required=True, type=int, help="later checkpoint")
+    cons.add_argument("--proof", required=True, help='JSON file {"proof_hex": [...]}')
+    cons.add_argument("--chain-id", type=int, help="the chain id you expect")
+    cons.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "bundle":
+            bundle = Bundle.parse(_read_json(args.file))
+            verify_bundle(
+                bundle,
+                Chain(args.rpc, args.timeout),
+                _ok,
+                expect_chain_id=args.chain_id,
+                expect_contract=args.contract,
+            )
+        else:
+            if not 0 <= args.first <= args.second:
+                raise UnusableInputError("--from must be a checkpoint number not after --to")
+            document = _read_json(args.proof)
+            if not isinstance(document, dict) or "proof_hex" not in document:
+                raise UnusableInputError(f'{args.proof}: expected an object {{"proof_hex": [...]}}')
+            proof = hash_list(document["proof_hex"], "proof_hex")
+            verify_checkpoint_consistency(
+                Chain(args.rpc, args.timeout),
+                args.contract,
+                args.first,
+                args.second,
+                proof,
+                _ok,
+                expect_chain_id=args.chain_id,
+            )
+    except CheckFailedError as e:
+        print(f"FAIL {e.what}: {e.reason}", flush=True)
+        return 1
+    except UnusableInputError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()
