@@ -12,13 +12,14 @@ from app.audit.router import router as audit_router
 from app.core.body_limit import BodySizeLimit
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
-from app.core.security import resolve_admin_token
+from app.core.security import investor_keys, resolve_admin_token
 from app.core.settings import Settings, get_settings
 from app.impact.jobs import run_impact_cycle
 from app.impact.router import router as impact_router
 from app.impact.service import load_default_emission_factors
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
+from app.investor.router import router as investor_router
 from app.ledger.anchor import run_anchor_cycle
 from app.ledger.config import anchor_policy, chain_config, client_factory
 from app.ledger.jobs import run_sequencer
@@ -102,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.admin_token = resolve_admin_token(settings)
+    app.state.investor_keys = investor_keys(settings)
+    if app.state.admin_token in app.state.investor_keys:
+        raise ValueError("an investor key must not be the admin token")
     app.state.ingest_limits = IngestLimits(
         max_batch_readings=settings.ingest_max_batch_readings,
         max_clock_skew_s=settings.ingest_max_clock_skew_s,
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(impact_router)
     app.include_router(ledger_router)
+    app.include_router(investor_router)
     app.include_router(audit_router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")

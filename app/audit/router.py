@@ -1,10 +1,8 @@
 """Auditor endpoints (read-only). For now they need the admin bearer token; an auditor
 credential of its own is to come (issue 5)."""
 
-import hashlib
-import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -12,31 +10,14 @@ from fastapi.responses import StreamingResponse
 from app.audit import service
 from app.core.deps import SessionDep
 from app.core.errors import FieldError, unprocessable
+from app.core.http_cache import cached_json
 from app.core.schemas import DB_ID_MAX
 from app.core.security import require_admin
 from app.ledger.models import Checkpoint
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_admin)])
 
-CACHE_CONTROL = "public, max-age=60"
 CheckpointNumber = Annotated[int, Query(ge=0, le=DB_ID_MAX)]
-
-
-def _etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
-
-
-def cached_json(request: Request, body: dict[str, Any]) -> Response:
-    """JSON with a strong ETag (SHA-256 of the bytes); 304 when the client has it already."""
-    data = json.dumps(body, separators=(",", ":")).encode()
-    etag = f'"{hashlib.sha256(data).hexdigest()}"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if _etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(data, media_type="application/json", headers=headers)
 
 
 @router.get(

@@ -35,6 +35,45 @@ def resolve_admin_token(settings: Settings) -> str:
     return token
 
 
+def investor_keys(settings: Settings) -> frozenset[str]:
+    if settings.investor_api_keys is None:
+        return frozenset()
+    keys = frozenset(k.strip() for k in settings.investor_api_keys.get_secret_value().split(","))
+    if any(len(k) < 16 for k in keys):
+        raise ValueError("every GBT_INVESTOR_API_KEYS entry must be at least 16 characters")
+    return keys - {""}
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require_investor(request: Request) -> None:
+    """Public, or a read-only investor key; the admin token is refused here (403), as investor
+    keys are refused on the admin API."""
+    settings = request.app.state.settings
+    if settings.investor_access == "public":
+        return
+    key = _presented_key(request)
+    if key is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "the investor API needs an investor key ('Authorization: Bearer <key>' or 'X-API-Key')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if hmac.compare_digest(key.encode(), request.app.state.admin_token.encode()):
+        raise ApiError(403, "forbidden", "admin credentials are not investor credentials")
+    if not any(
+        hmac.compare_digest(key.encode(), k.encode()) for k in request.app.state.investor_keys
+    ):
+        raise ApiError(403, "forbidden", "not an investor key")
+
+
 def require_admin(request: Request) -> None:
     """401 when no bearer token is sent, 403 when it is the wrong one."""
     header = request.headers.get("authorization", "")

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,16 @@ class Settings(BaseSettings):
         default=True,
         description="Run the scheduled jobs in this process (API replicas may "
         "all run them: a database lock lets one work at a time).",
+    )
+    investor_access: Literal["public", "api_key"] = Field(
+        default="public",
+        description="Investor read API: open to anyone, or only with one of "
+        "`GBT_INVESTOR_API_KEYS` (never the admin token).",
+    )
+    investor_api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated read-only investor keys (at least 16 characters each), "
+        "sent as `Authorization: Bearer <key>` or `X-API-Key`.",
     )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server binds to.")

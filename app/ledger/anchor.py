@@ -221,3 +221,21 @@ def _await(
             )
         time.sleep(0.2)
         reconcile(session, client, address, utcnow())
+
+
+def confirmed_checkpoints(session: Session) -> list[Checkpoint]:
+    """Confirmed checkpoints, by growing tree size."""
+    return list(
+        session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.status == "confirmed")
+            .order_by(Checkpoint.tree_size)
+        )
+    )
+
+
+def covering_checkpoint(checkpoints: list[Checkpoint], leaf_index: int | None) -> Checkpoint | None:
+    """The first confirmed checkpoint whose tree contains this leaf, if any."""
+    if leaf_index is None:
+        return None
+    return next((cp for cp in checkpoints if cp.tree_size > leaf_index), None)

@@ -282,3 +282,11 @@ def allocations_by_ids(session: Session, ids: list[int]) -> dict[int, tuple[Allo
         .where(Allocation.id.in_(ids))
     )
     return {a.id: (a, b) for a, b in rows}
+
+
+def allocations_of_asset(session: Session, asset_id: int) -> list[Allocation]:
+    return list(
+        session.scalars(
+            select(Allocation).where(Allocation.asset_id == asset_id).order_by(Allocation.id)
+        )
+    )

@@ -1,0 +1,153 @@
+"""Investor read API: public or with a read-only investor key (never the admin token). Every
+answer carries an ETag and Cache-Control; lists are paged with `limit` and `cursor`."""
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import select
+
+from app.core.deps import CursorQuery, IdPath, LimitQuery, SessionDep
+from app.core.errors import FieldError, not_found, unprocessable
+from app.core.http_cache import cached_json
+from app.core.security import require_investor
+from app.investor import service
+from app.ledger.models import Checkpoint
+from app.registry import service as registry
+
+router = APIRouter(
+    prefix="/v1/investor", tags=["investor"], dependencies=[Depends(require_investor)]
+)
+
+Period = Annotated[Literal["day", "month"], Query(description="Local calendar day or month.")]
+FirstDay = Annotated[date | None, Query(description="First period start (inclusive).")]
+LastDay = Annotated[date | None, Query(description="Last period start (inclusive).")]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (If-None-Match matched the ETag)"}
+}
+
+
+def _page(items: list[dict[str, Any]], limit: int, key: str) -> dict[str, Any]:
+    if len(items) > limit:
+        return {"items": items[:limit], "next_cursor": str(items[limit - 1][key])}
+    return {"items": items, "next_cursor": None}
+
+
+@router.get("/bonds", summary="Bonds", responses=NOT_MODIFIED)
+def list_bonds(
+    request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Response:
+    bonds, next_cursor = registry.list_bonds(session, limit, cursor)
+    items = [
+        {
+            "id": b.id,
+            "code": b.code,
+            "name": b.name,
+            "issuer": b.issuer,
+            "currency": b.currency,
+            "amount_issued": str(b.amount_issued),
+            "issue_date": b.issue_date.isoformat(),
+            "maturity_date": b.maturity_date.isoformat(),
+        }
+        for b in bonds
+    ]
+    return cached_json(request, {"items": items, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/bonds/{bond_id}",
+    summary="A bond: allocation of proceeds, impact since issuance, anchored totals",
+    description="Impact in kWh and t-CO2, for the financed assets in total and attributed to "
+    "the bond (its share of each asset's financing). `anchored_totals` are the bond's "
+    "cumulative totals in the latest confirmed checkpoint on chain; `impact_since_issuance` "
+    "also counts days not yet anchored (and provisional ones, flagged).",
+    responses=NOT_MODIFIED,
+)
+def bond(request: Request, session: SessionDep, bond_id: IdPath) -> Response:
+    return cached_json(request, service.bond_detail(session, bond_id))
+
+
+@router.get("/bonds/{bond_id}/impact", summary="A bond's impact per period", responses=NOT_MODIFIED)
+def bond_impact(
+    request: Request,
+    session: SessionDep,
+    bond_id: IdPath,
+    period: Period = "month",
+    first_day: FirstDay = None,
+    last_day: LastDay = None,
+    limit: LimitQuery = 400,
+    cursor: CursorQuery = None,
+) -> Response:
+    first = _after(cursor, first_day)
+    items = service.bond_series(session, bond_id, period, first, last_day)
+    return cached_json(request, _page(items, limit, "period_start"))
+
+
+@router.get("/assets/{asset_id}", summary="A green asset", responses=NOT_MODIFIED)
+def asset(request: Request, session: SessionDep, asset_id: IdPath) -> Response:
+    return cached_json(request, service.asset_detail(session, asset_id))
+
+
+@router.get(
+    "/assets/{asset_id}/series",
+    summary="An asset's metered, benchmark, reduction, CO2, coverage and flags per period",
+    description="Each item says whether it is `provisional` (may still change), `pending` "
+    "(final, not yet in a confirmed checkpoint) or `anchored` (and in which checkpoint).",
+    responses=NOT_MODIFIED,
+)
+def asset_series(
+    request: Request,
+    session: SessionDep,
+    asset_id: IdPath,
+    period: Period = "day",
+    first_day: FirstDay = None,
+    last_day: LastDay = None,
+    limit: LimitQuery = 400,
+    cursor: CursorQuery = None,
+) -> Response:
+    first = _after(cursor, first_day)
+    items = service.series(session, asset_id, period, first, last_day)
+    return cached_json(request, _page(items, limit, "period_start"))
+
+
+@router.get(
+    "/assets/{asset_id}/methodology",
+    summary="Benchmark method and parameters, baseline fits, emission factors, attribution",
+    responses=NOT_MODIFIED,
+)
+def methodology(request: Request, session: SessionDep, asset_id: IdPath) -> Response:
+    return cached_json(request, service.methodology(session, asset_id))
+
+
+@router.get("/checkpoints", summary="Checkpoints on chain, newest first", responses=NOT_MODIFIED)
+def checkpoints(
+    request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Response:
+    query = select(Checkpoint).where(Checkpoint.status != "failed").order_by(Checkpoint.id.desc())
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise unprocessable([FieldError("cursor", "is not a cursor this API returned")])
+        query = query.where(Checkpoint.id < int(cursor))
+    rows = list(session.scalars(query.limit(limit + 1)))
+    items = [service.checkpoint_summary(cp) | {"id": cp.id} for cp in rows]
+    return cached_json(request, _page(items, limit, "id"))
+
+
+@router.get("/checkpoints/{number}", summary="A confirmed checkpoint", responses=NOT_MODIFIED)
+def checkpoint(request: Request, session: SessionDep, number: int) -> Response:
+    cp = session.scalar(
+        select(Checkpoint).where(Checkpoint.number == number, Checkpoint.status == "confirmed")
+    )
+    if cp is None:
+        raise not_found("checkpoint", number)
+    return cached_json(request, service.checkpoint_summary(cp))
+
+
+def _after(cursor: str | None, first_day: date | None) -> date | None:
+    """Series cursors are the last period start returned; the next page starts after it."""
+    if cursor is None:
+        return first_day
+    try:
+        return date.fromisoformat(cursor) + timedelta(days=1)
+    except ValueError:
+        raise unprocessable([FieldError("cursor", "is not a cursor this API returned")]) from None

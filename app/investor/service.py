@@ -1,0 +1,219 @@
+"""The investor read side: bonds, assets, series, methodology and checkpoints, in investor units
+(kWh, t-CO2), each figure marked as covered by a confirmed checkpoint or still pending."""
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.impact import service as impact
+from app.impact.models import ImpactResult
+from app.ledger import log
+from app.ledger.anchor import confirmed_checkpoints, covering_checkpoint
+from app.ledger.models import Checkpoint
+from app.registry import service as registry
+
+WH_PER_KWH = Decimal(1000)
+G_PER_T = Decimal(1_000_000)
+
+
+def kwh(wh: int | None) -> Decimal | None:
+    return None if wh is None else Decimal(wh) / WH_PER_KWH
+
+
+def tonnes(g: int | None) -> Decimal | None:
+    return None if g is None else Decimal(g) / G_PER_T
+
+
+def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "number": cp.number,
+        "status": cp.status,
+        "tree_size": cp.tree_size,
+        "root_hex": cp.root.hex(),
+        "closes_at": cp.closes_at.isoformat(),
+        "methodology_hash_hex": cp.methodology_hash.hex(),
+        "bond_totals": [
+            {
+                "bond_id": b,
+                "energy_reduction_kwh": str(kwh(r)),
+                "co2_avoided_t": str(tonnes(g)),
+            }
+            for b, r, g in json.loads(cp.totals_json)
+        ],
+        "chain_id": cp.chain_id,
+        "contract_address": cp.contract_address,
+        "tx_hash": cp.tx_hash,
+        "block_number": cp.block_number,
+        "confirmed_at": None if cp.confirmed_at is None else cp.confirmed_at.isoformat(),
+    }
+
+
+def _anchoring(
+    row: ImpactResult, index: int | None, checkpoints: list[Checkpoint]
+) -> dict[str, Any]:
+    if not row.final:
+        return {"status": "provisional", "checkpoint_number": None}
+    cp = covering_checkpoint(checkpoints, index)
+    if cp is None:
+        return {"status": "pending", "checkpoint_number": None}
+    return {"status": "anchored", "checkpoint_number": cp.number}
+
+
+def series(
+    session: Session, asset_id: int, period: str, first: date | None, last: date | None
+) -> list[dict[str, Any]]:
+    rows = impact.list_results(session, asset_id, period, first, last, all_revisions=False)
+    indices = log.leaf_indices(session, "result", [r.id for r in rows])
+    checkpoints = confirmed_checkpoints(session)
+    out = []
+    for row in rows:
+        figures = impact.to_period_result(row)
+        out.append(
+            {
+                "period_start": row.period_start.isoformat(),
+                "revision": row.revision,
+                "final": row.final,
+                "metered_kwh": str(kwh(row.metered_wh)),
+                "benchmark_kwh": _s(kwh(row.benchmark_wh)),
+                "energy_reduction_kwh": _s(kwh(row.reduction_wh)),
+                "co2_avoided_t": _s(tonnes(row.co2_avoided_g)),
+                "coverage": str(figures.coverage),
+                "flags": list(figures.flags),
+                "method": row.method,
+                "result_id": row.id,
+                "anchoring": _anchoring(row, indices.get(row.id), checkpoints),
+            }
+        )
+    return out
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def asset_detail(session: Session, asset_id: int) -> dict[str, Any]:
+    asset = registry.get_asset(session, asset_id)
+    return {
+        "id": asset.id,
+        "code": asset.code,
+        "name": asset.name,
+        "kind": asset.kind,
+        "floor_area_m2": _s(asset.floor_area_m2),
+        "grid_region": asset.grid_region,
+        "timezone": asset.timezone,
+        "commissioning_date": None
+        if asset.commissioning_date is None
+        else asset.commissioning_date.isoformat(),
+    }
+
+
+def methodology(session: Session, asset_id: int) -> dict[str, Any]:
+    asset = registry.get_asset(session, asset_id)
+    configs = impact.benchmark_configs(session, asset_id)
+    factor_ids: set[int] = set()
+    for row in impact.list_results(session, asset_id, "day", None, None, all_revisions=False):
+        factor_ids |= set(impact.to_period_result(row).factor_ids)
+    factors = impact.factors_by_ids(session, sorted(factor_ids))
+    allocations = registry.allocations_of_asset(session, asset_id)
+    return {
+        "asset_id": asset.id,
+        "benchmarks": [
+            {
+                "config_id": c.id,
+                "effective_from": c.effective_from.isoformat(),
+                "method": c.method,
+                "params": json.loads(c.params_json),
+                "baseline_fits": [
+                    {"fit_id": f.id, "summary": f.summary, "fit": impact.fit_disclosure(f)}
+                    for f in impact.baseline_fits(session, c.id)
+                ],
+            }
+            for c in configs
+        ],
+        "emission_factors_used": [
+            {
+                "factor_id": f.id,
+                "region": f.region,
+                "kind": f.kind,
+                "valid_from": f.valid_from.isoformat(),
+                "valid_to": f.valid_to.isoformat(),
+                "kg_co2_per_kwh": str(f.kg_co2_per_kwh),
+                "publisher": f.publisher,
+                "document": f.document,
+                "published_on": f.published_on.isoformat(),
+                "source_url": f.source_url,
+                "needs_verification": f.needs_verification,
+            }
+            for f in factors.values()
+        ],
+        "attribution": [
+            {"bond_id": a.bond_id, "financing_share": str(a.financing_share)} for a in allocations
+        ],
+        "documentation": "docs/methodology.md",
+    }
+
+
+def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
+    bond = registry.get_bond(session, bond_id)
+    allocations = registry.allocations_of_bond(session, bond_id)
+    assets = registry.assets_by_ids(session, [a.asset_id for a in allocations])
+    days = impact.bond_impact(session, bond_id, "day", bond.issue_date, None)
+    checkpoints = confirmed_checkpoints(session)
+    latest = checkpoints[-1] if checkpoints else None
+    anchored = None
+    if latest is not None:
+        for b, r, g in json.loads(latest.totals_json):
+            if b == bond_id:
+                anchored = {
+                    "checkpoint_number": latest.number,
+                    "energy_reduction_kwh": str(kwh(r)),
+                    "co2_avoided_t": str(tonnes(g)),
+                }
+    return {
+        "id": bond.id,
+        "code": bond.code,
+        "name": bond.name,
+        "issuer": bond.issuer,
+        "currency": bond.currency,
+        "amount_issued": str(bond.amount_issued),
+        "issue_date": bond.issue_date.isoformat(),
+        "maturity_date": bond.maturity_date.isoformat(),
+        "allocations": [
+            {
+                "asset_id": a.asset_id,
+                "asset_name": assets[a.asset_id].name,
+                "amount_allocated": str(a.amount_allocated),
+                "financing_share": str(a.financing_share),
+            }
+            for a in allocations
+        ],
+        "impact_since_issuance": {
+            "assets_energy_reduction_kwh": str(kwh(sum(d.assets_reduction_wh for d in days))),
+            "assets_co2_avoided_t": str(tonnes(sum(d.assets_co2_avoided_g for d in days))),
+            "attributed_energy_reduction_kwh": str(
+                kwh(sum(d.attributed_reduction_wh for d in days))
+            ),
+            "attributed_co2_avoided_t": str(tonnes(sum(d.attributed_co2_avoided_g for d in days))),
+            "includes_provisional_days": any(not d.final for d in days),
+        },
+        "anchored_totals": anchored,
+    }
+
+
+def bond_series(
+    session: Session, bond_id: int, period: str, first: date | None, last: date | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "period_start": p.period_start.isoformat(),
+            "final": p.final,
+            "assets_energy_reduction_kwh": str(kwh(p.assets_reduction_wh)),
+            "assets_co2_avoided_t": str(tonnes(p.assets_co2_avoided_g)),
+            "attributed_energy_reduction_kwh": str(kwh(p.attributed_reduction_wh)),
+            "attributed_co2_avoided_t": str(tonnes(p.attributed_co2_avoided_g)),
+        }
+        for p in impact.bond_impact(session, bond_id, period, first, last)
+    ]

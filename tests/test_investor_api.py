@@ -1,0 +1,213 @@
+"""Investor read API, on SQLite and PostgreSQL: access modes kept apart from admin credentials,
+ETags, paging, units, and every figure's anchoring status."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.db import create_db_engine
+from app.impact.jobs import run_impact_cycle
+from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
+from app.ledger.jobs import run_sequencer
+from app.main import create_app
+from app.models import Base
+from tests.chain_helpers import Chain
+from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, half_hours, make_settings
+
+DAY0 = date(2026, 1, 5)
+INVESTOR_KEY = "investor-key-dev-only-0001"
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Chain]:
+    c = Chain(tmp_path / "anvil-state.json")
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def setup_bond(client: TestClient, fleet: Fleet, days: int = 6) -> dict[str, Any]:
+    """A bond financing 40 % of an office building with an intensity benchmark, `days` complete
+    JST days of readings, results computed as final."""
+    asset = fleet.asset(floor_area_m2="2000")
+    meter = fleet.meter(asset_id=asset["id"])
+    bond = client.post(
+        "/v1/admin/bonds",
+        json={
+            "code": "GB-INV",
+            "name": "Investor bond",
+            "issuer": "Example University",
+            "currency": "JPY",
+            "amount_issued": "1000000",
+            "issue_date": "2025-12-01",
+            "maturity_date": "2030-12-01",
+        },
+        headers=ADMIN,
+    ).json()
+    client.post(
+        "/v1/admin/allocations",
+        json={
+            "bond_id": bond["id"],
+            "asset_id": asset["id"],
+            "amount_allocated": "400000",
+            "financing_share": "0.4",
+        },
+        headers=ADMIN,
+    )
+    client.post(
+        f"/v1/admin/assets/{asset['id']}/benchmarks",
+        json={
+            "effective_from": DAY0.isoformat(),
+            "params": {"method": "intensity", "building_type": "office"},
+        },
+        headers=ADMIN,
+    )
+    start = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=UTC) - timedelta(hours=9)
+    fleet.post(
+        meter, 1, half_hours(start, 48 * days, [900 + (i % 48) * 10 for i in range(48 * days)])
+    )
+    state = client.app.state  # type: ignore[attr-defined]
+    run_impact_cycle(
+        state.engine,
+        state.session_factory,
+        state.impact_grace,
+        now=datetime(2026, 1, 20, tzinfo=UTC),
+    )
+    return {"bond": bond, "asset": asset, "meter": meter}
+
+
+def test_bond_detail_in_investor_units_matches_the_admin_figures(
+    client: TestClient, fleet: Fleet
+) -> None:
+    ids = setup_bond(client, fleet)
+    bond_id = ids["bond"]["id"]
+    detail = client.get(f"/v1/investor/bonds/{bond_id}")
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    admin_days = client.get(
+        f"/v1/admin/bonds/{bond_id}/impact", params={"period": "day"}, headers=ADMIN
+    ).json()["items"]
+    attributed_wh = sum(d["attributed_reduction_wh"] for d in admin_days)
+    assets_g = sum(d["assets_co2_avoided_g"] for d in admin_days)
+    since = body["impact_since_issuance"]
+    assert Decimal(since["attributed_energy_reduction_kwh"]) == Decimal(attributed_wh) / 1000
+    assert Decimal(since["assets_co2_avoided_t"]) == Decimal(assets_g) / 1_000_000
+    assert body["allocations"][0]["financing_share"] == "0.40000000"
+    assert body["anchored_totals"] is None  # nothing anchored yet
+
+
+def test_series_paging_units_and_anchoring_status(
+    client: TestClient, fleet: Fleet, chain: Chain
+) -> None:
+    ids = setup_bond(client, fleet)
+    asset_id = ids["asset"]["id"]
+    url = f"/v1/investor/assets/{asset_id}/series"
+
+    def walk() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"period": "day", "limit": 4}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get(url, params=params).json()
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+    before = walk()
+    admin = client.get(f"/v1/admin/assets/{asset_id}/results", headers=ADMIN).json()
+    assert [i["period_start"] for i in before] == [r["period_start"] for r in admin]
+    for item, row in zip(before, admin, strict=True):
+        assert Decimal(item["metered_kwh"]) == Decimal(row["metered_wh"]) / 1000
+        assert item["anchoring"]["status"] == ("pending" if row["final"] else "provisional")
+
+    state = client.app.state  # type: ignore[attr-defined]
+    run_sequencer(state.engine, state.session_factory)
+    policy = AnchorPolicy(timedelta(0), None, True)
+    assert (
+        run_anchor_cycle(state.engine, state.session_factory, chain.client, policy).status
+        == "confirmed"
+    )
+    after = walk()
+    finals = [i for i in after if i["final"]]
+    assert finals and all(
+        i["anchoring"] == {"status": "anchored", "checkpoint_number": 0} for i in finals
+    )
+    checkpoints = client.get("/v1/investor/checkpoints").json()["items"]
+    assert [c["number"] for c in checkpoints] == [0]
+    [bond_total] = checkpoints[0]["bond_totals"]
+    detail = client.get(f"/v1/investor/bonds/{ids['bond']['id']}").json()
+    assert detail["anchored_totals"]["energy_reduction_kwh"] == bond_total["energy_reduction_kwh"]
+    single = client.get("/v1/investor/checkpoints/0").json()
+    assert single["tx_hash"] == checkpoints[0]["tx_hash"]
+    assert client.get("/v1/investor/checkpoints/7").status_code == 404
+
+
+def test_etag_and_cache_control(client: TestClient, fleet: Fleet) -> None:
+    ids = setup_bond(client, fleet, days=2)
+    url = f"/v1/investor/assets/{ids['asset']['id']}/methodology"
+    first = client.get(url)
+    assert first.status_code == 200
+    assert first.headers["cache-control"].startswith("public")
+    again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+    body = first.json()
+    assert body["benchmarks"][0]["method"] == "intensity"
+    assert (
+        body["emission_factors_used"] and body["attribution"][0]["financing_share"] == "0.40000000"
+    )
+
+
+def test_public_mode_needs_no_credentials(client: TestClient) -> None:
+    response = client.get("/v1/investor/bonds")
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "next_cursor": None}
+
+
+def test_api_key_mode_keeps_investor_and_admin_credentials_apart(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url, tmp_path, investor_access="api_key", investor_api_keys=INVESTOR_KEY
+    )
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(settings)
+    with TestClient(app) as client:
+        no_key = client.get("/v1/investor/bonds")
+        assert no_key.status_code == 401 and no_key.json()["error"]["code"] == "unauthenticated"
+        admin_as_investor = client.get("/v1/investor/bonds", headers=ADMIN)
+        assert admin_as_investor.status_code == 403
+        assert "admin credentials" in admin_as_investor.json()["error"]["message"]
+        assert (
+            client.get(
+                "/v1/investor/bonds", headers={"X-API-Key": "wrong-key-0123456789"}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.get("/v1/investor/bonds", headers={"X-API-Key": INVESTOR_KEY}).status_code == 200
+        )
+        bearer = {"Authorization": f"Bearer {INVESTOR_KEY}"}
+        assert client.get("/v1/investor/bonds", headers=bearer).status_code == 200
+        assert client.get("/v1/admin/bonds", headers=bearer).status_code == 403
+    app.state.engine.dispose()
+
+
+def test_investor_key_equal_to_admin_token_is_refused(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url, tmp_path, investor_access="api_key", investor_api_keys=ADMIN_TOKEN
+    )
+    with pytest.raises(ValueError, match="admin token"):
+        create_app(settings)
