@@ -176,6 +176,11 @@ class Chain:
 
     def checkpoint(self, contract: str, number: int) -> tuple[int, bytes]:
         """(tree size, root) of checkpoint ``number``; CheckFailedError if the contract has none."""
+        record = self.checkpoint_record(contract, number)
+        return record.tree_size, record.root
+
+    def checkpoint_record(self, contract: str, number: int) -> "ChainCheckpoint":
+        """Checkpoint ``number`` as the contract holds it; CheckFailedError if it has none."""
         what = f"on chain: checkpoint {number} of {contract}"
         address = Web3.to_checksum_address(contract)
         try:
@@ -193,7 +198,9 @@ class Chain:
             count = int(registry.functions.checkpointCount().call())
             if number >= count:
                 raise CheckFailedError(what, f"the contract holds only {count} checkpoint(s)")
-            tree_size, root, *_rest = registry.functions.getCheckpoint(number).call()
+            tree_size, root, closes_at, methodology, totals, anchored_at = (
+                registry.functions.getCheckpoint(number).call()
+            )
         except (ContractCustomError, ContractLogicError) as e:
             raise CheckFailedError(
                 what, f"the contract refused the call ({e}): not a registry?"
@@ -202,7 +209,26 @@ class Chain:
             raise
         except Exception as e:
             raise UnusableInputError(f"cannot read checkpoint {number} from {self.url}: {e}") from e
-        return int(tree_size), bytes(root)
+        return ChainCheckpoint(
+            tree_size=int(tree_size),
+            root=bytes(root),
+            closes_at=int(closes_at),
+            methodology_hash=bytes(methodology),
+            totals=[(int(b), int(r), int(c)) for b, r, c in totals],
+            anchored_at=int(anchored_at),
+        )
+
+
+@dataclass(frozen=True)
+class ChainCheckpoint:
+    """What ``getCheckpoint(number)`` returns."""
+
+    tree_size: int
+    root: bytes
+    closes_at: int
+    methodology_hash: bytes
+    totals: list[tuple[int, int, int]]  # (bond id, reduction Wh, CO2 avoided g), by bond id
+    anchored_at: int
 
 
 def check_chain_id(chain: Chain, claimed: int, expected: int | None, what: str) -> None:

@@ -2,6 +2,7 @@
 
     gbt-verify bundle FILE --rpc URL [--chain-id N] [--contract ADDR]
     gbt-verify consistency --rpc URL --contract ADDR --from N1 --to N2 --proof FILE
+    gbt-verify recompute --export FILE --rpc URL --contract ADDR [--chain-id N] [--skip-root]
 
 One line per check ("ok   ..."); the first failure prints "FAIL <what>: <reason>" and exits 1.
 Unusable input (unreadable or malformed JSON, an unreachable node) exits 2.
@@ -24,10 +25,15 @@ from app.audit.verify.checks import (
     verify_bundle,
     verify_checkpoint_consistency,
 )
+from app.audit.verify.recompute import verify_recompute
 
 
 def _ok(line: str) -> None:
     print(f"ok   {line}", flush=True)
+
+
+def _skip(line: str) -> None:
+    print(f"skip {line}", flush=True)
 
 
 def _read_json(path: str) -> Any:
@@ -67,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
     cons.add_argument("--proof", required=True, help='JSON file {"proof_hex": [...]}')
     cons.add_argument("--chain-id", type=int, help="the chain id you expect")
     cons.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
+
+    rec = sub.add_parser(
+        "recompute",
+        help="rebuild a checkpoint's root, results and bond totals from an export of the log",
+    )
+    rec.add_argument("--export", required=True, help="NDJSON from GET /v1/audit/export")
+    rec.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
+    rec.add_argument("--contract", required=True, type=_address, help="the registry address")
+    rec.add_argument("--chain-id", type=int, help="the chain id you expect")
+    rec.add_argument(
+        "--skip-root",
+        action="store_true",
+        help="diagnosis only: do not compare the export's root with the chain (a run with it "
+        "proves nothing about the anchored log)",
+    )
+    rec.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
     return parser
 
 
@@ -81,6 +103,16 @@ def run(argv: list[str] | None = None) -> int:
                 _ok,
                 expect_chain_id=args.chain_id,
                 expect_contract=args.contract,
+            )
+        elif args.command == "recompute":
+            verify_recompute(
+                args.export,
+                Chain(args.rpc, args.timeout),
+                args.contract,
+                _ok,
+                expect_chain_id=args.chain_id,
+                skip_root=args.skip_root,
+                skip=_skip,
             )
         else:
             if not 0 <= args.first <= args.second:

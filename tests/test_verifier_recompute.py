@@ -1,0 +1,247 @@
+"""``gbt-verify recompute`` end to end: the real service ingests, computes, sequences and anchors
+on a real Anvil; the auditor downloads the export and the CLI, run as a separate process,
+rebuilds the root, every day result, every month and the bond totals. Then tampered exports."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.audit.verify.checks import CheckFailedError
+from app.audit.verify.recompute import compare_bond_totals
+from app.impact.jobs import run_impact_cycle
+from app.ledger import encoding
+from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
+from app.ledger.jobs import run_sequencer
+from tests.chain_helpers import Chain
+from tests.conftest import ADMIN, Fleet, half_hours
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+JST_DAY = T0 - timedelta(hours=9)  # local midnight of 2026-01-01 in Asia/Tokyo
+POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the recomputation reads nothing but the export and the chain."""
+    return f"sqlite:///{tmp_path}/test.sqlite3"
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Chain]:
+    c = Chain(tmp_path / "anvil-state.json")
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def verify(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.audit.verify.cli", "recompute", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _bond(client: TestClient, code: str) -> int:
+    response = client.post(
+        "/v1/admin/bonds",
+        json={
+            "code": code,
+            "name": f"{code} bond",
+            "issuer": "issuer",
+            "currency": "JPY",
+            "amount_issued": "1000",
+            "issue_date": "2025-01-01",
+            "maturity_date": "2030-01-01",
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code == 201, response.text
+    bond_id: int = response.json()["id"]
+    return bond_id
+
+
+def _allocate(client: TestClient, bond: int, asset: int, share: str) -> None:
+    response = client.post(
+        "/v1/admin/allocations",
+        json={
+            "bond_id": bond,
+            "asset_id": asset,
+            "amount_allocated": "500",
+            "financing_share": share,
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def anchored(fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path) -> dict[str, Any]:
+    """Two buildings on the intensity benchmark, two bonds; three days of readings with a gap
+    day and a corrected reading; results final; sequenced, anchored and exported."""
+    assets = [fleet.asset()["id"], fleet.asset(floor_area_m2="1200.5")["id"]]
+    meters = [fleet.meter(asset_id=a) for a in assets]
+    bonds = [_bond(client, "GB-A"), _bond(client, "GB-B")]
+    _allocate(client, bonds[0], assets[0], "0.5")
+    _allocate(client, bonds[1], assets[0], "0.25")
+    _allocate(client, bonds[1], assets[1], "1")
+    for asset in assets:
+        response = client.post(
+            f"/v1/admin/assets/{asset}/benchmarks",
+            json={
+                "effective_from": T0.date().isoformat(),
+                "params": {"method": "intensity", "building_type": "office"},
+            },
+            headers=ADMIN,
+        )
+        assert response.status_code == 201, response.text
+    readings = half_hours(JST_DAY, 48 * 3)
+    del readings[100:110]  # the third day has 38 of its 48 intervals: gaps
+    assert fleet.post(meters[0], 1, readings).status_code == 200
+    assert fleet.post(meters[1], 1, half_hours(JST_DAY, 48)).status_code == 200
+    fix = half_hours(JST_DAY + timedelta(hours=1), 1, values=[777])  # a correction: revision 1
+    assert fleet.post(meters[0], 2, fix).status_code == 200
+    state = client.app.state  # type: ignore[attr-defined]
+    run_impact_cycle(
+        state.engine,
+        state.session_factory,
+        state.impact_grace,
+        now=datetime(2026, 2, 5, tzinfo=UTC),
+    )
+    report = run_sequencer(state.engine, state.session_factory)
+    assert report is not None
+    anchor = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
+    assert anchor.status == "confirmed", anchor
+
+    with client.stream("GET", "/v1/audit/export?to=0", headers=ADMIN) as r:
+        assert r.status_code == 200
+        text = "".join(r.iter_text())
+    path = tmp_path / "export.ndjson"
+    path.write_text(text)
+    lines = [json.loads(line) for line in text.splitlines() if line]
+    cp = lines[-1]["checkpoint"]
+    assert chain.node is not None
+    return {
+        "path": path,
+        "lines": lines,
+        "args": ["--rpc", chain.node.url, "--contract", cp["contract_address"]],
+    }
+
+
+def _leaves(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [encoding.decode_leaf(bytes.fromhex(line["leaf_hex"])) for line in lines[:-1]]
+
+
+def _write(tmp_path: Path, lines: list[dict[str, Any]], name: str) -> str:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return str(path)
+
+
+def _replace(line: dict[str, Any], leaf: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in leaf.items() if k != "type"}
+    return {**line, "leaf_hex": encoding.leaf(leaf["type"], **fields).hex()}
+
+
+def test_the_export_recomputes_to_the_anchored_checkpoint(anchored: dict[str, Any]) -> None:
+    result = verify("--export", str(anchored["path"]), *anchored["args"], "--chain-id", "31337")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    leaves = _leaves(anchored["lines"])
+    days = [x for x in leaves if x["type"] == "result" and x["period"] == "day"]
+    months = [x for x in leaves if x["type"] == "result" and x["period"] == "month"]
+    assert len(months) == 2  # January of each asset (February is not over)
+    flags = {f for d in days for f in d["flags"]}
+    assert {"gaps", "corrected_data", "insufficient_coverage"} <= flags
+    assert out == [
+        f"ok   root of {len(leaves)} leaves matches checkpoint 0",
+        f"ok   {len(days)} day results recomputed",
+        "ok   2 month results are the sums of their days",
+        f"ok   methodology hash over {sum(x['type'] == 'emission_factor' for x in leaves)} "
+        "emission factors matches",
+        "ok   bond totals: 2 bonds match the chain",
+    ]
+
+
+def test_a_changed_reading_breaks_the_root(anchored: dict[str, Any], tmp_path: Path) -> None:
+    lines = list(anchored["lines"])
+    i = next(
+        n for n, x in enumerate(_leaves(lines)) if x["type"] == "reading" and x["revision"] == 0
+    )
+    leaf = _leaves(lines)[i]
+    lines[i] = _replace(lines[i], {**leaf, "energy_wh": leaf["energy_wh"] + 1})
+    result = verify("--export", _write(tmp_path, lines, "tampered.ndjson"), *anchored["args"])
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1].startswith("FAIL root: the ")
+    assert "checkpoint 0 on chain 31337 holds" in result.stdout
+
+
+def test_a_result_that_does_not_follow_from_the_readings_is_caught(
+    anchored: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = list(anchored["lines"])
+    leaves = _leaves(lines)
+    i, leaf = next(
+        (n, x)
+        for n, x in enumerate(leaves)
+        if x["type"] == "result" and x["period"] == "day" and x["intervals_present"] == 48
+    )
+    lines[i] = _replace(lines[i], {**leaf, "metered_wh": leaf["metered_wh"] - 100})
+    path = _write(tmp_path, lines, "doctored.ndjson")
+    result = verify("--export", path, *anchored["args"], "--skip-root")
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.splitlines() == [
+        "skip root not compared with the chain (--skip-root, diagnosis only)",
+        f"FAIL day result {leaf['result_id']} (asset {leaf['asset_id']}, "
+        f"{leaf['period_start']}, revision {leaf['revision']}, leaf {i}): metered_wh: "
+        f"expected {leaf['metered_wh']}, found {leaf['metered_wh'] - 100}",
+    ]
+    # Without --skip-root the same file fails on the root first.
+    assert verify("--export", path, *anchored["args"]).stdout.startswith("FAIL root")
+
+
+def test_unusable_exports_exit_2(anchored: dict[str, Any], tmp_path: Path) -> None:
+    lines = anchored["lines"]
+    truncated = _write(tmp_path, lines[:-1], "truncated.ndjson")
+    result = verify("--export", truncated, *anchored["args"])
+    assert result.returncode == 2 and "no final" in result.stderr
+    garbage = tmp_path / "garbage.ndjson"
+    garbage.write_text("{not json\n")
+    assert verify("--export", str(garbage), *anchored["args"]).returncode == 2
+    gap = _write(tmp_path, lines[:3] + lines[4:], "gap.ndjson")
+    result = verify("--export", gap, *anchored["args"])
+    assert result.returncode == 1
+    assert (
+        result.stdout.strip() == "FAIL export: leaf index 4 where 3 was expected (0..n-1 in order)"
+    )
+
+
+def test_bond_totals_comparison_names_the_first_difference() -> None:
+    mine = [(1, 100, 40), (2, -5, -2)]
+    compare_bond_totals(mine, list(mine))
+    cases = [
+        ([(1, 100, 41), (2, -5, -2)], "bond 1 co2_avoided_g: recomputed 40, on chain 41"),
+        ([(1, 100, 40), (2, -6, -2)], "bond 2 reduction_wh: recomputed -5, on chain -6"),
+        ([(1, 100, 40)], "bond 2: the leaves give (-5, -2), the chain lists no such bond"),
+        (
+            [*mine, (3, 1, 1)],
+            "bond 3: the chain lists (1, 1), the leaves have no allocation to it",
+        ),
+    ]
+    for on_chain, reason in cases:
+        with pytest.raises(CheckFailedError) as failed:
+            compare_bond_totals(mine, on_chain)
+        assert failed.value.what == "bond totals"
+        assert failed.value.reason == reason
