@@ -12,7 +12,7 @@ from app.audit.router import router as audit_router
 from app.core.body_limit import BodySizeLimit
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
-from app.core.security import investor_keys, resolve_admin_token
+from app.core.security import auditor_keys, investor_keys, resolve_admin_token
 from app.core.settings import Settings, get_settings
 from app.impact.jobs import run_impact_cycle
 from app.impact.router import router as impact_router
@@ -104,8 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(engine)
     app.state.admin_token = resolve_admin_token(settings)
     app.state.investor_keys = investor_keys(settings)
-    if app.state.admin_token in app.state.investor_keys:
-        raise ValueError("an investor key must not be the admin token")
+    app.state.auditor_keys = auditor_keys(settings)
+    if app.state.admin_token in app.state.investor_keys | app.state.auditor_keys:
+        raise ValueError("an investor or auditor key must not be the admin token")
+    if app.state.investor_keys & app.state.auditor_keys:
+        raise ValueError("investor and auditor keys must differ")
     app.state.ingest_limits = IngestLimits(
         max_batch_readings=settings.ingest_max_batch_readings,
         max_clock_skew_s=settings.ingest_max_clock_skew_s,

@@ -23,6 +23,8 @@ from app.models import Base
 POSTGRES_URL = os.environ.get("GBT_TEST_POSTGRES_URL")
 ADMIN_TOKEN = "test-admin-token-not-a-secret"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+AUDITOR_KEY = "test-auditor-key-not-a-secret"
+AUDITOR = {"Authorization": f"Bearer {AUDITOR_KEY}"}
 
 requires_postgres = pytest.mark.skipif(
     not POSTGRES_URL,
@@ -66,7 +68,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"scheduler_enabled": False, **overrides}
+    values: dict[str, Any] = {
+        "scheduler_enabled": False,
+        "auditor_api_keys": AUDITOR_KEY,
+        **overrides,
+    }
     return Settings(database_url=database_url, data_dir=data_dir, admin_token=ADMIN_TOKEN, **values)
 
 

@@ -22,7 +22,7 @@ from app.ledger.encoding import decode_leaf
 from app.ledger.jobs import run_sequencer
 from app.ledger.models import LogEntry
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, half_hours
+from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
@@ -56,7 +56,7 @@ def reading_ids(client: TestClient) -> list[int]:
 
 
 def get_bundle(client: TestClient, kind: str, ref_id: int, **params: Any) -> dict[str, Any]:
-    response = client.get(f"/v1/audit/proofs/{kind}/{ref_id}", params=params, headers=ADMIN)
+    response = client.get(f"/v1/audit/proofs/{kind}/{ref_id}", params=params, headers=AUDITOR)
     assert response.status_code == 200, response.text
     bundle: dict[str, Any] = response.json()
     return bundle
@@ -90,7 +90,7 @@ def test_reading_bundle_verifies_with_its_provenance(
     sequence(client)
     anchor(client, chain)
     reading_id = reading_ids(client)[2]
-    response = client.get(f"/v1/audit/proofs/reading/{reading_id}", headers=ADMIN)
+    response = client.get(f"/v1/audit/proofs/reading/{reading_id}", headers=AUDITOR)
     assert response.status_code == 200, response.text
     bundle = response.json()
     assert bundle["format"] == "gbt-proof-bundle/1"
@@ -122,11 +122,11 @@ def test_reading_bundle_verifies_with_its_provenance(
     assert etag == f'"{hashlib.sha256(response.content).hexdigest()}"'
     assert response.headers["cache-control"] == "public, max-age=60"
     again = client.get(
-        f"/v1/audit/proofs/reading/{reading_id}", headers={**ADMIN, "If-None-Match": etag}
+        f"/v1/audit/proofs/reading/{reading_id}", headers={**AUDITOR, "If-None-Match": etag}
     )
     assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
     other = client.get(
-        f"/v1/audit/proofs/reading/{reading_id}", headers={**ADMIN, "If-None-Match": '"x"'}
+        f"/v1/audit/proofs/reading/{reading_id}", headers={**AUDITOR, "If-None-Match": '"x"'}
     )
     assert other.status_code == 200
 
@@ -180,18 +180,18 @@ def test_pending_leaves_are_not_anchored(fleet: Fleet, client: TestClient, chain
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 2))
     queued = reading_ids(client)[-1]
     for _ in range(2):  # queued, then sequenced but not anchored
-        response = client.get(f"/v1/audit/proofs/reading/{queued}", headers=ADMIN)
+        response = client.get(f"/v1/audit/proofs/reading/{queued}", headers=AUDITOR)
         assert response.status_code == 404, response.text
         error = response.json()["error"]
         assert error["code"] == "not_anchored" and "pending" in error["message"]
         sequence(client)
-    response = client.get(f"/v1/audit/proofs/reading/{queued}?checkpoint=0", headers=ADMIN)
+    response = client.get(f"/v1/audit/proofs/reading/{queued}?checkpoint=0", headers=AUDITOR)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_anchored"
-    response = client.get("/v1/audit/proofs/reading/999999", headers=ADMIN)
+    response = client.get("/v1/audit/proofs/reading/999999", headers=AUDITOR)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    response = client.get(f"/v1/audit/proofs/reading/{queued - 1}?checkpoint=5", headers=ADMIN)
+    response = client.get(f"/v1/audit/proofs/reading/{queued - 1}?checkpoint=5", headers=AUDITOR)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    response = client.get("/v1/audit/proofs/bond/1", headers=ADMIN)
+    response = client.get("/v1/audit/proofs/bond/1", headers=AUDITOR)
     assert response.status_code == 422
     anchor(client, chain)  # now it is anchored, in checkpoint 1
     assert get_bundle(client, "reading", queued)["checkpoint"]["number"] == 1
@@ -208,7 +208,7 @@ def test_consistency_and_export_rebuild_the_anchored_roots(
     sequence(client)
     anchor(client, chain)
 
-    response = client.get("/v1/audit/consistency", params={"from": 0, "to": 1}, headers=ADMIN)
+    response = client.get("/v1/audit/consistency", params={"from": 0, "to": 1}, headers=AUDITOR)
     assert response.status_code == 200, response.text
     body = response.json()
     first, second = body["from"], body["to"]
@@ -225,15 +225,15 @@ def test_consistency_and_export_rebuild_the_anchored_roots(
         check_on_chain(
             chain, {**cp, "contract_address": body["contract_address"], "chain_id": 31337}
         )
-    same = client.get("/v1/audit/consistency?from=1&to=1", headers=ADMIN).json()
+    same = client.get("/v1/audit/consistency?from=1&to=1", headers=AUDITOR).json()
     assert same["proof_hex"] == [] and same["from"] == same["to"] == second
-    bad = client.get("/v1/audit/consistency?from=1&to=0", headers=ADMIN)
+    bad = client.get("/v1/audit/consistency?from=1&to=0", headers=AUDITOR)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
-    missing = client.get("/v1/audit/consistency?from=0&to=7", headers=ADMIN)
+    missing = client.get("/v1/audit/consistency?from=0&to=7", headers=AUDITOR)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
     def export(**params: int) -> list[dict[str, Any]]:
-        with client.stream("GET", "/v1/audit/export", params=params, headers=ADMIN) as r:
+        with client.stream("GET", "/v1/audit/export", params=params, headers=AUDITOR) as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("application/x-ndjson")
             return [json.loads(line) for line in r.iter_lines() if line]
@@ -247,8 +247,8 @@ def test_consistency_and_export_rebuild_the_anchored_roots(
     assert rebuild_root(leaves[: first["tree_size"]]) == roots[0]
     tail = export(to=1, **{"from": 0})
     assert tail[:-1] == leaves[first["tree_size"] :] and tail[-1] == last
-    assert client.get("/v1/audit/export?to=1&from=2", headers=ADMIN).status_code == 422
-    assert client.get("/v1/audit/export?to=9", headers=ADMIN).status_code == 404
+    assert client.get("/v1/audit/export?to=1&from=2", headers=AUDITOR).status_code == 422
+    assert client.get("/v1/audit/export?to=9", headers=AUDITOR).status_code == 404
 
 
 def rebuild_root(leaves: list[dict[str, Any]]) -> bytes:
@@ -274,3 +274,6 @@ def test_auditor_api_needs_the_token(client: TestClient) -> None:
         assert response.json()["error"]["code"] == "unauthenticated"
         wrong = client.get(path, headers={"Authorization": "Bearer not-the-token-at-all"})
         assert wrong.status_code == 403
+        for other in (ADMIN, {"X-API-Key": "investor-key-is-not-an-auditor-key"}):
+            refused = client.get(path, headers=other)
+            assert refused.status_code == 403, "admin and investor credentials are not auditor ones"

@@ -20,7 +20,7 @@ from app.ledger import encoding
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.jobs import run_sequencer
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, half_hours
+from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -125,7 +125,7 @@ def anchored(fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path) -> 
     anchor = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
     assert anchor.status == "confirmed", anchor
 
-    with client.stream("GET", "/v1/audit/export?to=0", headers=ADMIN) as r:
+    with client.stream("GET", "/v1/audit/export?to=0", headers=AUDITOR) as r:
         assert r.status_code == 200
         text = "".join(r.iter_text())
     path = tmp_path / "export.ndjson"

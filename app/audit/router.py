@@ -1,5 +1,5 @@
-"""Auditor endpoints (read-only). For now they need the admin bearer token; an auditor
-credential of its own is to come (issue 5)."""
+"""Auditor endpoints (read-only), with an auditor key: admin and investor credentials are not
+accepted here."""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -12,10 +12,10 @@ from app.core.deps import SessionDep
 from app.core.errors import FieldError, unprocessable
 from app.core.http_cache import cached_json
 from app.core.schemas import DB_ID_MAX
-from app.core.security import require_admin
+from app.core.security import require_auditor
 from app.ledger.models import Checkpoint
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_auditor)])
 
 CheckpointNumber = Annotated[int, Query(ge=0, le=DB_ID_MAX)]
 

@@ -11,6 +11,20 @@ from app.core.errors import ApiError
 from app.core.settings import Settings
 
 ADMIN_TOKEN_FILE = "admin-token"
+AUDITOR_KEY_FILE = "auditor-key"
+
+
+def _generated_secret(settings: Settings, file_name: str) -> str:
+    """A random secret generated once and kept in the data directory (mode 0600)."""
+    path = Path(settings.data_dir) / file_name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
 
 
 def resolve_admin_token(settings: Settings) -> str:
@@ -24,24 +38,27 @@ def resolve_admin_token(settings: Settings) -> str:
         if len(token) < 16:
             raise ValueError("GBT_ADMIN_TOKEN must be at least 16 characters")
         return token
-    path = Path(settings.data_dir) / ADMIN_TOKEN_FILE
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    return token
+    return _generated_secret(settings, ADMIN_TOKEN_FILE)
+
+
+def auditor_keys(settings: Settings) -> frozenset[str]:
+    """The configured auditor keys, or one generated into <data_dir>/auditor-key."""
+    if settings.auditor_api_keys is None:
+        return frozenset({_generated_secret(settings, AUDITOR_KEY_FILE)})
+    return _key_list(settings.auditor_api_keys.get_secret_value(), "GBT_AUDITOR_API_KEYS")
+
+
+def _key_list(value: str, name: str) -> frozenset[str]:
+    keys = frozenset(k.strip() for k in value.split(",")) - {""}
+    if any(len(k) < 16 for k in keys):
+        raise ValueError(f"every {name} entry must be at least 16 characters")
+    return keys
 
 
 def investor_keys(settings: Settings) -> frozenset[str]:
     if settings.investor_api_keys is None:
         return frozenset()
-    keys = frozenset(k.strip() for k in settings.investor_api_keys.get_secret_value().split(","))
-    if any(len(k) < 16 for k in keys):
-        raise ValueError("every GBT_INVESTOR_API_KEYS entry must be at least 16 characters")
-    return keys - {""}
+    return _key_list(settings.investor_api_keys.get_secret_value(), "GBT_INVESTOR_API_KEYS")
 
 
 def _presented_key(request: Request) -> str | None:
@@ -72,6 +89,21 @@ def require_investor(request: Request) -> None:
         hmac.compare_digest(key.encode(), k.encode()) for k in request.app.state.investor_keys
     ):
         raise ApiError(403, "forbidden", "not an investor key")
+
+
+def require_auditor(request: Request) -> None:
+    """An auditor key only: admin and investor credentials are refused (403)."""
+    key = _presented_key(request)
+    if key is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "the audit API needs an auditor key ('Authorization: Bearer <key>' or 'X-API-Key')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    keys: frozenset[str] = request.app.state.auditor_keys
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        raise ApiError(403, "forbidden", "not an auditor key (admin and investor keys are not)")
 
 
 def require_admin(request: Request) -> None:

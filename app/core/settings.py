@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         description="Comma-separated read-only investor keys (at least 16 characters each), "
         "sent as `Authorization: Bearer <key>` or `X-API-Key`.",
     )
+    auditor_api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated auditor keys for the audit API (16+ characters each). "
+        "Unset: one is generated on first start into <data_dir>/auditor-key.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server binds to.")
     workers: int = Field(
