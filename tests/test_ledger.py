@@ -5,6 +5,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -217,3 +218,20 @@ def test_proof_costs_logarithmic_reads(fleet: Fleet, client: TestClient) -> None
             merkle.inclusion_proof(reader, index, size)
             merkle.root(reader, size)
             assert reader.reads <= 3 * size.bit_length()
+
+
+def test_leaves_are_built_in_chunks(
+    fleet: Fleet, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sources beyond one query's worth (PostgreSQL takes at most 65,535 parameters) are built
+    chunk by chunk, with the same bytes."""
+    from app.ledger import sources
+
+    fleet.post(fleet.meter(), 1, half_hours(T0, 9))
+    sequence_all(client)
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        entries = [(e.kind, e.ref_id) for e in session.scalars(select(LogEntry))]
+        whole = build_leaves(session, entries)
+        monkeypatch.setattr(sources, "CHUNK", 2)
+        assert build_leaves(session, entries) == whole
+    assert len(whole) == len(entries)

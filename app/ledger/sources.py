@@ -52,8 +52,22 @@ def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[int, Sour
     ]
 
 
+# Ids per query: PostgreSQL takes at most 65,535 parameters in one statement.
+CHUNK = 5000
+
+
 def build_leaves(session: Session, sources: Iterable[Source]) -> dict[Source, bytes]:
     """Leaf bytes for each (kind, ref_id); a source whose row is gone is missing from the map."""
+    sources = list(sources)
+    if len(sources) > CHUNK:
+        out: dict[Source, bytes] = {}
+        for i in range(0, len(sources), CHUNK):
+            out.update(_build_leaves(session, sources[i : i + CHUNK]))
+        return out
+    return _build_leaves(session, sources)
+
+
+def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes]:
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, ref_id in sources:
         by_kind[kind].append(ref_id)
