@@ -19,6 +19,7 @@ from app.core.settings import Settings
 from app.ingest.signing import SignedReading, ValueKind, encode_batch, public_key_hex
 from app.main import create_app
 from app.models import Base
+from tests.chain_helpers import Chain
 
 POSTGRES_URL = os.environ.get("GBT_TEST_POSTGRES_URL")
 ADMIN_TOKEN = "test-admin-token-not-a-secret"
@@ -196,6 +197,17 @@ def stored_readings(
         cursor = page.json()["next_cursor"]
         if cursor is None:
             return items
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Chain]:
+    """A real Anvil node (stoppable and restartable with the same state)."""
+    node = Chain(tmp_path / "anvil-state.json")
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 @pytest.fixture

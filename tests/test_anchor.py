@@ -4,7 +4,6 @@ transaction; two anchorers never both write; tampering shows against the anchore
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,16 +22,6 @@ from tests.conftest import ADMIN, Fleet, half_hours
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[Chain]:
-    c = Chain(tmp_path / "anvil-state.json")
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def sequence(client: TestClient) -> int:

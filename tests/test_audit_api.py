@@ -4,12 +4,9 @@ rebuild what was anchored; pending leaves are 404 not_anchored; caching and auth
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -26,16 +23,6 @@ from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[Chain]:
-    c = Chain(tmp_path / "anvil-state.json")
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def sequence(client: TestClient) -> int:

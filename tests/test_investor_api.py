@@ -1,7 +1,6 @@
 """Investor read API, on SQLite and PostgreSQL: access modes kept apart from admin credentials,
 ETags, paging, units, and every figure's anchoring status."""
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,16 +20,6 @@ from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, half_hours, make_settings
 
 DAY0 = date(2026, 1, 5)
 INVESTOR_KEY = "investor-key-dev-only-0001"
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[Chain]:
-    c = Chain(tmp_path / "anvil-state.json")
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def setup_bond(client: TestClient, fleet: Fleet, days: int = 6) -> dict[str, Any]:

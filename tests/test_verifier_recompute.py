@@ -5,7 +5,6 @@ rebuilds the root, every day result, every month and the bond totals. Then tampe
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,6 @@ POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_
 def database_url(tmp_path: Path) -> str:
     """SQLite only: the recomputation reads nothing but the export and the chain."""
     return f"sqlite:///{tmp_path}/test.sqlite3"
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[Chain]:
-    c = Chain(tmp_path / "anvil-state.json")
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def verify(*args: str) -> subprocess.CompletedProcess[str]:
