@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from app.core.db import create_db_engine
 from app.core.settings import Settings
 from app.ingest.signing import SignedReading, ValueKind, encode_batch, public_key_hex
+from app.ledger.jobs import run_sequencer
 from app.main import create_app
 from app.models import Base
 from tests.chain_helpers import Chain
@@ -164,6 +165,51 @@ class Fleet:
         return self.client.post(
             f"/v1/meters/{meter_id}/readings", json=self.batch(meter_id, sequence, readings)
         )
+
+
+def sequence_log(client: TestClient) -> int:
+    """Run the sequencer until the queue is empty; returns the log's size."""
+    state = client.app.state  # type: ignore[attr-defined]
+    report = run_sequencer(state.engine, state.session_factory)
+    assert report is not None
+    return report.tree_size
+
+
+def create_bond(
+    client: Any, code: str, amount_issued: str = "1000000000", issue_date: str = "2020-04-01"
+) -> int:
+    """A bond through the admin API (maturing 2035-04-01); returns its id."""
+    response = client.post(
+        "/v1/admin/bonds",
+        json={
+            "code": code,
+            "name": f"Green bond {code}",
+            "issuer": "Example University",
+            "currency": "JPY",
+            "amount_issued": amount_issued,
+            "issue_date": issue_date,
+            "maturity_date": "2035-04-01",
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code == 201, response.text
+    bond_id: int = response.json()["id"]
+    return bond_id
+
+
+def allocate(client: Any, bond_id: int, asset_id: int, share: str, amount: str = "500") -> None:
+    """Allocate ``amount`` of the bond to the asset, ``share`` of the asset's financing."""
+    response = client.post(
+        "/v1/admin/allocations",
+        json={
+            "bond_id": bond_id,
+            "asset_id": asset_id,
+            "amount_allocated": amount,
+            "financing_share": share,
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code == 201, response.text
 
 
 def half_hours(

@@ -14,20 +14,13 @@ from sqlalchemy import select, update
 from app.ingest.models import Reading
 from app.ledger import log, merkle
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
-from app.ledger.jobs import run_sequencer
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, half_hours
+from tests.conftest import ADMIN, Fleet, half_hours, sequence_log
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
-
-def sequence(client: TestClient) -> int:
-    report = run_sequencer(client.app.state.engine, client.app.state.session_factory)  # type: ignore[attr-defined]
-    assert report is not None
-    return report.tree_size
 
 
 def anchor(client: TestClient, chain: Chain, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -57,7 +50,7 @@ def test_checkpoint_lands_and_matches_the_log(
     inclusion proof verifies on chain (SHA-256 precompile) against the anchored root."""
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 20))
-    size = sequence(client)
+    size = sequence_log(client)
     report = anchor(client, chain)
     assert report.status == "confirmed", report
     [cp] = checkpoints(client)
@@ -84,12 +77,12 @@ def test_node_down_then_back_lands_exactly_once(
 ) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 5))
-    sequence(client)
+    sequence_log(client)
     assert anchor(client, chain).status == "confirmed"
     address = checkpoints(client)[0].contract_address
     chain.stop()
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 5))  # ingestion goes on
-    size = sequence(client)
+    size = sequence_log(client)
     assert anchor(client, chain).status == "chain_unavailable"
     assert [c.status for c in checkpoints(client)] == ["confirmed"]
     chain.start()  # same state file: the same chain, on another port
@@ -105,7 +98,7 @@ def test_crash_after_recording_before_sending(
 ) -> None:
     """The next run sends the recorded transaction; it lands once."""
     fleet.post(fleet.meter(), 1, half_hours(T0, 5))
-    size = sequence(client)
+    size = sequence_log(client)
 
     def crash(_: Checkpoint) -> None:
         raise RuntimeError("process killed")
@@ -125,7 +118,7 @@ def test_crash_after_sending_before_recording(
     """The transaction went out but the process died before recording it: on restart the
     checkpoint is recognised on chain, not written twice."""
     fleet.post(fleet.meter(), 1, half_hours(T0, 5))
-    size = sequence(client)
+    size = sequence_log(client)
 
     def send_then_crash(cp: Checkpoint) -> None:
         chain.client().broadcast(cp.raw_tx)
@@ -146,7 +139,7 @@ def test_node_forgets_the_transaction(fleet: Fleet, client: TestClient, chain: C
     """A transaction dropped from the node's pool is sent again; it lands once."""
     fleet.post(fleet.meter(), 1, half_hours(T0, 5))
     assert anchor(client, chain).status == "nothing_new"  # deploys; the log is still empty
-    size = sequence(client)
+    size = sequence_log(client)
     assert chain.node is not None
     chain.node.rpc("evm_setAutomine", False)
     quick = AnchorPolicy(timedelta(0), None, True, receipt_wait_s=0.5)
@@ -175,10 +168,10 @@ def test_two_anchorers_write_one_checkpoint(
     with TestClient(app) as client:
         fleet = Fleet(client)
         fleet.post(fleet.meter(), 1, half_hours(T0, 5))
-        sequence(client)
+        sequence_log(client)
         assert anchor(client, chain).status == "confirmed"  # deploy + first checkpoint
         fleet.post(next(iter(fleet.keys)), 2, half_hours(T0 + timedelta(days=1), 5))
-        sequence(client)
+        sequence_log(client)
         reports = []
         barrier = threading.Barrier(2)
 
@@ -203,7 +196,7 @@ def test_tampering_after_anchoring_is_reported(
     fleet: Fleet, client: TestClient, chain: Chain
 ) -> None:
     fleet.post(fleet.meter(), 1, half_hours(T0, 8))
-    sequence(client)
+    sequence_log(client)
     assert anchor(client, chain).status == "confirmed"
     [cp] = checkpoints(client)
     listed = client.get("/v1/admin/checkpoints", headers=ADMIN).json()

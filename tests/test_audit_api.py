@@ -16,19 +16,12 @@ from app.ingest.signing import decode_batch, verify_signature
 from app.ledger import merkle
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.encoding import decode_leaf
-from app.ledger.jobs import run_sequencer
 from app.ledger.models import LogEntry
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours
+from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours, sequence_log
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
-
-def sequence(client: TestClient) -> int:
-    report = run_sequencer(client.app.state.engine, client.app.state.session_factory)  # type: ignore[attr-defined]
-    assert report is not None
-    return report.tree_size
 
 
 def anchor(client: TestClient, chain: Chain) -> None:
@@ -74,7 +67,7 @@ def test_reading_bundle_verifies_with_its_provenance(
 ) -> None:
     meter = fleet.meter()
     assert fleet.post(meter, 1, half_hours(T0, 6)).status_code in (200, 201)
-    sequence(client)
+    sequence_log(client)
     anchor(client, chain)
     reading_id = reading_ids(client)[2]
     response = client.get(f"/v1/audit/proofs/reading/{reading_id}", headers=AUDITOR)
@@ -144,7 +137,7 @@ def test_result_bundle_verifies(fleet: Fleet, client: TestClient, chain: Chain) 
         state.impact_grace,
         now=datetime(2026, 1, 10, tzinfo=UTC),
     )
-    sequence(client)
+    sequence_log(client)
     anchor(client, chain)
     with state.session_factory() as session:
         result_ids = list(session.scalars(select(LogEntry.ref_id).where(LogEntry.kind == "result")))
@@ -162,7 +155,7 @@ def test_result_bundle_verifies(fleet: Fleet, client: TestClient, chain: Chain) 
 def test_pending_leaves_are_not_anchored(fleet: Fleet, client: TestClient, chain: Chain) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 2))
-    sequence(client)
+    sequence_log(client)
     anchor(client, chain)
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 2))
     queued = reading_ids(client)[-1]
@@ -171,7 +164,7 @@ def test_pending_leaves_are_not_anchored(fleet: Fleet, client: TestClient, chain
         assert response.status_code == 404, response.text
         error = response.json()["error"]
         assert error["code"] == "not_anchored" and "pending" in error["message"]
-        sequence(client)
+        sequence_log(client)
     response = client.get(f"/v1/audit/proofs/reading/{queued}?checkpoint=0", headers=AUDITOR)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_anchored"
     response = client.get("/v1/audit/proofs/reading/999999", headers=AUDITOR)
@@ -189,10 +182,10 @@ def test_consistency_and_export_rebuild_the_anchored_roots(
 ) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 7))
-    sequence(client)
+    sequence_log(client)
     anchor(client, chain)
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 13))
-    sequence(client)
+    sequence_log(client)
     anchor(client, chain)
 
     response = client.get("/v1/audit/consistency", params={"from": 0, "to": 1}, headers=AUDITOR)

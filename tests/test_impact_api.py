@@ -27,7 +27,7 @@ from app.impact.models import ImpactResult
 from app.impact.service import reference_intensities
 from app.main import create_app
 from app.models import Base
-from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, make_settings
+from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, allocate, create_bond, make_settings
 from tests.impact_helpers import (
     FAR_FUTURE,
     FAR_PAST,
@@ -715,39 +715,6 @@ def test_generation_method_claims_the_metered_generation(client: TestClient, fle
 # Attribution to bonds ----------------------------------------------------------------------
 
 
-def make_bond(client: TestClient, code: str) -> int:
-    response = client.post(
-        "/v1/admin/bonds",
-        json={
-            "code": code,
-            "name": f"Green bond {code}",
-            "issuer": "Example University",
-            "currency": "JPY",
-            "amount_issued": "1000000000",
-            "issue_date": "2020-04-01",
-            "maturity_date": "2035-04-01",
-        },
-        headers=ADMIN,
-    )
-    assert response.status_code == 201, response.text
-    bond_id: int = response.json()["id"]
-    return bond_id
-
-
-def allocate(client: TestClient, bond_id: int, asset_id: int, share: str) -> None:
-    response = client.post(
-        "/v1/admin/allocations",
-        json={
-            "bond_id": bond_id,
-            "asset_id": asset_id,
-            "amount_allocated": "100000000",
-            "financing_share": share,
-        },
-        headers=ADMIN,
-    )
-    assert response.status_code == 201, response.text
-
-
 def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
     client: TestClient, fleet: Fleet
 ) -> None:
@@ -768,10 +735,10 @@ def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
         site.post(meter, [r for d in days for r in day_readings(d, values[d])])
         reductions[name] = {d: intensity_day_benchmark(kwh, area, d) - sum(values[d]) for d in days}
     assert all(r < 0 for r in reductions["B"].values())
-    bond, other_bond = make_bond(client, "GB-1"), make_bond(client, "GB-2")
-    allocate(client, bond, assets["A"][0], "0.6")
-    allocate(client, bond, assets["B"][0], "0.25")
-    allocate(client, other_bond, assets["A"][0], "0.4")
+    bond, other_bond = create_bond(client, "GB-1"), create_bond(client, "GB-2")
+    allocate(client, bond, assets["A"][0], "0.6", amount="100000000")
+    allocate(client, bond, assets["B"][0], "0.25", amount="100000000")
+    allocate(client, other_bond, assets["A"][0], "0.4", amount="100000000")
     site.run_job(real_now())
 
     def impact(bond_id: int, period: str, first: date, last: date) -> list[dict[str, Any]]:
@@ -820,7 +787,7 @@ def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
         assert item["attributed_reduction_wh"] == toward_zero(a_total * Decimal("0.4"))
         assert toward_zero(a_total * shares["A"]) + item["attributed_reduction_wh"] <= a_total
 
-    empty = make_bond(client, "GB-3")
+    empty = create_bond(client, "GB-3")
     assert impact(empty, "month", month, month) == []
     assert client.get(f"/v1/admin/bonds/{10**9}/impact", headers=ADMIN).status_code == 404
 

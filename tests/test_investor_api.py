@@ -16,7 +16,15 @@ from app.ledger.jobs import run_sequencer
 from app.main import create_app
 from app.models import Base
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, half_hours, make_settings
+from tests.conftest import (
+    ADMIN,
+    ADMIN_TOKEN,
+    Fleet,
+    allocate,
+    create_bond,
+    half_hours,
+    make_settings,
+)
 
 DAY0 = date(2026, 1, 5)
 INVESTOR_KEY = "investor-key-dev-only-0001"
@@ -27,29 +35,8 @@ def setup_bond(client: TestClient, fleet: Fleet, days: int = 6) -> dict[str, Any
     JST days of readings, results computed as final."""
     asset = fleet.asset(floor_area_m2="2000")
     meter = fleet.meter(asset_id=asset["id"])
-    bond = client.post(
-        "/v1/admin/bonds",
-        json={
-            "code": "GB-INV",
-            "name": "Investor bond",
-            "issuer": "Example University",
-            "currency": "JPY",
-            "amount_issued": "1000000",
-            "issue_date": "2025-12-01",
-            "maturity_date": "2030-12-01",
-        },
-        headers=ADMIN,
-    ).json()
-    client.post(
-        "/v1/admin/allocations",
-        json={
-            "bond_id": bond["id"],
-            "asset_id": asset["id"],
-            "amount_allocated": "400000",
-            "financing_share": "0.4",
-        },
-        headers=ADMIN,
-    )
+    bond_id = create_bond(client, "GB-INV", amount_issued="1000000", issue_date="2025-12-01")
+    allocate(client, bond_id, asset["id"], "0.4", amount="400000")
     client.post(
         f"/v1/admin/assets/{asset['id']}/benchmarks",
         json={
@@ -69,7 +56,7 @@ def setup_bond(client: TestClient, fleet: Fleet, days: int = 6) -> dict[str, Any
         state.impact_grace,
         now=datetime(2026, 1, 20, tzinfo=UTC),
     )
-    return {"bond": bond, "asset": asset, "meter": meter}
+    return {"bond": {"id": bond_id}, "asset": asset, "meter": meter}
 
 
 def test_bond_detail_in_investor_units_matches_the_admin_figures(

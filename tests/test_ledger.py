@@ -14,19 +14,12 @@ from app.ingest.models import Reading
 from app.ingest.signing import SignedReading, ValueKind, encode_batch
 from app.ledger import log, merkle
 from app.ledger.encoding import decode_leaf
-from app.ledger.jobs import run_sequencer
 from app.ledger.models import LogEntry
 from app.ledger.queue import enqueue
 from app.ledger.sources import build_leaves
-from tests.conftest import ADMIN, Fleet, half_hours
+from tests.conftest import ADMIN, Fleet, allocate, create_bond, half_hours, sequence_log
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def sequence_all(client: TestClient) -> int:
-    report = run_sequencer(client.app.state.engine, client.app.state.session_factory)  # type: ignore[attr-defined]
-    assert report is not None
-    return report.tree_size
 
 
 def logged(client: TestClient) -> list[tuple[int, str, int, dict[str, Any]]]:
@@ -49,7 +42,7 @@ def test_readings_and_registrations_become_leaves_in_order(
     first = half_hours(T0, 3)
     fleet.post(meter, 1, first)
     fleet.post(meter, 2, half_hours(T0, 4, [1000, 1001, 999, 1003]))  # 1 correction, 1 new
-    sequence_all(client)
+    sequence_log(client)
     leaves = logged(client)
     kinds = [kind for _, kind, _, _ in leaves]
     assert kinds.count("emission_factor") >= 1  # shipped defaults are leaves too
@@ -80,15 +73,15 @@ def test_sequencing_twice_adds_nothing_and_sources_enter_once(
 ) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 5))
-    size = sequence_all(client)
-    assert sequence_all(client) == size
+    size = sequence_log(client)
+    assert sequence_log(client) == size
     # The same source queued again (e.g. a retried job) is not logged twice.
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         batch_id = session.scalar(select(Reading.batch_id).limit(1))
         assert batch_id is not None
         enqueue(session, "batch", [batch_id])
         session.commit()
-    assert sequence_all(client) == size
+    assert sequence_log(client) == size
 
 
 def test_proofs_from_stored_subtrees_verify(fleet: Fleet, client: TestClient) -> None:
@@ -97,7 +90,7 @@ def test_proofs_from_stored_subtrees_verify(fleet: Fleet, client: TestClient) ->
     meter = fleet.meter()
     for n in range(5):
         fleet.post(meter, n, half_hours(T0 + timedelta(days=n), 7 + n))
-        sequence_all(client)
+        sequence_log(client)
     leaves = logged(client)
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         entries = list(session.scalars(select(LogEntry).order_by(LogEntry.leaf_index)))
@@ -124,29 +117,8 @@ def test_proofs_from_stored_subtrees_verify(fleet: Fleet, client: TestClient) ->
 def test_final_results_and_registry_records_become_leaves(fleet: Fleet, client: TestClient) -> None:
     asset = fleet.asset()
     meter = fleet.meter(asset_id=asset["id"])
-    bond = client.post(
-        "/v1/admin/bonds",
-        json={
-            "code": "GB-LOG",
-            "name": "log bond",
-            "issuer": "issuer",
-            "currency": "JPY",
-            "amount_issued": "1000",
-            "issue_date": "2025-01-01",
-            "maturity_date": "2030-01-01",
-        },
-        headers=ADMIN,
-    ).json()
-    client.post(
-        "/v1/admin/allocations",
-        json={
-            "bond_id": bond["id"],
-            "asset_id": asset["id"],
-            "amount_allocated": "500",
-            "financing_share": "0.5",
-        },
-        headers=ADMIN,
-    )
+    bond_id = create_bond(client, "GB-LOG", amount_issued="1000", issue_date="2025-01-01")
+    allocate(client, bond_id, asset["id"], "0.5")
     day = T0.date()
     client.post(
         f"/v1/admin/assets/{asset['id']}/benchmarks",
@@ -165,7 +137,7 @@ def test_final_results_and_registry_records_become_leaves(fleet: Fleet, client: 
         state.impact_grace,
         now=datetime(2026, 1, 10, tzinfo=UTC),
     )
-    sequence_all(client)
+    sequence_log(client)
     leaves = [leaf for _, _, _, leaf in logged(client)]
     by_type: dict[str, list[dict[str, Any]]] = {}
     for leaf in leaves:
@@ -193,7 +165,7 @@ def test_tampered_reading_is_caught_by_the_integrity_check(
 ) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 10))
-    size = sequence_all(client)
+    size = sequence_log(client)
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         clean = log.check_integrity(session)
         assert clean.ok and clean.tree_size == size
@@ -211,7 +183,7 @@ def test_proof_costs_logarithmic_reads(fleet: Fleet, client: TestClient) -> None
     """A proof in a log of a few thousand leaves reads O(log n) stored hashes."""
     meter = fleet.meter(interval_s=60)
     fleet.post(meter, 1, half_hours(T0, 3000, interval_s=60))
-    size = sequence_all(client)
+    size = sequence_log(client)
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         for index in (0, size // 2, size - 1):
             reader = log.NodeReader(session)
@@ -228,7 +200,7 @@ def test_leaves_are_built_in_chunks(
     from app.ledger import sources
 
     fleet.post(fleet.meter(), 1, half_hours(T0, 9))
-    sequence_all(client)
+    sequence_log(client)
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         entries = [(e.kind, e.ref_id) for e in session.scalars(select(LogEntry))]
         whole = build_leaves(session, entries)

@@ -19,7 +19,7 @@ from app.ledger import encoding
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.jobs import run_sequencer
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours
+from tests.conftest import ADMIN, AUDITOR, Fleet, allocate, create_bond, half_hours
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,49 +43,19 @@ def verify(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _bond(client: TestClient, code: str) -> int:
-    response = client.post(
-        "/v1/admin/bonds",
-        json={
-            "code": code,
-            "name": f"{code} bond",
-            "issuer": "issuer",
-            "currency": "JPY",
-            "amount_issued": "1000",
-            "issue_date": "2025-01-01",
-            "maturity_date": "2030-01-01",
-        },
-        headers=ADMIN,
-    )
-    assert response.status_code == 201, response.text
-    bond_id: int = response.json()["id"]
-    return bond_id
-
-
-def _allocate(client: TestClient, bond: int, asset: int, share: str) -> None:
-    response = client.post(
-        "/v1/admin/allocations",
-        json={
-            "bond_id": bond,
-            "asset_id": asset,
-            "amount_allocated": "500",
-            "financing_share": share,
-        },
-        headers=ADMIN,
-    )
-    assert response.status_code == 201, response.text
-
-
 @pytest.fixture
 def anchored(fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path) -> dict[str, Any]:
     """Two buildings on the intensity benchmark, two bonds; three days of readings with a gap
     day and a corrected reading; results final; sequenced, anchored and exported."""
     assets = [fleet.asset()["id"], fleet.asset(floor_area_m2="1200.5")["id"]]
     meters = [fleet.meter(asset_id=a) for a in assets]
-    bonds = [_bond(client, "GB-A"), _bond(client, "GB-B")]
-    _allocate(client, bonds[0], assets[0], "0.5")
-    _allocate(client, bonds[1], assets[0], "0.25")
-    _allocate(client, bonds[1], assets[1], "1")
+    bonds = [
+        create_bond(client, "GB-A", amount_issued="1000", issue_date="2025-01-01"),
+        create_bond(client, "GB-B", amount_issued="1000", issue_date="2025-01-01"),
+    ]
+    allocate(client, bonds[0], assets[0], "0.5")
+    allocate(client, bonds[1], assets[0], "0.25")
+    allocate(client, bonds[1], assets[1], "1")
     for asset in assets:
         response = client.post(
             f"/v1/admin/assets/{asset}/benchmarks",
