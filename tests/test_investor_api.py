@@ -187,3 +187,93 @@ def test_investor_key_equal_to_admin_token_is_refused(database_url: str, tmp_pat
     )
     with pytest.raises(ValueError, match="admin token"):
         create_app(settings)
+
+
+def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
+    client: TestClient, fleet: Fleet, chain: Chain
+) -> None:
+    """The summary comes from monthly roll-ups kept by the impact job; it must always equal the
+    day-by-day figures (admin API, computed from the results) and, once anchored, the checkpoint.
+    """
+    state = client.app.state  # type: ignore[attr-defined]
+    start = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=UTC) - timedelta(hours=9)
+    assets, meters = [], []
+    for area in ("2000", "3500"):
+        asset = fleet.asset(floor_area_m2=area)
+        assets.append(asset["id"])
+        meters.append(fleet.meter(asset_id=asset["id"]))
+        client.post(
+            f"/v1/admin/assets/{asset['id']}/benchmarks",
+            json={
+                "effective_from": DAY0.isoformat(),
+                "params": {"method": "intensity", "building_type": "office"},
+            },
+            headers=ADMIN,
+        )
+    issued = DAY0 + timedelta(days=2)  # the first two days of data are not the bond's
+    bond_id = create_bond(client, "GB-ROLL", amount_issued="1000000", issue_date=str(issued))
+    allocate(client, bond_id, assets[0], "0.4", amount="400000")
+    for meter in meters:
+        values = [900 + (i % 48) * 10 for i in range(48 * 6)]
+        fleet.post(meter, 1, half_hours(start, 48 * 6, values))
+
+    def job() -> None:
+        run_impact_cycle(
+            state.engine,
+            state.session_factory,
+            state.impact_grace,
+            now=datetime(2026, 2, 20, tzinfo=UTC),
+        )
+
+    def summary() -> dict[str, Any]:
+        body: dict[str, Any] = client.get(f"/v1/investor/bonds/{bond_id}").json()
+        return body["impact_since_issuance"]
+
+    def check_against_days() -> dict[str, Any]:
+        days = client.get(
+            f"/v1/admin/bonds/{bond_id}/impact", params={"period": "day"}, headers=ADMIN
+        ).json()["items"]
+        assert days and min(d["period_start"] for d in days) == str(issued)
+        months = client.get(
+            f"/v1/investor/bonds/{bond_id}/impact", params={"period": "month"}
+        ).json()["items"]
+        since = summary()
+        for unit, key, field in (
+            (1000, "attributed_energy_reduction_kwh", "attributed_reduction_wh"),
+            (1000, "assets_energy_reduction_kwh", "assets_reduction_wh"),
+            (1_000_000, "attributed_co2_avoided_t", "attributed_co2_avoided_g"),
+            (1_000_000, "assets_co2_avoided_t", "assets_co2_avoided_g"),
+        ):
+            expected = Decimal(sum(d[field] for d in days)) / unit
+            assert Decimal(since[key]) == expected, key
+            assert sum(Decimal(m[key]) for m in months) == expected, key
+        return since
+
+    job()
+    first = check_against_days()
+    assert Decimal(first["attributed_energy_reduction_kwh"]) > 0
+
+    # An allocation made after the results exist is rolled up by the next job pass.
+    allocate(client, bond_id, assets[1], "0.3", amount="300000")
+    job()
+    second = check_against_days()
+    assert Decimal(second["assets_energy_reduction_kwh"]) > Decimal(
+        first["assets_energy_reduction_kwh"]
+    )
+
+    # A correction of a final day becomes a new revision; the summary follows it.
+    corrected_day = start + timedelta(days=3)
+    fleet.post(meters[0], 2, half_hours(corrected_day, 4, [5000, 5000, 5000, 5000]))
+    job()
+    third = check_against_days()
+    assert third != second
+
+    run_sequencer(state.engine, state.session_factory)
+    policy = AnchorPolicy(timedelta(0), None, True)
+    assert (
+        run_anchor_cycle(state.engine, state.session_factory, chain.client, policy).status
+        == "confirmed"
+    )
+    anchored = client.get(f"/v1/investor/bonds/{bond_id}").json()["anchored_totals"]
+    assert anchored["energy_reduction_kwh"] == third["attributed_energy_reduction_kwh"]
+    assert anchored["co2_avoided_t"] == third["attributed_co2_avoided_t"]

@@ -42,4 +42,5 @@ def run_impact_cycle(
                 if not processed:
                     break
             days = service.advance_time(session, now, grace)
+            service.build_new_allocation_rollups(session)
         return CycleReport(ran=True, changes=changes, days_advanced=days)

@@ -143,3 +143,31 @@ class AssetProgress(Base):
 
     asset_id: Mapped[int] = mapped_column(ForeignKey("green_asset.id"), primary_key=True)
     results_through: Mapped[date] = mapped_column(Date)
+
+
+class BondAssetMonth(Base):
+    """Per bond, asset and local month: the asset's day results (latest revisions, days from the
+    bond's issue date on) summed, as the asset's figures and as attributed to the bond (each day
+    rounded toward zero, as in checkpoint totals). Kept in step with the results by the impact
+    job, so a bond summary reads a dozen rows per asset-year instead of every day."""
+
+    __tablename__ = "bond_asset_month"
+
+    bond_id: Mapped[int] = mapped_column(ForeignKey("bond.id"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("green_asset.id"), primary_key=True)
+    month_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    reduction_wh: Mapped[int] = mapped_column(BigInteger)
+    co2_avoided_g: Mapped[int] = mapped_column(BigInteger)
+    attributed_reduction_wh: Mapped[int] = mapped_column(BigInteger)
+    attributed_co2_avoided_g: Mapped[int] = mapped_column(BigInteger)
+    days: Mapped[int] = mapped_column(Integer)
+    provisional_days: Mapped[int] = mapped_column(Integer)
+
+
+class BondRollupBuilt(Base):
+    """Allocations whose earlier months have been rolled up into ``bond_asset_month`` (once, by
+    the job, after the allocation is created; later result changes keep the rows in step)."""
+
+    __tablename__ = "bond_rollup_built"
+
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id"), primary_key=True)

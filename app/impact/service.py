@@ -35,8 +35,10 @@ from app.impact.calc.methods import (
     fit_baseline_period,
 )
 from app.impact.calc.results import (
+    AttributedTotals,
     PeriodResult,
     attribute,
+    attributed_totals,
     day_result,
     fit_summary,
     month_result,
@@ -45,6 +47,8 @@ from app.impact.models import (
     AssetProgress,
     BaselineFitRecord,
     BenchmarkConfig,
+    BondAssetMonth,
+    BondRollupBuilt,
     EmissionFactorVersion,
     ImpactResult,
     MeterDay,
@@ -57,7 +61,7 @@ from app.impact.schemas import (
 from app.ingest import service as ingest
 from app.ledger.queue import enqueue
 from app.registry import service as registry
-from app.registry.models import GreenAsset, Meter
+from app.registry.models import Allocation, GreenAsset, Meter
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
@@ -722,7 +726,67 @@ def _recompute_months(
             finalised,
         )
         revisions += int(revised)
+        allocations = registry.allocations_of_asset(session, asset_id)
+        _roll_up_month(session, asset_id, month, day_rows, allocations)
     return revisions
+
+
+# Bond roll-ups -----------------------------------------------------------------------------
+
+
+def _roll_up_month(
+    session: Session,
+    asset_id: int,
+    month: date,
+    day_rows: dict[date, ImpactResult],
+    allocations: Sequence[Allocation],
+) -> None:
+    """Write the month's ``bond_asset_month`` rows for these allocations of the asset."""
+    for allocation in allocations:
+        issued = registry.get_bond(session, allocation.bond_id).issue_date
+        days = [to_period_result(row) for day, row in sorted(day_rows.items()) if day >= issued]
+        totals = attributed_totals(days, allocation.financing_share)
+        values = {
+            "reduction_wh": totals.reduction_wh,
+            "co2_avoided_g": totals.co2_avoided_g,
+            "attributed_reduction_wh": totals.attributed_reduction_wh,
+            "attributed_co2_avoided_g": totals.attributed_co2_avoided_g,
+            "days": totals.days,
+            "provisional_days": totals.provisional_days,
+        }
+        key = {"bond_id": allocation.bond_id, "asset_id": asset_id, "month_start": month}
+        session.execute(
+            upsert(session, BondAssetMonth.__table__)
+            .values(**key, **values)
+            .on_conflict_do_update(index_elements=list(key), set_=values)
+        )
+
+
+def build_new_allocation_rollups(session: Session) -> int:
+    """Roll up the months an asset already has for allocations created since the last pass.
+    Returns the allocations rolled up."""
+    built = set(session.scalars(select(BondRollupBuilt.allocation_id)))
+    if registry.count_allocations(session) == len(built):
+        return 0
+    new = [a for a in registry.list_all_allocations(session) if a.id not in built]
+    for allocation in new:
+        months = session.scalars(
+            select(ImpactResult.period_start)
+            .where(ImpactResult.asset_id == allocation.asset_id, ImpactResult.period == "month")
+            .distinct()
+        )
+        for month in months:
+            span = (_next_month(month) - month).days
+            day_rows = _latest_results(
+                session,
+                allocation.asset_id,
+                "day",
+                [month + timedelta(days=i) for i in range(span)],
+            )
+            _roll_up_month(session, allocation.asset_id, month, day_rows, [allocation])
+        session.add(BondRollupBuilt(allocation_id=allocation.id))
+    session.commit()
+    return len(new)
 
 
 # Job steps ---------------------------------------------------------------------------------
@@ -853,9 +917,12 @@ def list_results(
 def bond_impact(
     session: Session, bond_id: int, period: str, first: date | None, last: date | None
 ) -> list[BondPeriodImpact]:
-    """Per period: the assets' totals and the bond's attributed share (pro-rata to its share of
-    each asset's financing)."""
-    registry.get_bond(session, bond_id)
+    """Per period from the bond's issue date on: the assets' totals and the bond's attributed
+    share (pro-rata to its share of each asset's financing, each day rounded toward zero)."""
+    issued = registry.get_bond(session, bond_id).issue_date
+    first = issued if first is None else max(first, issued)
+    if period == "month":
+        return _bond_months(session, bond_id, first, last)
     totals: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 1])
     for allocation in registry.allocations_of_bond(session, bond_id):
         for row in list_results(session, allocation.asset_id, period, first, last, False):
@@ -876,6 +943,51 @@ def bond_impact(
         )
         for start, acc in sorted(totals.items())
     ]
+
+
+def _rollup_sums() -> tuple[Any, ...]:
+    return (
+        func.sum(BondAssetMonth.reduction_wh),
+        func.sum(BondAssetMonth.co2_avoided_g),
+        func.sum(BondAssetMonth.attributed_reduction_wh),
+        func.sum(BondAssetMonth.attributed_co2_avoided_g),
+        func.sum(BondAssetMonth.days),
+        func.sum(BondAssetMonth.provisional_days),
+    )
+
+
+def _bond_months(
+    session: Session, bond_id: int, first: date, last: date | None
+) -> list[BondPeriodImpact]:
+    query = select(BondAssetMonth.month_start, *_rollup_sums()).where(
+        BondAssetMonth.bond_id == bond_id,
+        BondAssetMonth.month_start >= first.replace(day=1),
+        BondAssetMonth.days > 0,
+    )
+    if last is not None:
+        query = query.where(BondAssetMonth.month_start <= last)
+    rows = session.execute(
+        query.group_by(BondAssetMonth.month_start).order_by(BondAssetMonth.month_start)
+    )
+    return [
+        BondPeriodImpact(
+            period_start=month,
+            assets_reduction_wh=int(r),
+            assets_co2_avoided_g=int(g),
+            attributed_reduction_wh=int(ar),
+            attributed_co2_avoided_g=int(ag),
+            final=int(provisional) == 0,
+        )
+        for month, r, g, ar, ag, _, provisional in rows
+    ]
+
+
+def bond_totals(session: Session, bond_id: int) -> AttributedTotals:
+    """The bond's figures since issuance, from the monthly roll-ups (one aggregate query)."""
+    registry.get_bond(session, bond_id)
+    row = session.execute(select(*_rollup_sums()).where(BondAssetMonth.bond_id == bond_id)).one()
+    r, g, ar, ag, days, provisional = (int(v or 0) for v in row)
+    return AttributedTotals(r, g, ar, ag, days, provisional)
 
 
 def check_recompute_range(first: date, last: date) -> None:

@@ -160,7 +160,7 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
     bond = registry.get_bond(session, bond_id)
     allocations = registry.allocations_of_bond(session, bond_id)
     assets = registry.assets_by_ids(session, [a.asset_id for a in allocations])
-    days = impact.bond_impact(session, bond_id, "day", bond.issue_date, None)
+    totals = impact.bond_totals(session, bond_id)
     checkpoints = confirmed_checkpoints(session)
     latest = checkpoints[-1] if checkpoints else None
     anchored = None
@@ -191,13 +191,11 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
             for a in allocations
         ],
         "impact_since_issuance": {
-            "assets_energy_reduction_kwh": str(kwh(sum(d.assets_reduction_wh for d in days))),
-            "assets_co2_avoided_t": str(tonnes(sum(d.assets_co2_avoided_g for d in days))),
-            "attributed_energy_reduction_kwh": str(
-                kwh(sum(d.attributed_reduction_wh for d in days))
-            ),
-            "attributed_co2_avoided_t": str(tonnes(sum(d.attributed_co2_avoided_g for d in days))),
-            "includes_provisional_days": any(not d.final for d in days),
+            "assets_energy_reduction_kwh": str(kwh(totals.reduction_wh)),
+            "assets_co2_avoided_t": str(tonnes(totals.co2_avoided_g)),
+            "attributed_energy_reduction_kwh": str(kwh(totals.attributed_reduction_wh)),
+            "attributed_co2_avoided_t": str(tonnes(totals.attributed_co2_avoided_g)),
+            "includes_provisional_days": totals.provisional_days > 0,
         },
         "anchored_totals": anchored,
     }

@@ -116,6 +116,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
                 allocation_id=allocation.id,
                 bond_id=bond.id,
                 bond_code=bond.code,
+                bond_issue_date=bond.issue_date.isoformat(),
                 asset_id=allocation.asset_id,
                 currency=bond.currency,
                 amount_allocated=str(allocation.amount_allocated),

@@ -4,9 +4,10 @@ checkpoint, so an auditor can recompute them from an export. Pure: no I/O.
 
 - Only ``result`` leaves of period ``day`` count (months are sums of days); for each asset and
   day the leaf with the highest revision in the prefix wins (a correction replaces, never adds).
-- A bond's total = sum over its ``allocation`` leaves in the prefix, over the asset's days, of
-  the day's figure x financing_share rounded toward zero (the ICMA pro-rata attribution the
-  results use). A day without a claim (null) adds nothing.
+- A bond's total = sum over its ``allocation`` leaves in the prefix, over the asset's days from
+  the bond's issue date on, of the day's figure x financing_share rounded toward zero (the ICMA
+  pro-rata attribution the results use; what an asset saved before the bond financed it is not
+  the bond's). A day without a claim (null) adds nothing.
 """
 
 import hashlib
@@ -22,9 +23,9 @@ CALCULATION_VERSIONS = {
     "baseline": "caltrack-daily/1",
     "generation": "generation/1",
     "intensity": "intensity/1",
-    "leaf_encoding": "1",
+    "leaf_encoding": "2",
     "series": "series/1",
-    "totals": "day-results-latest-revision/1",
+    "totals": "day-results-latest-revision-since-issue/2",
 }
 
 
@@ -36,12 +37,17 @@ def _attribute(value: int | None, share: Decimal) -> int:
 
 def bond_totals(leaves: Iterable[dict[str, Any]]) -> list[tuple[int, int, int]]:
     """``[(bond_id, reduction_wh, co2_avoided_g)]`` ascending by bond id."""
-    allocations: list[tuple[int, int, Decimal]] = []
+    allocations: list[tuple[int, int, Decimal, str]] = []
     latest: dict[tuple[int, str], dict[str, Any]] = {}
     for leaf in leaves:
         if leaf["type"] == "allocation":
             allocations.append(
-                (leaf["bond_id"], leaf["asset_id"], Decimal(leaf["financing_share"]))
+                (
+                    leaf["bond_id"],
+                    leaf["asset_id"],
+                    Decimal(leaf["financing_share"]),
+                    leaf["bond_issue_date"],
+                )
             )
         elif leaf["type"] == "result" and leaf["period"] == "day":
             key = (leaf["asset_id"], leaf["period_start"])
@@ -51,9 +57,11 @@ def bond_totals(leaves: Iterable[dict[str, Any]]) -> list[tuple[int, int, int]]:
     for (asset_id, _), leaf in latest.items():
         by_asset.setdefault(asset_id, []).append(leaf)
     totals: dict[int, list[int]] = {}
-    for bond_id, asset_id, share in allocations:
+    for bond_id, asset_id, share, issued in allocations:
         acc = totals.setdefault(bond_id, [0, 0])
         for leaf in by_asset.get(asset_id, []):
+            if leaf["period_start"] < issued:  # ISO dates compare as strings
+                continue
             acc[0] += _attribute(leaf["reduction_wh"], share)
             acc[1] += _attribute(leaf["co2_avoided_g"], share)
     return [(bond_id, acc[0], acc[1]) for bond_id, acc in sorted(totals.items())]

@@ -284,6 +284,14 @@ def allocations_by_ids(session: Session, ids: list[int]) -> dict[int, tuple[Allo
     return {a.id: (a, b) for a, b in rows}
 
 
+def count_allocations(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Allocation)) or 0
+
+
+def list_all_allocations(session: Session) -> list[Allocation]:
+    return list(session.scalars(select(Allocation).order_by(Allocation.id)))
+
+
 def allocations_of_asset(session: Session, asset_id: int) -> list[Allocation]:
     return list(
         session.scalars(

@@ -151,6 +151,34 @@ def attribute(value: int | None, financing_share: Decimal) -> int | None:
     return int((Decimal(value) * financing_share).to_integral_value(ROUND_DOWN))
 
 
+@dataclass(frozen=True)
+class AttributedTotals:
+    """Sums of day results: the asset's figures, the bond's attributed share of them (each day
+    rounded toward zero first, so these add up exactly to checkpoint totals), and the number of
+    days, how many of them still provisional."""
+
+    reduction_wh: int
+    co2_avoided_g: int
+    attributed_reduction_wh: int
+    attributed_co2_avoided_g: int
+    days: int
+    provisional_days: int
+
+
+def attributed_totals(days: Sequence[PeriodResult], financing_share: Decimal) -> AttributedTotals:
+    """A day without a claim (null reduction or CO2) adds nothing, as in month results."""
+    return AttributedTotals(
+        reduction_wh=sum(d.reduction_wh or 0 for d in days),
+        co2_avoided_g=sum(d.co2_avoided_g or 0 for d in days),
+        attributed_reduction_wh=sum(attribute(d.reduction_wh, financing_share) or 0 for d in days),
+        attributed_co2_avoided_g=sum(
+            attribute(d.co2_avoided_g, financing_share) or 0 for d in days
+        ),
+        days=len(days),
+        provisional_days=sum(not d.final for d in days),
+    )
+
+
 def fit_summary(fit: BaselineFit | None) -> dict[str, object] | None:
     """The fit as disclosed to investors and auditors."""
     if fit is None:

@@ -1,0 +1,78 @@
+"""Checkpoint totals (app/ledger/totals.py), pure: which day results count toward a bond and how
+they are attributed. Figures are small enough to check by hand against the rule in the module's
+docstring."""
+
+from typing import Any
+
+from app.ledger.totals import bond_totals
+
+
+def allocation(
+    bond_id: int, asset_id: int, share: str, issued: str = "2026-01-01"
+) -> dict[str, Any]:
+    return {
+        "type": "allocation",
+        "bond_id": bond_id,
+        "asset_id": asset_id,
+        "financing_share": share,
+        "bond_issue_date": issued,
+    }
+
+
+def day(
+    asset_id: int, start: str, reduction_wh: int | None, co2_g: int | None, revision: int = 0
+) -> dict[str, Any]:
+    return {
+        "type": "result",
+        "period": "day",
+        "asset_id": asset_id,
+        "period_start": start,
+        "revision": revision,
+        "reduction_wh": reduction_wh,
+        "co2_avoided_g": co2_g,
+    }
+
+
+def test_each_day_is_attributed_toward_zero_before_summing() -> None:
+    # 0.5 x 3 = 1.5 -> 1 per day, so two days give 2 (attributing the sum would give 3);
+    # negative days (more than the benchmark) round toward zero too: 0.5 x -3 = -1.5 -> -1.
+    leaves = [
+        allocation(1, 10, "0.5"),
+        day(10, "2026-02-01", 3, 7),
+        day(10, "2026-02-02", 3, 7),
+        day(10, "2026-02-03", -3, -7),
+    ]
+    assert bond_totals(leaves) == [(1, 1 + 1 - 1, 3 + 3 - 3)]
+
+
+def test_the_latest_revision_replaces_a_day_and_months_do_not_count() -> None:
+    leaves = [
+        allocation(1, 10, "1"),
+        day(10, "2026-02-01", 100, 40, revision=0),
+        day(10, "2026-02-01", 250, 90, revision=1),
+        day(10, "2026-02-02", 10, 4),
+        {**day(10, "2026-02-01", 260, 94), "period": "month"},
+    ]
+    assert bond_totals(leaves) == [(1, 260, 94)]
+
+
+def test_days_before_the_bond_was_issued_are_not_the_bonds() -> None:
+    leaves = [
+        allocation(1, 10, "1", issued="2026-02-02"),
+        allocation(2, 10, "0.25", issued="2026-01-01"),
+        day(10, "2026-02-01", 400, 100),
+        day(10, "2026-02-02", 800, 200),
+    ]
+    assert bond_totals(leaves) == [(1, 800, 200), (2, 100 + 200, 25 + 50)]
+
+
+def test_days_without_a_claim_add_nothing_and_bonds_sum_their_assets() -> None:
+    leaves = [
+        day(10, "2026-02-01", 1000, 300),
+        day(11, "2026-02-01", None, None),
+        day(11, "2026-02-02", 2000, 500),
+        allocation(1, 10, "0.1"),
+        allocation(1, 11, "0.2"),
+        allocation(3, 11, "0.8"),
+    ]
+    assert bond_totals(leaves) == [(1, 100 + 400, 30 + 100), (3, 1600, 400)]
