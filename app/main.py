@@ -25,6 +25,7 @@ from app.ledger.config import anchor_policy, chain_config, client_factory
 from app.ledger.jobs import run_sequencer
 from app.ledger.router import router as ledger_router
 from app.registry.router import router as registry_router
+from app.web.router import mount_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ledger_router)
     app.include_router(investor_router)
     app.include_router(audit_router)
+    mount_dashboard(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     def healthz() -> dict[str, str]:

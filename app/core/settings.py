@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     chain_timeout_s: float = Field(
         default=30.0, gt=0, description="RPC timeout and how long a run waits for a receipt."
     )
+    web_chain_rpc_url: str | None = Field(
+        default=None,
+        description="Public JSON-RPC endpoint the dashboard's browser reads the registry "
+        "contract from to check a proof's root. Unset: the embedded Anvil's URL when the chain "
+        "is embedded, otherwise none (the viewer enters one); `GBT_CHAIN_RPC_URL` is never "
+        "shown to browsers.",
+    )
     scheduler_enabled: bool = Field(
         default=True,
         description="Run the scheduled jobs in this process (API replicas may "
