@@ -29,8 +29,10 @@ node-deps: $(NODE_MODULES)
 contracts: node-deps
 	node contracts/build.mjs
 
+# The service, its local chain and the simulated demo fleet (simulator/demo.py); `gbt-server`
+# alone runs just the service.
 run: $(INSTALLED) node-deps
-	$(BIN)/gbt-server
+	$(BIN)/gbt-demo
 
 test: lint typecheck pytest
 
@@ -39,7 +41,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy app
+	$(BIN)/mypy app simulator
 
 pytest: $(INSTALLED) node-deps
 	$(BIN)/pytest

@@ -1,0 +1,1 @@
+"""A simulated IoT meter fleet for the green bond impact tracker (docs/simulator.md)."""
