@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # npm ci writes this file; reinstall when the lockfile changes.
 NODE_MODULES := contracts/node_modules/.package-lock.json
+WEB_MODULES := app/web/node_modules/.package-lock.json
+# The dashboard's browser tests drive Debian's Chromium (never a browser download).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest clean contracts node-deps
+.PHONY: run test lint typecheck pytest clean contracts node-deps chromium
 
 # (Re)install when pyproject.toml changes; the stamp file records the last install.
 $(INSTALLED): pyproject.toml
@@ -23,7 +26,21 @@ $(NODE_MODULES): contracts/package.json contracts/package-lock.json
 	cd contracts && npm ci --no-audit --no-fund
 	touch $@
 
-node-deps: $(NODE_MODULES)
+# app/web/: Chart.js for the dashboard, served by the service from node_modules (works offline).
+$(WEB_MODULES): app/web/package.json app/web/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js >= 20 and npm are required for app/web/"; exit 1; }
+	cd app/web && npm ci --no-audit --no-fund
+	touch $@
+
+node-deps: $(NODE_MODULES) $(WEB_MODULES)
+
+# Debian's chromium package (and a Japanese font for the screenshots) when it is missing.
+chromium:
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic || \
+		{ $$SUDO apt-get update && \
+		  $$SUDO apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic; }; }
 
 # Compiles contracts/ImpactRegistry.sol into contracts/artifacts/ImpactRegistry.json (committed).
 contracts: node-deps
@@ -43,8 +60,9 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy app simulator
 
-pytest: $(INSTALLED) node-deps
+pytest: $(INSTALLED) node-deps chromium
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache contracts/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache contracts/node_modules app/web/node_modules \
+		test-artifacts

@@ -351,8 +351,8 @@ function chartOptions(unit) {
       },
     },
     scales: {
-      x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } },
-      y: { title: { display: true, text: unit }, ticks: { callback: (v) => axisNumber(v) } },
+      x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 16, maxTicksLimit: 8 } },
+      y: { beginAtZero: true, title: { display: true, text: unit }, ticks: { callback: (v) => axisNumber(v) } },
     },
   };
 }
