@@ -37,10 +37,11 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from app.core.db import bulk_insert, create_db_engine, session_factory, utcnow
 from app.core.migrate import upgrade_to_head
@@ -53,7 +54,7 @@ from app.ledger.anvil import CHAIN_ID, DEV_PRIVATE_KEY, anvil_args, start_anvil,
 from app.ledger.chain import ChainClient, ChainConfig
 from app.ledger.models import LogQueue
 from app.registry import service as registry
-from app.registry.models import Meter
+from app.registry.models import Allocation, Bond, Meter
 from app.registry.schemas import AllocationCreate, AssetCreate, BondCreate, MeterCreate
 
 BATCH = 1000
@@ -250,27 +251,11 @@ def measure(paths: list[str], clients: int, headers: dict[str, str]) -> list[flo
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--assets", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=500, help="per endpoint")
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument(
-        "--serial", type=int, default=50, help="requests per endpoint with one client, first"
-    )
-    parser.add_argument("--round", type=int, default=50, help="queued items per sequencer round")
-    args = parser.parse_args()
-
-    engine = create_db_engine(args.database_url)
-    upgrade_to_head(engine)
-    sf = session_factory(engine)
-    print(
-        f"machine: {platform.platform()}, python {platform.python_version()}, {os.cpu_count()} CPUs"
-    )
-    print(f"assets: {args.assets}")
-    timings: dict[str, float] = {}
-
+def prepare(
+    engine: Engine, sf: Any, args: argparse.Namespace, timings: dict[str, float]
+) -> tuple[int, int]:
+    """Registry, readings, results, the sequenced log and one checkpoint. Returns (readings,
+    leaves)."""
     t = time.perf_counter()
     bond_id, asset_ids, meters = setup(sf, args.assets)
     timings["setup_s"] = time.perf_counter() - t
@@ -322,6 +307,44 @@ def main() -> None:
         finally:
             stop_anvil(process)
 
+    return readings, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--assets", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=500, help="per endpoint")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--serial", type=int, default=50, help="requests per endpoint with one client, first"
+    )
+    parser.add_argument("--round", type=int, default=50, help="queued items per sequencer round")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="skip the preparation: measure a schema an earlier run prepared (after code changes)",
+    )
+    args = parser.parse_args()
+
+    engine = create_db_engine(args.database_url)
+    upgrade_to_head(engine)
+    sf = session_factory(engine)
+    print(
+        f"machine: {platform.platform()}, python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    print(f"assets: {args.assets}")
+    timings: dict[str, float] = {}
+
+    if args.measure_only:
+        readings = size = 0
+    else:
+        readings, size = prepare(engine, sf, args, timings)
+    with sf() as session:
+        bond_id = session.scalar(select(func.max(Bond.id)))
+        asset_ids = list(
+            session.scalars(select(Allocation.asset_id).where(Allocation.bond_id == bond_id))
+        )
     with sf() as session:
         low, high = session.execute(select(func.min(Reading.id), func.max(Reading.id))).one()
     engine.dispose()
@@ -405,7 +428,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "assets": args.assets,
+                "assets": len(asset_ids),
                 "readings": readings,
                 "leaves": size,
                 **{k: round(v, 2) for k, v in timings.items()},

@@ -127,6 +127,32 @@ def test_series_paging_units_and_anchoring_status(
     assert single["tx_hash"] == checkpoints[0]["tx_hash"]
     assert client.get("/v1/investor/checkpoints/7").status_code == 404
 
+    # A correction of a final day is a new revision: pending until the next checkpoint, which
+    # then covers it, while the other days stay covered by the first one.
+    corrected = DAY0 + timedelta(days=2)
+    start = datetime(corrected.year, corrected.month, corrected.day, tzinfo=UTC) - timedelta(
+        hours=9
+    )
+    assert fleet.post(ids["meter"], 2, half_hours(start, 2, [4000, 4000])).status_code == 200
+    run_impact_cycle(
+        state.engine,
+        state.session_factory,
+        state.impact_grace,
+        now=datetime(2026, 1, 20, tzinfo=UTC),
+    )
+    run_sequencer(state.engine, state.session_factory)
+    by_day = {i["period_start"]: i for i in walk()}
+    assert by_day[str(corrected)]["revision"] == 1
+    assert by_day[str(corrected)]["anchoring"] == {"status": "pending", "checkpoint_number": None}
+    assert (
+        run_anchor_cycle(state.engine, state.session_factory, chain.client, policy).status
+        == "confirmed"
+    )
+    by_day = {i["period_start"]: i for i in walk()}
+    assert by_day[str(corrected)]["anchoring"]["checkpoint_number"] == 1
+    others = {d: i["anchoring"]["checkpoint_number"] for d, i in by_day.items() if i["final"]}
+    assert set(others.values()) == {0, 1} and list(others.values()).count(1) == 1
+
 
 def test_etag_and_cache_control(client: TestClient, fleet: Fleet) -> None:
     ids = setup_bond(client, fleet, days=2)

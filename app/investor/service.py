@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.impact import service as impact
 from app.impact.models import ImpactResult
-from app.ledger import log
-from app.ledger.anchor import confirmed_checkpoints, covering_checkpoint
+from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
 from app.ledger.models import Checkpoint
 from app.registry import service as registry
 
@@ -51,23 +50,19 @@ def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
     }
 
 
-def _anchoring(
-    row: ImpactResult, index: int | None, checkpoints: list[Checkpoint]
-) -> dict[str, Any]:
+def _anchoring(row: ImpactResult, anchoring: tuple[int, int | None] | None) -> dict[str, Any]:
     if not row.final:
         return {"status": "provisional", "checkpoint_number": None}
-    cp = covering_checkpoint(checkpoints, index)
-    if cp is None:
+    if anchoring is None or anchoring[1] is None:
         return {"status": "pending", "checkpoint_number": None}
-    return {"status": "anchored", "checkpoint_number": cp.number}
+    return {"status": "anchored", "checkpoint_number": anchoring[1]}
 
 
 def series(
     session: Session, asset_id: int, period: str, first: date | None, last: date | None
 ) -> list[dict[str, Any]]:
     rows = impact.list_results(session, asset_id, period, first, last, all_revisions=False)
-    indices = log.leaf_indices(session, "result", [r.id for r in rows])
-    checkpoints = confirmed_checkpoints(session)
+    anchoring = anchoring_of(session, "result", [r.id for r in rows])
     out = []
     for row in rows:
         figures = impact.to_period_result(row)
@@ -84,7 +79,7 @@ def series(
                 "flags": list(figures.flags),
                 "method": row.method,
                 "result_id": row.id,
-                "anchoring": _anchoring(row, indices.get(row.id), checkpoints),
+                "anchoring": _anchoring(row, anchoring.get(row.id)),
             }
         )
     return out
@@ -161,8 +156,7 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
     allocations = registry.allocations_of_bond(session, bond_id)
     assets = registry.assets_by_ids(session, [a.asset_id for a in allocations])
     totals = impact.bond_totals(session, bond_id)
-    checkpoints = confirmed_checkpoints(session)
-    latest = checkpoints[-1] if checkpoints else None
+    latest = latest_confirmed_checkpoint(session)
     anchored = None
     if latest is not None:
         for b, r, g in json.loads(latest.totals_json):

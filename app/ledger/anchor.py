@@ -223,19 +223,36 @@ def _await(
         reconcile(session, client, address, utcnow())
 
 
-def confirmed_checkpoints(session: Session) -> list[Checkpoint]:
-    """Confirmed checkpoints, by growing tree size."""
-    return list(
-        session.scalars(
-            select(Checkpoint)
-            .where(Checkpoint.status == "confirmed")
-            .order_by(Checkpoint.tree_size)
-        )
+def latest_confirmed_checkpoint(session: Session) -> Checkpoint | None:
+    return session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.status == "confirmed")
+        .order_by(Checkpoint.tree_size.desc())
+        .limit(1)
     )
 
 
-def covering_checkpoint(checkpoints: list[Checkpoint], leaf_index: int | None) -> Checkpoint | None:
-    """The first confirmed checkpoint whose tree contains this leaf, if any."""
-    if leaf_index is None:
-        return None
-    return next((cp for cp in checkpoints if cp.tree_size > leaf_index), None)
+def anchoring_of(
+    session: Session, kind: str, ref_ids: list[int]
+) -> dict[int, tuple[int, int | None]]:
+    """ref_id -> (leaf index, number of the first confirmed checkpoint whose tree contains the
+    leaf, or None while none does), for the sources of this kind that are in the log. One query
+    per 1,000 ids; each covering checkpoint is one index probe, however many checkpoints exist."""
+    covering = (
+        select(Checkpoint.number)
+        .where(Checkpoint.status == "confirmed", Checkpoint.tree_size > LogEntry.leaf_index)
+        .order_by(Checkpoint.tree_size)
+        .limit(1)
+        .correlate(LogEntry)
+        .scalar_subquery()
+    )
+    found: dict[int, tuple[int, int | None]] = {}
+    for i in range(0, len(ref_ids), 1000):
+        chunk = ref_ids[i : i + 1000]
+        for ref_id, leaf_index, number in session.execute(
+            select(LogEntry.ref_id, LogEntry.leaf_index, covering).where(
+                LogEntry.kind == kind, LogEntry.ref_id.in_(chunk)
+            )
+        ):
+            found[ref_id] = (leaf_index, number)
+    return found

@@ -279,17 +279,3 @@ def check_integrity(
 
 def _getter(nodes: dict[tuple[int, int], bytes]) -> merkle.GetNode:
     return lambda level, index: nodes[(level, index)]
-
-
-def leaf_indices(session: Session, kind: str, ref_ids: list[int]) -> dict[int, int]:
-    """ref_id -> leaf index, for the sources of this kind that are in the log."""
-    found: dict[int, int] = {}
-    for i in range(0, len(ref_ids), 1000):
-        chunk = ref_ids[i : i + 1000]
-        for ref_id, leaf_index in session.execute(
-            select(LogEntry.ref_id, LogEntry.leaf_index).where(
-                LogEntry.kind == kind, LogEntry.ref_id.in_(chunk)
-            )
-        ):
-            found[ref_id] = leaf_index
-    return found

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -99,6 +100,8 @@ class Checkpoint(Base):
         CheckConstraint(
             "status IN ('pending', 'sent', 'confirmed', 'failed')", name="status_known"
         ),
+        # Finds the first confirmed checkpoint covering a leaf (investor anchoring status).
+        Index("ix_checkpoint_status_tree_size", "status", "tree_size"),
     )
 
 
