@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "dashboard"
 JST = ZoneInfo("Asia/Tokyo")
+INVESTOR_KEY = "investor-key-dev-only-0003"
 DAYS = 45
 POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
 
@@ -259,8 +260,8 @@ def canvas_pixels(p: Any, canvas_id: str, rgb: tuple[int, int, int]) -> int:
             const data = ctx.getImageData(0, 0, c.width, c.height).data;
             let n = 0;
             for (let i = 0; i < data.length; i += 4) {
-                if (data[i + 3] > 200 && Math.abs(data[i] - r) < 24 && Math.abs(data[i + 1] - g) < 24
-                    && Math.abs(data[i + 2] - b) < 24) n++;
+                const near = (k, v) => Math.abs(data[i + k] - v) < 24;
+                if (data[i + 3] > 200 && near(0, r) && near(1, g) && near(2, b)) n++;
             }
             return n;
         }""",
@@ -503,3 +504,37 @@ def test_colours_meet_wcag_aa_contrast() -> None:
         ratio = contrast(colours[fg], colours[bg])
         assert ratio >= 4.5, f"{fg} on {bg}: {ratio:.2f}"
 
+
+def test_investor_key_mode_asks_the_viewer_for_a_key(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With GBT_INVESTOR_ACCESS=api_key the page holds no key: it asks for one, calls nothing
+    of the investor API before it has one, and keeps it in the tab's sessionStorage only."""
+    tmp = tmp_path_factory.mktemp("keyed")
+    url = f"sqlite:///{tmp}/keyed.sqlite3"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(
+        make_settings(url, tmp, investor_access="api_key", investor_api_keys=INVESTOR_KEY)
+    )
+    try:
+        with live_server(app) as base, httpx.Client(base_url=base) as http:
+            create_bond(http, "JP-GB-KEYED", issue_date="2026-01-05")
+            keyed = Page(browser, base)
+            try:
+                p = keyed.open()
+                assert p.is_visible("#key-panel")
+                assert not any("/v1/investor" in u for u in keyed.requests)
+                p.fill("#key-input", INVESTOR_KEY)
+                p.click("#key-panel button")
+                p.wait_for_selector("#bond-name:has-text('JP-GB-KEYED')")
+                assert not p.is_visible("#key-panel")
+                assert INVESTOR_KEY not in p.content()
+                stored = p.evaluate("sessionStorage.getItem('gbt-investor-key')")
+                assert stored == INVESTOR_KEY
+                assert keyed.problems == []
+            finally:
+                keyed.close()
+    finally:
+        app.state.engine.dispose()

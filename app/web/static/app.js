@@ -112,19 +112,23 @@ function setStatus(text) {
 async function start() {
   document.body.dataset.ready = "false";
   setStatus(t("loading"));
+  await load();
+  render();
+  document.body.dataset.ready = "true";
+}
+
+async function load() {
   try {
     state.config = state.config || (await api("config.json"));
     if (!$("#verify-rpc").value && state.config.chain_rpc_url) $("#verify-rpc").value = state.config.chain_rpc_url;
     if (state.config.investor_access === "api_key" && !state.key) {
       $("#key-panel").hidden = false;
       setStatus("");
-      render();
       return;
     }
     state.bonds = await allPages(`${API}/bonds`);
     if (!state.bonds.length) {
       setStatus(t("no_bonds"));
-      render();
       return;
     }
     const asked = Number(params.get("bond"));
@@ -139,8 +143,6 @@ async function start() {
     }
     setStatus(t("load_failed", { error: e.message }));
   }
-  render();
-  document.body.dataset.ready = "true";
 }
 
 async function loadBond() {

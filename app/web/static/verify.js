@@ -110,7 +110,7 @@ export async function verifyBundle(bundle, { kind, refId, rpcUrl }) {
     const root = await rootFromInclusionProof(hash, bundle.leaf.leaf_index, cp.tree_size, proof);
     add("check_inclusion", root !== null && bytesToHex(root) === cp.root_hex, {
       key: "computed_root",
-      params: { root: root ? bytesToHex(root) : "-" },
+      params: { root: root ? bytesToHex(root) : "-", expected: cp.root_hex },
       index: bundle.leaf.leaf_index,
       size: cp.tree_size,
     });
