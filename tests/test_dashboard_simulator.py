@@ -1,0 +1,110 @@
+"""The dashboard on the simulator's demo fleet (simulator/fleets/demo.toml, the data `make run`
+shows): a year of pre-retrofit baseline, a retrofitted office on a CalTRACK baseline, a
+benchmark office and a PV plant, sent by the simulator as signed batches through the API; the
+real impact job and anchoring on a real Anvil; checked in Debian's Chromium."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+
+from app.impact.jobs import run_impact_cycle
+from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
+from app.ledger.jobs import run_sequencer
+from app.main import create_app
+from app.models import Base
+from tests.chain_helpers import Chain
+from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.live_server import live_server
+from tests.test_dashboard import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CO2,
+    METERED,
+    Page,
+    canvas_pixels,
+    mwh,
+    screenshot,
+    tonnes,
+)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+simulator = pytest.importorskip("simulator.runner")
+from simulator.config import load  # noqa: E402
+from simulator.transport import Transport  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing")
+FLEET = Path(__file__).resolve().parents[1] / "simulator" / "fleets" / "demo.toml"
+POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
+
+
+@pytest.fixture(scope="module")
+def demo_browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.Client]]:
+    tmp = tmp_path_factory.mktemp("demo")
+    chain = Chain(tmp / "anvil-state.json")
+    node = chain.start()
+    url = f"sqlite:///{tmp}/demo.sqlite3"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(make_settings(url, tmp, web_chain_rpc_url=node.url))
+    try:
+        with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+            sim = simulator.Simulator(load(FLEET), Transport(base, ADMIN_TOKEN), tmp / "sim.json")
+            sim.provision()
+            sim.backfill()
+            state = app.state
+            run_impact_cycle(state.engine, state.session_factory, state.impact_grace)
+            run_sequencer(state.engine, state.session_factory)
+            report = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
+            assert report.status == "confirmed", report
+            yield base, http
+    finally:
+        app.state.engine.dispose()
+        chain.stop()
+
+
+def test_demo_fleet_on_the_dashboard(demo_browser: Any, demo: tuple[str, httpx.Client]) -> None:
+    base, http = demo
+    view = Page(demo_browser, base)
+    try:
+        p = view.open()
+        [bond] = http.get("/v1/investor/bonds").json()["items"]
+        detail = http.get(f"/v1/investor/bonds/{bond['id']}").json()
+        since = detail["impact_since_issuance"]
+        assert Decimal(since["attributed_co2_avoided_t"]) > 0
+        assert p.text_content("#h-energy-attributed") == mwh(
+            since["attributed_energy_reduction_kwh"]
+        )
+        assert p.text_content("#h-co2-assets") == tonnes(since["assets_co2_avoided_t"])
+        screenshot(p, "simulator-desktop")
+        for allocation in detail["allocations"]:
+            p.select_option("#asset-select", str(allocation["asset_id"]))
+            p.wait_for_selector("body[data-ready='true']")
+            assert canvas_pixels(p, "chart-energy", METERED) > 200, allocation["asset_name"]
+            assert canvas_pixels(p, "chart-co2", CO2) > 200, allocation["asset_name"]
+            name = f"simulator-asset-{allocation['asset_id']}.png"
+            p.locator("#assets").screenshot(path=str(ARTIFACTS / name))
+        p.locator("#series-table [data-verify-result]").first.click()
+        p.wait_for_selector(
+            "#verify-result[data-outcome='ok'], #verify-result[data-outcome='fail']"
+        )
+        assert p.get_attribute("#verify-result", "data-outcome") == "ok"
+        assert view.problems == []
+    finally:
+        view.close()
