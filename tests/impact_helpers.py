@@ -2,6 +2,8 @@
 expected figures computed independently from the inputs."""
 
 import calendar
+import math
+import random
 import time as clock
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -202,3 +204,88 @@ def intensity_day_benchmark(kwh_per_m2_year: str, area_m2: str, day: date) -> in
 
 def co2_g(reduction_wh: int, kg_co2_per_kwh: str) -> int:
     return half_even(Decimal(reduction_wh) * Decimal(kg_co2_per_kwh))
+
+
+# A baseline-method building ----------------------------------------------------------------
+
+TRUE_HEATING_C, TRUE_COOLING_C = (57 - 32) * 5 / 9, (72 - 32) * 5 / 9
+BASE_WH, HEATING_WH, COOLING_WH, SAVINGS = 150_000, 9_000, 14_000, 0.2
+
+
+def temperature_centi_c(day: date) -> int:
+    """Seasonal mean outdoor temperature with a deterministic day-to-day scatter."""
+    seasonal = 16 + 10 * math.sin(2 * math.pi * (day.timetuple().tm_yday - 115) / 365.25)
+    return round((seasonal + random.Random(day.toordinal()).uniform(-4, 4)) * 100)
+
+
+def model_wh(day: date) -> float:
+    t = temperature_centi_c(day) / 100
+    return (
+        BASE_WH + HEATING_WH * max(TRUE_HEATING_C - t, 0) + COOLING_WH * max(t - TRUE_COOLING_C, 0)
+    )
+
+
+def hourly(total: int) -> list[int]:
+    q, r = divmod(total, 24)
+    return [q + (i < r) for i in range(24)]
+
+
+class BaselineSite:
+    """A building with hourly consumption and temperature meters: a 365-day baseline year, then
+    30 reporting days (the last one yesterday) consuming 20 % less than the model."""
+
+    def __init__(self, site: Site, region: str, skip_baseline_days: set[int]) -> None:
+        self.site = site
+        today = local_today()
+        self.reporting = [today - timedelta(days=30 - i) for i in range(30)]
+        self.baseline = [self.reporting[0] - timedelta(days=365 - i) for i in range(365)]
+        self.asset = site.building(region)
+        self.energy_meter = site.meter(self.asset, "consumption", 3600)
+        self.thermometer = site.meter(self.asset, "outdoor_temperature", 3600)
+        self.metered = {d: round(model_wh(d) * (1 - SAVINGS)) for d in self.reporting}
+        energy = [
+            r
+            for i, d in enumerate(self.baseline)
+            if i not in skip_baseline_days
+            for r in day_readings(d, hourly(round(model_wh(d))), 3600)
+        ]
+        energy += [
+            r for d in self.reporting for r in day_readings(d, hourly(self.metered[d]), 3600)
+        ]
+        temperatures = [
+            r
+            for d in self.baseline + self.reporting
+            for r in day_readings(d, [temperature_centi_c(d)] * 24, 3600, "temperature_centi_c")
+        ]
+        site.post(self.energy_meter, energy)
+        site.post(self.thermometer, temperatures)
+        self.config = site.configure(
+            self.asset,
+            self.reporting[0],
+            method="baseline",
+            baseline_start=self.baseline[0].isoformat(),
+            temperature_meter_id=self.thermometer,
+        )
+
+    def fill_baseline_days(self, indices: set[int]) -> None:
+        self.site.post(
+            self.energy_meter,
+            [
+                r
+                for i in sorted(indices)
+                for r in day_readings(
+                    self.baseline[i], hourly(round(model_wh(self.baseline[i]))), 3600
+                )
+            ],
+        )
+
+    def fits(self) -> list[dict[str, Any]]:
+        response = self.site.client.get(
+            f"/v1/admin/benchmarks/{self.config['id']}/baseline-fits", headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+        fits: list[dict[str, Any]] = response.json()
+        return fits
+
+    def reporting_results(self) -> dict[date, dict[str, Any]]:
+        return self.site.by_day(self.asset, "day", self.reporting[0], self.reporting[-1])

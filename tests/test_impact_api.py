@@ -7,8 +7,6 @@ Test data lies in the past (readings may not start in the future); the job is dr
 chosen ``now`` >= the real clock. Expected figures are computed here from the inputs."""
 
 import json
-import math
-import random
 import threading
 import time as clock
 from datetime import date, datetime, timedelta
@@ -29,9 +27,14 @@ from app.main import create_app
 from app.models import Base
 from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, allocate, create_bond, make_settings
 from tests.impact_helpers import (
+    COOLING_WH,
     FAR_FUTURE,
     FAR_PAST,
+    HEATING_WH,
     JST,
+    TRUE_COOLING_C,
+    TRUE_HEATING_C,
+    BaselineSite,
     Site,
     co2_g,
     day_readings,
@@ -41,6 +44,7 @@ from tests.impact_helpers import (
     intensity_day_benchmark,
     local_today,
     midnight,
+    model_wh,
     month_days,
     past_month,
     real_now,
@@ -797,87 +801,6 @@ def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
 # Synthetic site: daily energy = 150 kWh + 9 kWh per heating degree-day below 57 F + 14 kWh per
 # cooling degree-day above 72 F (both on the CalTRACK 3 F grid); the retrofit saves 20 %.
 GRID_STEP_C = 3 * 5 / 9
-TRUE_HEATING_C, TRUE_COOLING_C = (57 - 32) * 5 / 9, (72 - 32) * 5 / 9
-BASE_WH, HEATING_WH, COOLING_WH, SAVINGS = 150_000, 9_000, 14_000, 0.2
-
-
-def temperature_centi_c(day: date) -> int:
-    """Seasonal mean outdoor temperature with a deterministic day-to-day scatter."""
-    seasonal = 16 + 10 * math.sin(2 * math.pi * (day.timetuple().tm_yday - 115) / 365.25)
-    return round((seasonal + random.Random(day.toordinal()).uniform(-4, 4)) * 100)
-
-
-def model_wh(day: date) -> float:
-    t = temperature_centi_c(day) / 100
-    return (
-        BASE_WH + HEATING_WH * max(TRUE_HEATING_C - t, 0) + COOLING_WH * max(t - TRUE_COOLING_C, 0)
-    )
-
-
-def hourly(total: int) -> list[int]:
-    q, r = divmod(total, 24)
-    return [q + (i < r) for i in range(24)]
-
-
-class BaselineSite:
-    """A building with hourly consumption and temperature meters: a 365-day baseline year, then
-    30 reporting days (the last one yesterday) consuming 20 % less than the model."""
-
-    def __init__(self, site: Site, region: str, skip_baseline_days: set[int]) -> None:
-        self.site = site
-        today = local_today()
-        self.reporting = [today - timedelta(days=30 - i) for i in range(30)]
-        self.baseline = [self.reporting[0] - timedelta(days=365 - i) for i in range(365)]
-        self.asset = site.building(region)
-        self.energy_meter = site.meter(self.asset, "consumption", 3600)
-        self.thermometer = site.meter(self.asset, "outdoor_temperature", 3600)
-        self.metered = {d: round(model_wh(d) * (1 - SAVINGS)) for d in self.reporting}
-        energy = [
-            r
-            for i, d in enumerate(self.baseline)
-            if i not in skip_baseline_days
-            for r in day_readings(d, hourly(round(model_wh(d))), 3600)
-        ]
-        energy += [
-            r for d in self.reporting for r in day_readings(d, hourly(self.metered[d]), 3600)
-        ]
-        temperatures = [
-            r
-            for d in self.baseline + self.reporting
-            for r in day_readings(d, [temperature_centi_c(d)] * 24, 3600, "temperature_centi_c")
-        ]
-        site.post(self.energy_meter, energy)
-        site.post(self.thermometer, temperatures)
-        self.config = site.configure(
-            self.asset,
-            self.reporting[0],
-            method="baseline",
-            baseline_start=self.baseline[0].isoformat(),
-            temperature_meter_id=self.thermometer,
-        )
-
-    def fill_baseline_days(self, indices: set[int]) -> None:
-        self.site.post(
-            self.energy_meter,
-            [
-                r
-                for i in sorted(indices)
-                for r in day_readings(
-                    self.baseline[i], hourly(round(model_wh(self.baseline[i]))), 3600
-                )
-            ],
-        )
-
-    def fits(self) -> list[dict[str, Any]]:
-        response = self.site.client.get(
-            f"/v1/admin/benchmarks/{self.config['id']}/baseline-fits", headers=ADMIN
-        )
-        assert response.status_code == 200, response.text
-        fits: list[dict[str, Any]] = response.json()
-        return fits
-
-    def reporting_results(self) -> dict[date, dict[str, Any]]:
-        return self.site.by_day(self.asset, "day", self.reporting[0], self.reporting[-1])
 
 
 def test_baseline_method_end_to_end(client: TestClient, fleet: Fleet) -> None:

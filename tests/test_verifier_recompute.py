@@ -20,6 +20,7 @@ from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.jobs import run_sequencer
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, allocate, create_bond, half_hours
+from tests.impact_helpers import BaselineSite, Site, real_now
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -126,7 +127,7 @@ def test_the_export_recomputes_to_the_anchored_checkpoint(anchored: dict[str, An
     assert {"gaps", "corrected_data", "insufficient_coverage"} <= flags
     assert out == [
         f"ok   root of {len(leaves)} leaves matches checkpoint 0",
-        f"ok   {len(days)} day results recomputed",
+        f"ok   {len(days)} day results recomputed (0 of them with a refitted CalTRACK baseline)",
         "ok   2 month results are the sums of their days",
         f"ok   methodology hash over {sum(x['type'] == 'emission_factor' for x in leaves)} "
         "emission factors matches",
@@ -204,3 +205,58 @@ def test_bond_totals_comparison_names_the_first_difference() -> None:
             compare_bond_totals(mine, on_chain)
         assert failed.value.what == "bond totals"
         assert failed.value.reason == reason
+
+
+def test_baseline_days_are_recomputed_with_a_refitted_baseline(
+    fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path
+) -> None:
+    """A CalTRACK building whose baseline year is first insufficient (no claims), then completed
+    (a refit and new revisions): the CLI refits from the logged readings at each point of the
+    log and gets every revision; a changed temperature reading is caught."""
+    site = Site(client, fleet)
+    site.factor("TEST-baseline", "0.5")
+    skipped = {i for i in range(365) if i % 9 == 4}
+    building = BaselineSite(site, "TEST-baseline", skip_baseline_days=skipped)
+    site.run_job(real_now())
+    building.fill_baseline_days(skipped)
+    site.run_job(real_now())
+    bond = create_bond(client, "GB-BASE", amount_issued="1000", issue_date="2020-01-01")
+    allocate(client, bond, building.asset, "0.5")
+    state = client.app.state  # type: ignore[attr-defined]
+    run_sequencer(state.engine, state.session_factory)
+    anchor = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
+    assert anchor.status == "confirmed", anchor
+    with client.stream("GET", "/v1/audit/export?to=0", headers=AUDITOR) as r:
+        text = "".join(r.iter_text())
+    lines = [json.loads(line) for line in text.splitlines() if line]
+    days = [x for x in _leaves(lines) if x["type"] == "result" and x["period"] == "day"]
+    revised = [d for d in days if d["revision"] == 1]
+    assert revised and all(d["reduction_wh"] is not None for d in revised)
+    assert {d["flags"] and d["flags"][0] for d in days if d["revision"] == 0} == {
+        "baseline_insufficient"
+    }
+    assert chain.node is not None
+    args = ["--rpc", chain.node.url, "--contract", lines[-1]["checkpoint"]["contract_address"]]
+
+    result = verify("--export", _write(tmp_path, lines, "base.ndjson"), *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        f"ok   {len(days)} day results recomputed ({len(days)} of them with a refitted "
+        "CalTRACK baseline)" in result.stdout.splitlines()
+    )
+
+    # A baseline day's temperatures changed (+15 C, into the cooling range): the refit differs,
+    # so the days computed with it do not follow.
+    leaves = _leaves(lines)
+    first_day = [
+        i
+        for i, leaf in enumerate(leaves)
+        if leaf["type"] == "reading" and leaf["meter_id"] == building.thermometer
+    ][:24]
+    tampered = list(lines)
+    for i in first_day:
+        changed = {**leaves[i], "temperature_centi_c": leaves[i]["temperature_centi_c"] + 1500}
+        tampered[i] = _replace(lines[i], changed)
+    result = verify("--export", _write(tmp_path, tampered, "temp.ndjson"), *args, "--skip-root")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "day result" in result.stdout and "benchmark_wh" in result.stdout

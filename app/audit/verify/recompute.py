@@ -6,8 +6,9 @@ From the export (GET /v1/audit/export: one ``{"leaf_index", "leaf_hex"}`` line p
 1. the export holds leaves 0..n-1, n being the checkpoint's tree size, and their RFC 9162 root
    is the root the contract holds for that checkpoint (O(log n) memory for the tree);
 2. every final ``day`` result follows from the readings logged before it, through the pure
-   calculation core (methods intensity, series and generation; baseline days are reported as
-   skipped, not as checked);
+   calculation core, for every method: intensity, series, generation, and baseline (the
+   CalTRACK fit is redone on the baseline year's readings and the site's temperatures, as
+   logged before the result);
 3. every ``month`` result is the sum of its days (their latest revisions logged before it);
 4. the methodology hash and each bond's cumulative totals recomputed from the leaves are the
    ones on chain.
@@ -34,9 +35,23 @@ from app.audit.verify.checks import (
     UnusableInputError,
     check_chain_id,
 )
-from app.impact.calc.days import DayTotal, IntervalPoint, aggregate_days, local_day_bounds
+from app.impact.calc.days import (
+    DayTotal,
+    IntervalPoint,
+    aggregate_days,
+    local_day_bounds,
+    mean_temperature_c,
+)
 from app.impact.calc.factors import EmissionFactor
-from app.impact.calc.methods import GenerationMethod, IntensityMethod, Method, SeriesMethod
+from app.impact.calc.methods import (
+    BASELINE_DAYS,
+    BaselineMethod,
+    GenerationMethod,
+    IntensityMethod,
+    Method,
+    SeriesMethod,
+    fit_baseline_period,
+)
 from app.impact.calc.results import PeriodResult, day_result, month_result
 from app.ledger import encoding, merkle, totals
 
@@ -243,7 +258,8 @@ def _factor(leaf: dict[str, Any]) -> EmissionFactor:
 
 
 def method_of(config: dict[str, Any]) -> Method | None:
-    """The calculation method of a benchmark_config leaf; None for baseline (not recomputed)."""
+    """The calculation method of a benchmark_config leaf; None for baseline, which needs the
+    readings of its baseline year (``Recomputer`` fits it)."""
     params = config["params"]
     method = config["method"]
     if method == "intensity":
@@ -282,7 +298,10 @@ class Recomputer:
         # (asset, day) -> the latest-revision day result leaf so far
         self.days: dict[tuple[int, date], dict[str, Any]] = {}
         self.days_ok = 0
-        self.days_skipped = 0
+        self.baseline_days_ok = 0
+        # baseline config id -> its method fitted on the readings seen so far (dropped when a
+        # reading of one of its meters falls in its baseline year)
+        self.baseline_fits: dict[int, BaselineMethod] = {}
         self.months_ok = 0
         self.day_failure: Mismatch | None = None
         self.month_failure: Mismatch | None = None
@@ -290,6 +309,7 @@ class Recomputer:
     def add(self, index: int, leaf: dict[str, Any], data: bytes) -> None:
         kind = leaf["type"]
         if kind == "reading":
+            self._invalidate_fits(leaf["meter_id"], leaf["start"])
             meter = self.meters.get(leaf["meter_id"])
             if meter is not None and "energy_wh" in leaf:
                 meter.add(leaf["start"], leaf["energy_wh"], leaf["revision"])
@@ -331,9 +351,7 @@ class Recomputer:
             mismatch = f"cannot be recomputed from the leaves before it: {e!r}"
         if mismatch is None:
             self.days_ok += 1
-            return
-        if mismatch == "skipped":
-            self.days_skipped += 1
+            self.baseline_days_ok += leaf["method"] == "baseline"
             return
         if self.day_failure is None:
             self.day_failure = Mismatch(
@@ -362,10 +380,11 @@ class Recomputer:
         if governing is None or governing["config_id"] != config["config_id"]:
             found = None if governing is None else governing["config_id"]
             return f"config_id: expected {found} (in effect on {day}), found {config['config_id']}"
-        method = method_of(config)
-        if method is None:
-            return "skipped"
+        method = method_of(config) or self._baseline(config)
         energy = self._energy_day(config, day)
+        temperature = None
+        if isinstance(method, BaselineMethod):
+            temperature = self._temperature_c(config, day)
         factor = None
         if leaf["factor_ids"]:
             factor = self.factors.get(leaf["factor_ids"][0])
@@ -378,27 +397,62 @@ class Recomputer:
                     f"emission_factor {factor.id} ({factor.region}, {factor.valid_from} to "
                     f"{factor.valid_to}) does not apply to {config['grid_region']} on {day}"
                 )
-        recomputed = day_result(energy, None, method, factor, ended=True, final=True)
+        recomputed = day_result(energy, temperature, method, factor, ended=True, final=True)
         return _compare(_figures(recomputed), leaf)
 
     def _energy_day(self, config: dict[str, Any], day: date) -> DayTotal:
         """The asset's energy meters' day, summed, as app.impact.service._day_totals does."""
-        tz_name = config["timezone"]
         quantity = ENERGY_QUANTITY[config["asset_kind"]]
-        start_s, end_s = local_day_bounds(day, ZoneInfo(tz_name))
-        value_sum = present = expected = 0
-        corrected = False
-        for _, meter in sorted(self.meters.items()):
-            if meter.asset_id != config["asset_id"] or meter.quantity != quantity:
-                continue
-            [total] = aggregate_days(
-                meter.points(start_s, end_s), meter.interval_s, tz_name, day, day
+        meters = [
+            meter
+            for _, meter in sorted(self.meters.items())
+            if meter.asset_id == config["asset_id"] and meter.quantity == quantity
+        ]
+        return _day_total(meters, config["timezone"], day)
+
+    def _temperature_c(self, config: dict[str, Any], day: date) -> float | None:
+        meter = self.meters.get(config["params"]["temperature_meter_id"])
+        if meter is None:
+            raise ValueError("the temperature meter has no meter_key leaf before the result")
+        return mean_temperature_c(_day_total([meter], config["timezone"], day))
+
+    # baseline fits
+
+    def _baseline_window(self, config: dict[str, Any]) -> tuple[date, date]:
+        first = date.fromisoformat(config["params"]["baseline_start"])
+        return first, first + timedelta(days=BASELINE_DAYS - 1)
+
+    def _baseline(self, config: dict[str, Any]) -> BaselineMethod:
+        """The CalTRACK fit of the baseline year as app.impact.service._current_fit makes it,
+        from the readings logged so far."""
+        cached = self.baseline_fits.get(config["config_id"])
+        if cached is not None:
+            return cached
+        first, last = self._baseline_window(config)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        energy = [self._energy_day(config, d) for d in days]
+        temperatures = {d: self._temperature_c(config, d) for d in days}
+        fit, _ = fit_baseline_period(energy, temperatures)
+        method = BaselineMethod(fit)
+        self.baseline_fits[config["config_id"]] = method
+        return method
+
+    def _invalidate_fits(self, meter_id: int, start_s: int) -> None:
+        """A reading in a baseline year changes the fit (the service refits then too)."""
+        meter = self.meters.get(meter_id)
+        for config_id in list(self.baseline_fits):
+            config = self.configs[config_id]
+            uses = config["params"]["temperature_meter_id"] == meter_id or (
+                meter is not None
+                and meter.asset_id == config["asset_id"]
+                and meter.quantity == ENERGY_QUANTITY[config["asset_kind"]]
             )
-            value_sum += total.value_sum
-            present += total.present
-            expected += total.expected
-            corrected |= total.corrected
-        return DayTotal(day, value_sum, present, expected, corrected)
+            if not uses:
+                continue
+            first, last = self._baseline_window(config)
+            tz = ZoneInfo(config["timezone"])
+            if local_day_bounds(first, tz)[0] <= start_s < local_day_bounds(last, tz)[1]:
+                del self.baseline_fits[config_id]
 
     # month results
 
@@ -424,6 +478,20 @@ class Recomputer:
             self.months_ok += 1
         elif self.month_failure is None:
             self.month_failure = Mismatch(what, mismatch)
+
+
+def _day_total(meters: Sequence[MeterState], tz_name: str, day: date) -> DayTotal:
+    """These meters' local day, summed (as app.impact.service._day_totals does)."""
+    start_s, end_s = local_day_bounds(day, ZoneInfo(tz_name))
+    value_sum = present = expected = 0
+    corrected = False
+    for meter in meters:
+        [total] = aggregate_days(meter.points(start_s, end_s), meter.interval_s, tz_name, day, day)
+        value_sum += total.value_sum
+        present += total.present
+        expected += total.expected
+        corrected |= total.corrected
+    return DayTotal(day, value_sum, present, expected, corrected)
 
 
 def _compare(expected: dict[str, Any], leaf: dict[str, Any]) -> str | None:
@@ -529,12 +597,10 @@ def verify_recompute(
 
     if recomputer.day_failure is not None:
         raise CheckFailedError(recomputer.day_failure.what, recomputer.day_failure.reason)
-    report(f"{recomputer.days_ok} day results recomputed")
-    if recomputer.days_skipped:
-        (skip or report)(
-            f"{recomputer.days_skipped} baseline day results skipped (baseline method not "
-            "recomputed yet)"
-        )
+    report(
+        f"{recomputer.days_ok} day results recomputed "
+        f"({recomputer.baseline_days_ok} of them with a refitted CalTRACK baseline)"
+    )
     if recomputer.month_failure is not None:
         raise CheckFailedError(recomputer.month_failure.what, recomputer.month_failure.reason)
     report(f"{recomputer.months_ok} month results are the sums of their days")
