@@ -88,9 +88,13 @@ class World:
     key_index: int
     reading_index: int
     sizes: tuple[int, int, int]  # checkpoints 0, 1 (tree extended) and 2 (the lying tree)
+    tx_hashes: tuple[str, str, str]  # the transactions that added them
+    blocks: tuple[int, int, int]
 
 
-def add_checkpoint(w3: Web3, account: LocalAccount, address: str, size: int, root: bytes) -> None:
+def add_checkpoint(
+    w3: Web3, account: LocalAccount, address: str, size: int, root: bytes
+) -> tuple[str, int]:
     registry = w3.eth.contract(address=Web3.to_checksum_address(address), abi=REGISTRY_ABI)
     tx: Any = registry.functions.addCheckpoint(
         size, root, 1_775_000_000, b"\x07" * 32, []
@@ -107,6 +111,7 @@ def add_checkpoint(w3: Web3, account: LocalAccount, address: str, size: int, roo
         w3.eth.send_raw_transaction(signed.raw_transaction)
     )
     assert receipt["status"] == 1
+    return "0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["blockNumber"])
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +157,11 @@ def world() -> Iterator[World]:
         account = node.funded_account()
         registry = deploy_registry(w3, account)
         other_registry = deploy_registry(w3, account)
-        add_checkpoint(w3, account, registry, size0, tree.root(size0))
-        add_checkpoint(w3, account, registry, size1, tree.root(size1))
-        add_checkpoint(w3, account, registry, size2, lie_tree.root(size2))
+        added = [
+            add_checkpoint(w3, account, registry, size0, tree.root(size0)),
+            add_checkpoint(w3, account, registry, size1, tree.root(size1)),
+            add_checkpoint(w3, account, registry, size2, lie_tree.root(size2)),
+        ]
         yield World(
             node,
             w3,
@@ -167,6 +174,8 @@ def world() -> Iterator[World]:
             key_index,
             reading_indices[1],
             (size0, size1, size2),
+            (added[0][0], added[1][0], added[2][0]),
+            (added[0][1], added[1][1], added[2][1]),
         )
 
 
@@ -193,8 +202,8 @@ def make_bundle(world: World, *, number: int = 1, lie: bool = False) -> dict[str
             "root_hex": tree.root(size).hex(),
             "chain_id": world.node.chain_id,
             "contract_address": world.registry,
-            "tx_hash": "0x" + "00" * 32,
-            "block_number": 1,
+            "tx_hash": world.tx_hashes[number],
+            "block_number": world.blocks[number],
         },
         "inclusion_proof_hex": tree.proof(world.reading_index, size),
         "provenance": {
@@ -270,6 +279,7 @@ def test_a_valid_bundle_passes_every_check(world: World, tmp_path: Path) -> None
         f"ok   inclusion proof (index {world.reading_index} in tree of {size})",
         f"ok   on chain: checkpoint 1 of {world.registry} on chain {world.node.chain_id} has tree "
         f"size {size} and root {world.tree.root(size).hex()}",
+        f"ok   on chain: transaction {world.tx_hashes[1]} (block {world.blocks[1]}) added it",
         "ok   batch hash",
         "ok   reading is in the signed batch",
         "ok   meter key leaf included",
@@ -284,7 +294,24 @@ def test_a_non_reading_leaf_needs_no_provenance(world: World, tmp_path: Path) ->
     del bundle["provenance"]
     result = verify_bundle(world, bundle, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(result.stdout.splitlines()) == 3
+    assert len(result.stdout.splitlines()) == 4
+
+
+def test_a_transaction_that_did_not_add_the_checkpoint_fails(world: World, tmp_path: Path) -> None:
+    bundle = make_bundle(world)
+    bundle["checkpoint"]["tx_hash"] = world.tx_hashes[0]  # real, but it added checkpoint 0
+    result = verify_bundle(world, bundle, tmp_path)
+    assert result.returncode == 1
+    assert last_line(result) == (
+        f"FAIL on chain: transaction {world.tx_hashes[0]}: it did not add checkpoint 1 to "
+        f"{world.registry} (it added [0])"
+    )
+    bundle["checkpoint"]["tx_hash"] = "0x" + "ab" * 32  # no such transaction
+    result = verify_bundle(world, bundle, tmp_path)
+    assert result.returncode == 1
+    assert last_line(result) == (
+        f"FAIL on chain: transaction 0x{'ab' * 32}: not found on chain {world.node.chain_id}"
+    )
 
 
 def test_a_tampered_leaf_byte_fails_the_leaf_hash(world: World, tmp_path: Path) -> None:
@@ -364,9 +391,9 @@ def test_an_anchored_lie_fails_the_provenance_check(world: World, tmp_path: Path
     result = verify_bundle(world, make_bundle(world, number=2, lie=True), tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert [line[:5] for line in lines] == ["ok   "] * 4 + ["FAIL "]
-    assert lines[3] == "ok   batch hash"
-    assert lines[4] == (
+    assert [line[:5] for line in lines] == ["ok   "] * 5 + ["FAIL "]
+    assert lines[4] == "ok   batch hash"
+    assert lines[5] == (
         f"FAIL reading is not in the signed batch: the leaf says energy_wh 2980 for "
         f"[{READINGS[1].start_s}, {READINGS[1].end_s}), the meter signed energy_wh 4980"
     )

@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.logs import DISCARD
 
 from app.ingest import signing
 from app.ledger import encoding, merkle
@@ -97,18 +99,25 @@ class Checkpoint:
     root: bytes
     chain_id: int
     contract: str
+    tx_hash: bytes | None = None  # the transaction that added it, when the bundle names it
 
     @classmethod
     def parse(cls, obj: Any, where: str) -> "Checkpoint":
         address = _field(obj, "contract_address", str, where)
         if not Web3.is_address(address):
             raise UnusableInputError(f"{where}.contract_address: not an Ethereum address")
+        tx_hash = obj.get("tx_hash")
+        if tx_hash is not None and not isinstance(tx_hash, str):
+            raise UnusableInputError(f"{where}.tx_hash: must be a 0x-prefixed hex string")
         return cls(
             number=_field(obj, "number", int, where),
             tree_size=_field(obj, "tree_size", int, where),
             root=_hex(_field(obj, "root_hex", str, where), f"{where}.root_hex", HASH_BYTES),
             chain_id=_field(obj, "chain_id", int, where),
             contract=Web3.to_checksum_address(address),
+            tx_hash=None
+            if tx_hash is None
+            else _hex(tx_hash.removeprefix("0x"), f"{where}.tx_hash", HASH_BYTES),
         )
 
 
@@ -218,6 +227,28 @@ class Chain:
             anchored_at=int(anchored_at),
         )
 
+    def added_by(self, contract: str, number: int, tx_hash: bytes) -> int:
+        """The block of the successful transaction ``tx_hash`` that emitted CheckpointAdded for
+        checkpoint ``number`` from ``contract``; CheckFailedError otherwise."""
+        what = f"on chain: transaction 0x{tx_hash.hex()}"
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound as e:
+            raise CheckFailedError(what, f"not found on chain {self.chain_id()}") from e
+        except Exception as e:
+            raise UnusableInputError(f"cannot read the receipt from {self.url}: {e}") from e
+        if receipt["status"] != 1:
+            raise CheckFailedError(what, "it failed (reverted)")
+        address = Web3.to_checksum_address(contract)
+        registry = self.w3.eth.contract(address=address, abi=REGISTRY_ABI)
+        events = registry.events.CheckpointAdded().process_receipt(receipt, errors=DISCARD)
+        numbers = [int(e["args"]["number"]) for e in events if e["address"] == address]
+        if number not in numbers:
+            raise CheckFailedError(
+                what, f"it did not add checkpoint {number} to {contract} (it added {numbers})"
+            )
+        return int(receipt["blockNumber"])
+
 
 @dataclass(frozen=True)
 class ChainCheckpoint:
@@ -308,6 +339,9 @@ def verify_bundle(
         f"on chain: checkpoint {cp.number} of {cp.contract} on chain {cp.chain_id} has tree size "
         f"{tree_size} and root {root.hex()}"
     )
+    if cp.tx_hash is not None:
+        block = chain.added_by(cp.contract, cp.number, cp.tx_hash)
+        report(f"on chain: transaction 0x{cp.tx_hash.hex()} (block {block}) added it")
 
     if leaf["type"] == "reading":
         if bundle.provenance is None:
