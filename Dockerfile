@@ -1,6 +1,12 @@
 # Production image: the API served by uvicorn (gbt-server migrates the database, then serves).
 # Configure with GBT_* environment variables; GBT_DATABASE_URL and GBT_ADMIN_TOKEN are required
 # in production (see README.md, "Configuration").
+# The dashboard's Chart.js comes from npm (pinned in app/web/package-lock.json), as in `make`.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY app/web/package.json app/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --omit=dev
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,6 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
+COPY --from=web /web/node_modules ./app/web/node_modules
 COPY migrations ./migrations
 COPY contracts/artifacts ./contracts/artifacts
 # Editable install keeps alembic.ini and migrations/ next to the code that finds them.
