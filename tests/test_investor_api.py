@@ -1,6 +1,7 @@
 """Investor read API, on SQLite and PostgreSQL: access modes kept apart from admin credentials,
 ETags, paging, units, and every figure's anchoring status."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -8,11 +9,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.core.db import create_db_engine
 from app.impact.jobs import run_impact_cycle
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
+from app.ledger.encoding import decode_leaf
 from app.ledger.jobs import run_sequencer
+from app.ledger.models import Checkpoint, LogEntry
+from app.ledger.sources import build_leaves
+from app.ledger.totals import bond_totals
 from app.main import create_app
 from app.models import Base
 from tests.chain_helpers import Chain
@@ -275,9 +281,28 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
             assert sum(Decimal(m[key]) for m in months) == expected, key
         return since
 
+    policy = AnchorPolicy(timedelta(0), None, True)
+
+    def anchor_and_compare(since: dict[str, Any]) -> None:
+        """Each checkpoint's totals are moved forward from the previous one's: they must still
+        equal the summary (everything here is final) and a recomputation over all leaves."""
+        run_sequencer(state.engine, state.session_factory)
+        report = run_anchor_cycle(state.engine, state.session_factory, chain.client, policy)
+        assert report.status == "confirmed"
+        anchored = client.get(f"/v1/investor/bonds/{bond_id}").json()["anchored_totals"]
+        assert anchored["energy_reduction_kwh"] == since["attributed_energy_reduction_kwh"]
+        assert anchored["co2_avoided_t"] == since["attributed_co2_avoided_t"]
+        with state.session_factory() as session:
+            entries = session.scalars(select(LogEntry).order_by(LogEntry.leaf_index)).all()
+            built = build_leaves(session, [(e.kind, e.ref_id) for e in entries])
+            full = bond_totals(decode_leaf(built[(e.kind, e.ref_id)]) for e in entries)
+            cp = session.scalars(select(Checkpoint).order_by(Checkpoint.id.desc())).first()
+            assert cp is not None and json.loads(cp.totals_json) == [list(t) for t in full]
+
     job()
     first = check_against_days()
     assert Decimal(first["attributed_energy_reduction_kwh"]) > 0
+    anchor_and_compare(first)
 
     # An allocation made after the results exist is rolled up by the next job pass.
     allocate(client, bond_id, assets[1], "0.3", amount="300000")
@@ -286,6 +311,7 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
     assert Decimal(second["assets_energy_reduction_kwh"]) > Decimal(
         first["assets_energy_reduction_kwh"]
     )
+    anchor_and_compare(second)
 
     # A correction of a final day becomes a new revision; the summary follows it.
     corrected_day = start + timedelta(days=3)
@@ -293,13 +319,4 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
     job()
     third = check_against_days()
     assert third != second
-
-    run_sequencer(state.engine, state.session_factory)
-    policy = AnchorPolicy(timedelta(0), None, True)
-    assert (
-        run_anchor_cycle(state.engine, state.session_factory, chain.client, policy).status
-        == "confirmed"
-    )
-    anchored = client.get(f"/v1/investor/bonds/{bond_id}").json()["anchored_totals"]
-    assert anchored["energy_reduction_kwh"] == third["attributed_energy_reduction_kwh"]
-    assert anchored["co2_avoided_t"] == third["attributed_co2_avoided_t"]
+    anchor_and_compare(third)

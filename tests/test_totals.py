@@ -2,9 +2,12 @@
 they are attributed. Figures are small enough to check by hand against the rule in the module's
 docstring."""
 
+import random
 from typing import Any
 
-from app.ledger.totals import bond_totals
+import pytest
+
+from app.ledger.totals import add_day_results, bond_totals
 
 
 def allocation(
@@ -76,3 +79,41 @@ def test_days_without_a_claim_add_nothing_and_bonds_sum_their_assets() -> None:
         allocation(3, 11, "0.8"),
     ]
     assert bond_totals(leaves) == [(1, 100 + 400, 30 + 100), (3, 1600, 400)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_moving_totals_forward_equals_recomputing_them(seed: int) -> None:
+    """Random logs of allocations and day results with correction chains, split at a random
+    point: folding the later day results (each with the revision it supersedes) into the earlier
+    prefix's totals gives ``bond_totals`` of the whole log."""
+    rng = random.Random(seed)
+    allocations = [
+        allocation(bond, asset, str(rng.choice(["0.3", "0.5", "0.125", "1"])), issued)
+        for bond, asset, issued in [
+            (1, 10, "2026-01-01"),
+            (1, 11, "2026-01-03"),
+            (2, 11, "2026-01-01"),
+        ]
+    ]
+    days: list[dict[str, Any]] = []
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    superseded_of: dict[int, dict[str, Any] | None] = {}
+    for _ in range(60):
+        key = (rng.choice([10, 11]), f"2026-01-0{rng.randint(1, 6)}")
+        previous = latest.get(key)
+        value = rng.choice([None, rng.randint(-5000, 90_000)])
+        leaf = day(
+            key[0],
+            key[1],
+            value,
+            None if value is None else value // 3,
+            revision=0 if previous is None else previous["revision"] + 1,
+        )
+        superseded_of[id(leaf)] = previous
+        latest[key] = leaf
+        days.append(leaf)
+    split = rng.randint(0, len(days))
+    before = allocations + days[:split]
+    base = {b: (r, g) for b, r, g in bond_totals(before)}
+    moved = add_day_results(base, allocations, ((x, superseded_of[id(x)]) for x in days[split:]))
+    assert sorted((b, r, g) for b, (r, g) in moved.items()) == bond_totals(allocations + days)

@@ -1007,5 +1007,15 @@ def configs_by_ids(session: Session, ids: list[int]) -> dict[int, BenchmarkConfi
     return {c.id: c for c in rows}
 
 
+def result_ids_of_asset(session: Session, asset_id: int, period: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(ImpactResult.id).where(
+                ImpactResult.asset_id == asset_id, ImpactResult.period == period
+            )
+        )
+    )
+
+
 def results_by_ids(session: Session, ids: list[int]) -> dict[int, ImpactResult]:
     return {r.id: r for r in session.scalars(select(ImpactResult).where(ImpactResult.id.in_(ids)))}

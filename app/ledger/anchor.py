@@ -21,17 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
 from app.core.locks import try_exclusive
+from app.impact import service as impact
 from app.ledger import log
 from app.ledger.chain import ChainClient, ChainError
 from app.ledger.encoding import decode_leaf
 from app.ledger.models import ChainDeployment, Checkpoint, LogEntry
 from app.ledger.sources import build_leaves
-from app.ledger.totals import bond_totals, methodology_hash
+from app.ledger.totals import BondTotals, add_day_results, bond_totals, methodology_hash
 
 logger = logging.getLogger(__name__)
 LOCK_NAME = "gbt.anchor"
 OPEN = ("pending", "sent")
-TOTALS_KINDS = ("allocation", "result", "emission_factor")
+LEAF_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,87 @@ def reconcile(session: Session, client: ChainClient, address: str, now: datetime
 
 
 def _checkpoint_contents(session: Session, size: int) -> tuple[list[tuple[int, int, int]], bytes]:
-    entries = session.scalars(
-        select(LogEntry)
-        .where(LogEntry.kind.in_(TOTALS_KINDS), LogEntry.leaf_index < size)
-        .order_by(LogEntry.leaf_index)
-    ).all()
-    built = build_leaves(session, [(e.kind, e.ref_id) for e in entries])
-    leaves = [built[(e.kind, e.ref_id)] for e in entries]
-    factors = [data for e, data in zip(entries, leaves, strict=True) if e.kind == "emission_factor"]
-    return bond_totals(decode_leaf(data) for data in leaves), methodology_hash(factors)
+    """Bond totals and methodology hash of the first ``size`` leaves. Totals move forward from
+    the latest earlier checkpoint by the leaves logged since, so a checkpoint costs what was
+    logged since the last one, not the whole history (``totals.bond_totals`` over every leaf
+    gives the same, and is what the verifier recomputes)."""
+    base_cp = session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.tree_size <= size)
+        .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
+        .limit(1)
+    )
+    start = 0 if base_cp is None else base_cp.tree_size
+    base: BondTotals = (
+        {} if base_cp is None else {b: (r, g) for b, r, g in json.loads(base_cp.totals_json)}
+    )
+    factors = _leaves_of(session, "emission_factor", 0, size)
+    allocations = _leaves_of(session, "allocation", 0, size)
+    old = [decode_leaf(data) for index, data in allocations if index < start]
+    new = [decode_leaf(data) for index, data in allocations if index >= start]
+
+    totals = base
+    entries = _entries_of(session, "result", start, size)
+    for i in range(0, len(entries), LEAF_CHUNK):
+        chunk = [decode_leaf(d) for d in _build(session, "result", entries[i : i + LEAF_CHUNK])]
+        superseded_ids = [x["supersedes_result_id"] for x in chunk if x["supersedes_result_id"]]
+        superseded = {
+            ref_id: decode_leaf(data)
+            for ref_id, data in zip(
+                superseded_ids, _build(session, "result", superseded_ids), strict=True
+            )
+        }
+        pairs = [(x, superseded.get(x["supersedes_result_id"] or 0)) for x in chunk]
+        totals = add_day_results(totals, old, pairs)
+    for allocation in new:
+        ids = impact.result_ids_of_asset(session, allocation["asset_id"], "day")
+        history = _logged_before(session, "result", ids, size)
+        leaves = [allocation, *(decode_leaf(d) for d in _build(session, "result", history))]
+        for bond_id, r, g in bond_totals(leaves):
+            previous = totals.get(bond_id, (0, 0))
+            totals = {**totals, bond_id: (previous[0] + r, previous[1] + g)}
+    ordered = [(bond_id, r, g) for bond_id, (r, g) in sorted(totals.items())]
+    return ordered, methodology_hash([data for _, data in factors])
+
+
+def _entry_refs(session: Session, kind: str, first: int, end: int) -> list[tuple[int, int]]:
+    """(leaf index, ref id) of the log's ``kind`` leaves with first <= index < end."""
+    return [
+        (index, ref_id)
+        for index, ref_id in session.execute(
+            select(LogEntry.leaf_index, LogEntry.ref_id)
+            .where(LogEntry.kind == kind, LogEntry.leaf_index >= first, LogEntry.leaf_index < end)
+            .order_by(LogEntry.leaf_index)
+        )
+    ]
+
+
+def _logged_before(session: Session, kind: str, ref_ids: list[int], end: int) -> list[int]:
+    """Those of ``ref_ids`` whose leaf index is below ``end``, in log order."""
+    found: list[tuple[int, int]] = []
+    for i in range(0, len(ref_ids), LEAF_CHUNK):
+        found += session.execute(
+            select(LogEntry.leaf_index, LogEntry.ref_id).where(
+                LogEntry.kind == kind,
+                LogEntry.ref_id.in_(ref_ids[i : i + LEAF_CHUNK]),
+                LogEntry.leaf_index < end,
+            )
+        ).tuples()
+    return [ref_id for _, ref_id in sorted(found)]
+
+
+def _entries_of(session: Session, kind: str, first: int, end: int) -> list[int]:
+    return [ref_id for _, ref_id in _entry_refs(session, kind, first, end)]
+
+
+def _build(session: Session, kind: str, ref_ids: list[int]) -> list[bytes]:
+    built = build_leaves(session, [(kind, ref_id) for ref_id in ref_ids])
+    return [built[(kind, ref_id)] for ref_id in ref_ids]
+
+
+def _leaves_of(session: Session, kind: str, first: int, end: int) -> list[tuple[int, bytes]]:
+    refs = _entry_refs(session, kind, first, end)
+    return list(zip((i for i, _ in refs), _build(session, kind, [r for _, r in refs]), strict=True))
 
 
 def _new_checkpoint(

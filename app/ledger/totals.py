@@ -11,7 +11,7 @@ checkpoint, so an auditor can recompute them from an export. Pure: no I/O.
 """
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -65,6 +65,41 @@ def bond_totals(leaves: Iterable[dict[str, Any]]) -> list[tuple[int, int, int]]:
             acc[0] += _attribute(leaf["reduction_wh"], share)
             acc[1] += _attribute(leaf["co2_avoided_g"], share)
     return [(bond_id, acc[0], acc[1]) for bond_id, acc in sorted(totals.items())]
+
+
+BondTotals = dict[int, tuple[int, int]]  # bond id -> (reduction Wh, CO2 avoided g)
+
+
+def add_day_results(
+    base: BondTotals,
+    allocations: Sequence[dict[str, Any]],
+    revisions: Iterable[tuple[dict[str, Any], dict[str, Any] | None]],
+) -> BondTotals:
+    """``base`` moved forward by day result leaves logged after it, each given with the leaf of
+    the revision it supersedes (None for a first revision), for allocations that were already
+    in ``base``'s prefix. Each revision adds its attribution and takes back the superseded one's,
+    so a chain of corrections telescopes to its latest revision: the same totals as
+    ``bond_totals`` over the whole prefix, for the cost of the new leaves only."""
+    out = {bond_id: [r, g] for bond_id, (r, g) in base.items()}
+    for allocation in allocations:
+        out.setdefault(allocation["bond_id"], [0, 0])
+    by_asset: dict[int, list[dict[str, Any]]] = {}
+    for allocation in allocations:
+        by_asset.setdefault(allocation["asset_id"], []).append(allocation)
+    for leaf, superseded in revisions:
+        if leaf["period"] != "day":
+            continue
+        for allocation in by_asset.get(leaf["asset_id"], []):
+            if leaf["period_start"] < allocation["bond_issue_date"]:
+                continue
+            share = Decimal(allocation["financing_share"])
+            acc = out[allocation["bond_id"]]
+            acc[0] += _attribute(leaf["reduction_wh"], share)
+            acc[1] += _attribute(leaf["co2_avoided_g"], share)
+            if superseded is not None:
+                acc[0] -= _attribute(superseded["reduction_wh"], share)
+                acc[1] -= _attribute(superseded["co2_avoided_g"], share)
+    return {bond_id: (acc[0], acc[1]) for bond_id, acc in out.items()}
 
 
 def methodology_hash(factor_leaves: Iterable[bytes]) -> bytes:
