@@ -31,6 +31,7 @@ from tests.conftest import (
     half_hours,
     make_settings,
 )
+from tests.impact_helpers import Site
 
 DAY0 = date(2026, 1, 5)
 INVESTOR_KEY = "investor-key-dev-only-0001"
@@ -43,14 +44,7 @@ def setup_bond(client: TestClient, fleet: Fleet, days: int = 6) -> dict[str, Any
     meter = fleet.meter(asset_id=asset["id"])
     bond_id = create_bond(client, "GB-INV", amount_issued="1000000", issue_date="2025-12-01")
     allocate(client, bond_id, asset["id"], "0.4", amount="400000")
-    client.post(
-        f"/v1/admin/assets/{asset['id']}/benchmarks",
-        json={
-            "effective_from": DAY0.isoformat(),
-            "params": {"method": "intensity", "building_type": "office"},
-        },
-        headers=ADMIN,
-    )
+    Site(client, fleet).configure(asset["id"], DAY0, method="intensity", building_type="office")
     start = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=UTC) - timedelta(hours=9)
     fleet.post(
         meter, 1, half_hours(start, 48 * days, [900 + (i % 48) * 10 for i in range(48 * days)])
@@ -234,14 +228,7 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
         asset = fleet.asset(floor_area_m2=area)
         assets.append(asset["id"])
         meters.append(fleet.meter(asset_id=asset["id"]))
-        client.post(
-            f"/v1/admin/assets/{asset['id']}/benchmarks",
-            json={
-                "effective_from": DAY0.isoformat(),
-                "params": {"method": "intensity", "building_type": "office"},
-            },
-            headers=ADMIN,
-        )
+        Site(client, fleet).configure(asset["id"], DAY0, method="intensity", building_type="office")
     issued = DAY0 + timedelta(days=2)  # the first two days of data are not the bond's
     bond_id = create_bond(client, "GB-ROLL", amount_issued="1000000", issue_date=str(issued))
     allocate(client, bond_id, assets[0], "0.4", amount="400000")
