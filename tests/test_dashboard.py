@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/dashboard/ (gitignored)."""
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -96,54 +97,61 @@ def run_jobs(app: Any, chain: Chain) -> None:
     assert report.status == "confirmed", report
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A bond financing two office buildings, 45 JST days of half-hourly readings up to now,
-    posted in two signed batches per meter, with a checkpoint anchored after each."""
-    tmp = tmp_path_factory.mktemp("dashboard")
+@contextmanager
+def served_with_chain(tmp: Path) -> Iterator[tuple[Any, Chain, str, httpx.Client]]:
+    """The app on a fresh SQLite database, served by a real uvicorn, anchoring on a real Anvil
+    that the browser reads too: (app, chain, base URL, HTTP client)."""
     chain = Chain(tmp / "anvil-state.json")
     node = chain.start()
-    url = f"sqlite:///{tmp}/dashboard.sqlite3"
+    url = f"sqlite:///{tmp}/service.sqlite3"
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
     app = create_app(make_settings(url, tmp, web_chain_rpc_url=node.url))
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
-            fleet = Fleet(http)  # type: ignore[arg-type]
-            now = datetime.now(UTC).replace(second=0, microsecond=0)
-            first = now.astimezone(JST).date() - timedelta(days=DAYS)
-            bond_id = create_bond(
-                http, "JP-GB-2026", amount_issued="10000000000", issue_date=first.isoformat()
-            )
-            specs = [("Kashiwa Research Building", "12000", "0.4", 50_000, 110_000),
-                     ("Tsukuba Lab Annex", "5000", "0.25", 20_000, 50_000)]  # fmt: skip
-            assets, meters = [], []
-            for name, area, share, base_wh, occupied_wh in specs:
-                asset = fleet.asset(name=name, floor_area_m2=area, timezone="Asia/Tokyo")
-                meter = fleet.meter(asset_id=asset["id"])
-                allocate(http, bond_id, asset["id"], share, amount=str(int(area) * 500_000))
-                response = http.post(
-                    f"/v1/admin/assets/{asset['id']}/benchmarks",
-                    json={
-                        "effective_from": first.isoformat(),
-                        "params": {"method": "intensity", "building_type": "office"},
-                    },
-                    headers=ADMIN,
-                )
-                assert response.status_code == 201, response.text
-                all_readings = readings(first, DAYS + 1, base_wh, occupied_wh, now)
-                assets.append(asset["id"])
-                meters.append((meter, all_readings))
-            for sequence, part in ((1, slice(0, 48 * 30)), (2, slice(48 * 30, None))):
-                for meter, all_readings in meters:
-                    response = fleet.post(meter, sequence, all_readings[part])
-                    assert response.status_code == 200, response.text
-                run_jobs(app, chain)
-            yield Site(base, http, bond_id, assets, [m for m, _ in meters])
+            yield app, chain, base, http
     finally:
         app.state.engine.dispose()
         chain.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A bond financing two office buildings, 45 JST days of half-hourly readings up to now,
+    posted in two signed batches per meter, with a checkpoint anchored after each."""
+    with served_with_chain(tmp_path_factory.mktemp("dashboard")) as (app, chain, base, http):
+        fleet = Fleet(http)  # type: ignore[arg-type]
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        first = now.astimezone(JST).date() - timedelta(days=DAYS)
+        bond_id = create_bond(
+            http, "JP-GB-2026", amount_issued="10000000000", issue_date=first.isoformat()
+        )
+        specs = [("Kashiwa Research Building", "12000", "0.4", 50_000, 110_000),
+                 ("Tsukuba Lab Annex", "5000", "0.25", 20_000, 50_000)]  # fmt: skip
+        assets, meters = [], []
+        for name, area, share, base_wh, occupied_wh in specs:
+            asset = fleet.asset(name=name, floor_area_m2=area, timezone="Asia/Tokyo")
+            meter = fleet.meter(asset_id=asset["id"])
+            allocate(http, bond_id, asset["id"], share, amount=str(int(area) * 500_000))
+            response = http.post(
+                f"/v1/admin/assets/{asset['id']}/benchmarks",
+                json={
+                    "effective_from": first.isoformat(),
+                    "params": {"method": "intensity", "building_type": "office"},
+                },
+                headers=ADMIN,
+            )
+            assert response.status_code == 201, response.text
+            all_readings = readings(first, DAYS + 1, base_wh, occupied_wh, now)
+            assets.append(asset["id"])
+            meters.append((meter, all_readings))
+        for sequence, part in ((1, slice(0, 48 * 30)), (2, slice(48 * 30, None))):
+            for meter, all_readings in meters:
+                response = fleet.post(meter, sequence, all_readings[part])
+                assert response.status_code == 200, response.text
+            run_jobs(app, chain)
+        yield Site(base, http, bond_id, assets, [m for m, _ in meters])
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
 
-from app.impact.jobs import run_impact_cycle
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
-from app.ledger.jobs import run_sequencer
-from app.main import create_app
-from app.models import Base
-from tests.chain_helpers import Chain
-from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.live_server import live_server
+from app.ledger.anchor import AnchorPolicy
+from tests.conftest import ADMIN_TOKEN
 from tests.test_dashboard import (
     ARTIFACTS,
     CHROMIUM,
@@ -30,7 +23,9 @@ from tests.test_dashboard import (
     Page,
     canvas_pixels,
     mwh,
+    run_jobs,
     screenshot,
+    served_with_chain,
     tonnes,
 )
 
@@ -56,27 +51,12 @@ def demo_browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.Client]]:
     tmp = tmp_path_factory.mktemp("demo")
-    chain = Chain(tmp / "anvil-state.json")
-    node = chain.start()
-    url = f"sqlite:///{tmp}/demo.sqlite3"
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = create_app(make_settings(url, tmp, web_chain_rpc_url=node.url))
-    try:
-        with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
-            sim = simulator.Simulator(load(FLEET), Transport(base, ADMIN_TOKEN), tmp / "sim.json")
-            sim.provision()
-            sim.backfill()
-            state = app.state
-            run_impact_cycle(state.engine, state.session_factory, state.impact_grace)
-            run_sequencer(state.engine, state.session_factory)
-            report = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-            assert report.status == "confirmed", report
-            yield base, http
-    finally:
-        app.state.engine.dispose()
-        chain.stop()
+    with served_with_chain(tmp) as (app, chain, base, http):
+        sim = simulator.Simulator(load(FLEET), Transport(base, ADMIN_TOKEN), tmp / "sim.json")
+        sim.provision()
+        sim.backfill()
+        run_jobs(app, chain)
+        yield base, http
 
 
 def test_demo_fleet_on_the_dashboard(demo_browser: Any, demo: tuple[str, httpx.Client]) -> None:
