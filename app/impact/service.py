@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -910,6 +910,41 @@ def list_results(
         return rows
     latest: dict[date, ImpactResult] = {}
     for row in rows:
+        latest[row.period_start] = row
+    return list(latest.values())
+
+
+SERIES_COLUMNS = (
+    ImpactResult.id,
+    ImpactResult.period_start,
+    ImpactResult.revision,
+    ImpactResult.final,
+    ImpactResult.metered_wh,
+    ImpactResult.benchmark_wh,
+    ImpactResult.reduction_wh,
+    ImpactResult.co2_avoided_g,
+    ImpactResult.intervals_present,
+    ImpactResult.intervals_expected,
+    ImpactResult.flags,
+    ImpactResult.method,
+)
+
+
+def series_rows(
+    session: Session, asset_id: int, period: str, first: date | None, last: date | None
+) -> list[Row[Any]]:
+    """The latest revision per period, only the columns a series shows (plain rows: a one-year
+    daily series is read on every investor page view)."""
+    registry.get_asset(session, asset_id)
+    query = select(*SERIES_COLUMNS).where(
+        ImpactResult.asset_id == asset_id, ImpactResult.period == period
+    )
+    if first is not None:
+        query = query.where(ImpactResult.period_start >= first)
+    if last is not None:
+        query = query.where(ImpactResult.period_start <= last)
+    latest: dict[date, Row[Any]] = {}
+    for row in session.execute(query.order_by(ImpactResult.period_start, ImpactResult.revision)):
         latest[row.period_start] = row
     return list(latest.values())
 

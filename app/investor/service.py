@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.impact import service as impact
-from app.impact.models import ImpactResult
+from app.impact.calc.results import coverage
 from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
 from app.ledger.models import Checkpoint
 from app.registry import service as registry
@@ -50,8 +50,8 @@ def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
     }
 
 
-def _anchoring(row: ImpactResult, anchoring: tuple[int, int | None] | None) -> dict[str, Any]:
-    if not row.final:
+def _anchoring(final: bool, anchoring: tuple[int, int | None] | None) -> dict[str, Any]:
+    if not final:
         return {"status": "provisional", "checkpoint_number": None}
     if anchoring is None or anchoring[1] is None:
         return {"status": "pending", "checkpoint_number": None}
@@ -61,28 +61,25 @@ def _anchoring(row: ImpactResult, anchoring: tuple[int, int | None] | None) -> d
 def series(
     session: Session, asset_id: int, period: str, first: date | None, last: date | None
 ) -> list[dict[str, Any]]:
-    rows = impact.list_results(session, asset_id, period, first, last, all_revisions=False)
+    rows = impact.series_rows(session, asset_id, period, first, last)
     anchoring = anchoring_of(session, "result", [r.id for r in rows])
-    out = []
-    for row in rows:
-        figures = impact.to_period_result(row)
-        out.append(
-            {
-                "period_start": row.period_start.isoformat(),
-                "revision": row.revision,
-                "final": row.final,
-                "metered_kwh": str(kwh(row.metered_wh)),
-                "benchmark_kwh": _s(kwh(row.benchmark_wh)),
-                "energy_reduction_kwh": _s(kwh(row.reduction_wh)),
-                "co2_avoided_t": _s(tonnes(row.co2_avoided_g)),
-                "coverage": str(figures.coverage),
-                "flags": list(figures.flags),
-                "method": row.method,
-                "result_id": row.id,
-                "anchoring": _anchoring(row, anchoring.get(row.id)),
-            }
-        )
-    return out
+    return [
+        {
+            "period_start": row.period_start.isoformat(),
+            "revision": row.revision,
+            "final": row.final,
+            "metered_kwh": str(kwh(row.metered_wh)),
+            "benchmark_kwh": _s(kwh(row.benchmark_wh)),
+            "energy_reduction_kwh": _s(kwh(row.reduction_wh)),
+            "co2_avoided_t": _s(tonnes(row.co2_avoided_g)),
+            "coverage": str(coverage(row.intervals_present, row.intervals_expected)),
+            "flags": [f for f in row.flags.split(",") if f],
+            "method": row.method,
+            "result_id": row.id,
+            "anchoring": _anchoring(row.final, anchoring.get(row.id)),
+        }
+        for row in rows
+    ]
 
 
 def _s(value: Decimal | None) -> str | None:

@@ -41,10 +41,15 @@ class PeriodResult:
 
     @property
     def coverage(self) -> Decimal:
-        if self.intervals_expected == 0:
-            return Decimal(0)
-        ratio = Decimal(self.intervals_present) / Decimal(self.intervals_expected)
-        return ratio.quantize(COVERAGE_PLACES, ROUND_DOWN)
+        return coverage(self.intervals_present, self.intervals_expected)
+
+
+def coverage(intervals_present: int, intervals_expected: int) -> Decimal:
+    """Share of the period's intervals that reported, rounded down (never overstated)."""
+    if intervals_expected == 0:
+        return Decimal(0)
+    ratio = Decimal(intervals_present) / Decimal(intervals_expected)
+    return ratio.quantize(COVERAGE_PLACES, ROUND_DOWN)
 
 
 def day_result(
