@@ -150,8 +150,7 @@ def methodology(session: Session, asset_id: int) -> dict[str, Any]:
 
 def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
     bond = registry.get_bond(session, bond_id)
-    allocations = registry.allocations_of_bond(session, bond_id)
-    assets = registry.assets_by_ids(session, [a.asset_id for a in allocations])
+    allocations = registry.proceeds_of_bond(session, bond_id)
     totals = impact.bond_totals(session, bond_id)
     latest = latest_confirmed_checkpoint(session)
     anchored = None
@@ -175,7 +174,7 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
         "allocations": [
             {
                 "asset_id": a.asset_id,
-                "asset_name": assets[a.asset_id].name,
+                "asset_name": a.asset_name,
                 "amount_allocated": str(a.amount_allocated),
                 "financing_share": str(a.financing_share),
             }

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -282,6 +282,25 @@ def allocations_by_ids(session: Session, ids: list[int]) -> dict[int, tuple[Allo
         .where(Allocation.id.in_(ids))
     )
     return {a.id: (a, b) for a, b in rows}
+
+
+def proceeds_of_bond(session: Session, bond_id: int) -> list[Row[Any]]:
+    """The bond's allocations with their asset's name, as plain rows (asset_id, asset_name,
+    amount_allocated, financing_share): what a bond summary lists, without loading a thousand
+    entities."""
+    return list(
+        session.execute(
+            select(
+                Allocation.asset_id,
+                GreenAsset.name.label("asset_name"),
+                Allocation.amount_allocated,
+                Allocation.financing_share,
+            )
+            .join(GreenAsset, GreenAsset.id == Allocation.asset_id)
+            .where(Allocation.bond_id == bond_id)
+            .order_by(Allocation.id)
+        )
+    )
 
 
 def count_allocations(session: Session) -> int:
