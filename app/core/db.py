@@ -18,9 +18,12 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    any_,
+    bindparam,
     create_engine,
     event,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -138,6 +141,14 @@ def upsert(session: Session, table: Any) -> Any:
 
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def in_ids(session: Session, column: Any, ids: list[int]) -> Any:
+    """``column IN ids``. On PostgreSQL as one array parameter (``= ANY(:ids)``): with hundreds
+    of ids PostgreSQL parses and plans that several times faster than one parameter per id."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
+    return column.in_(ids)
 
 
 def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:

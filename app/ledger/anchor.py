@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.db import utcnow
+from app.core.db import in_ids, utcnow
 from app.core.locks import try_exclusive
 from app.impact import service as impact
 from app.ledger import log
@@ -324,7 +324,7 @@ def anchoring_of(
         chunk = ref_ids[i : i + 1000]
         for ref_id, leaf_index, number in session.execute(
             select(LogEntry.ref_id, LogEntry.leaf_index, covering).where(
-                LogEntry.kind == kind, LogEntry.ref_id.in_(chunk)
+                LogEntry.kind == kind, in_ids(session, LogEntry.ref_id, chunk)
             )
         ):
             found[ref_id] = (leaf_index, number)
