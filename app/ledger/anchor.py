@@ -9,12 +9,14 @@ recognised on chain by its tree size; the contract refuses a tree size that does
 nothing can be anchored twice.
 """
 
+import itertools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,8 +138,30 @@ def _checkpoint_contents(session: Session, size: int) -> tuple[list[tuple[int, i
     old = [decode_leaf(data) for index, data in allocations if index < start]
     new = [decode_leaf(data) for index, data in allocations if index >= start]
 
+    if not old:  # no allocation before the base, so nothing to move forward: one pass
+        results = _decoded_in_chunks(session, "result", _entries_of(session, "result", 0, size))
+        totals = {b: (r, g) for b, r, g in bond_totals(itertools.chain(new, results))}
+    else:
+        totals = _moved_forward(session, base, old, start, size)
+        for allocation in new:  # logged since the base: its asset's whole history, once
+            ids = impact.result_ids_of_asset(session, allocation["asset_id"], "day")
+            history = _decoded_in_chunks(
+                session, "result", _logged_before(session, "result", ids, size)
+            )
+            for bond_id, r, g in bond_totals(itertools.chain([allocation], history)):
+                previous = totals.get(bond_id, (0, 0))
+                totals[bond_id] = (previous[0] + r, previous[1] + g)
+    ordered = [(bond_id, r, g) for bond_id, (r, g) in sorted(totals.items())]
+    return ordered, methodology_hash([data for _, data in factors])
+
+
+def _moved_forward(
+    session: Session, base: BondTotals, allocations: list[dict[str, Any]], start: int, end: int
+) -> BondTotals:
+    """``base`` (the totals at tree size ``start``) moved forward by the day results logged in
+    [start, end), each with the revision it supersedes."""
     totals = base
-    entries = _entries_of(session, "result", start, size)
+    entries = _entries_of(session, "result", start, end)
     for i in range(0, len(entries), LEAF_CHUNK):
         chunk = [decode_leaf(d) for d in _build(session, "result", entries[i : i + LEAF_CHUNK])]
         superseded_ids = [x["supersedes_result_id"] for x in chunk if x["supersedes_result_id"]]
@@ -148,16 +172,8 @@ def _checkpoint_contents(session: Session, size: int) -> tuple[list[tuple[int, i
             )
         }
         pairs = [(x, superseded.get(x["supersedes_result_id"] or 0)) for x in chunk]
-        totals = add_day_results(totals, old, pairs)
-    for allocation in new:
-        ids = impact.result_ids_of_asset(session, allocation["asset_id"], "day")
-        history = _logged_before(session, "result", ids, size)
-        leaves = [allocation, *(decode_leaf(d) for d in _build(session, "result", history))]
-        for bond_id, r, g in bond_totals(leaves):
-            previous = totals.get(bond_id, (0, 0))
-            totals = {**totals, bond_id: (previous[0] + r, previous[1] + g)}
-    ordered = [(bond_id, r, g) for bond_id, (r, g) in sorted(totals.items())]
-    return ordered, methodology_hash([data for _, data in factors])
+        totals = add_day_results(totals, allocations, pairs)
+    return totals
 
 
 def _entry_refs(session: Session, kind: str, first: int, end: int) -> list[tuple[int, int]]:
@@ -188,6 +204,12 @@ def _logged_before(session: Session, kind: str, ref_ids: list[int], end: int) ->
 
 def _entries_of(session: Session, kind: str, first: int, end: int) -> list[int]:
     return [ref_id for _, ref_id in _entry_refs(session, kind, first, end)]
+
+
+def _decoded_in_chunks(session: Session, kind: str, ref_ids: list[int]) -> Iterator[dict[str, Any]]:
+    """The leaves of these sources, decoded, built a chunk at a time (bounded memory)."""
+    for i in range(0, len(ref_ids), LEAF_CHUNK):
+        yield from (decode_leaf(d) for d in _build(session, kind, ref_ids[i : i + LEAF_CHUNK]))
 
 
 def _build(session: Session, kind: str, ref_ids: list[int]) -> list[bytes]:
