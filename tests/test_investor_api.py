@@ -292,7 +292,14 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
     anchor_and_compare(first)
 
     # An allocation made after the results exist is rolled up by the next job pass.
+    proceeds = client.get(f"/v1/investor/bonds/{bond_id}").json()["allocations"]
+    assert [a["asset_id"] for a in proceeds] == assets[:1]
     allocate(client, bond_id, assets[1], "0.3", amount="300000")
+    proceeds = client.get(f"/v1/investor/bonds/{bond_id}").json()["allocations"]
+    assert [(a["asset_id"], a["financing_share"]) for a in proceeds] == [
+        (assets[0], "0.40000000"),
+        (assets[1], "0.30000000"),
+    ]
     job()
     second = check_against_days()
     assert Decimal(second["assets_energy_reduction_kwh"]) > Decimal(

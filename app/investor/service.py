@@ -2,6 +2,7 @@
 (kWh, t-CO2), each figure marked as covered by a confirmed checkpoint or still pending."""
 
 import json
+import weakref
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -148,9 +149,34 @@ def methodology(session: Session, asset_id: int) -> dict[str, Any]:
     }
 
 
+# A bond's proceeds list only grows (allocations are append-only, assets never change), so it is
+# kept per (bond, allocation stamp) and per database: listing 1,000 allocations is most of a bond
+# summary's cost, and the summary is the investor's most read page.
+_proceeds_cache: weakref.WeakKeyDictionary[Any, dict[tuple[int, int, int], list[dict[str, Any]]]]
+_proceeds_cache = weakref.WeakKeyDictionary()
+PROCEEDS_CACHE_ENTRIES = 1024
+
+
+def _proceeds(session: Session, bond_id: int) -> list[dict[str, Any]]:
+    key = (bond_id, *registry.allocation_stamp(session, bond_id))
+    cache = _proceeds_cache.setdefault(session.get_bind(), {})
+    if key not in cache:
+        if len(cache) >= PROCEEDS_CACHE_ENTRIES:
+            cache.clear()
+        cache[key] = [
+            {
+                "asset_id": a.asset_id,
+                "asset_name": a.asset_name,
+                "amount_allocated": str(a.amount_allocated),
+                "financing_share": str(a.financing_share),
+            }
+            for a in registry.proceeds_of_bond(session, bond_id)
+        ]
+    return cache[key]
+
+
 def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
     bond = registry.get_bond(session, bond_id)
-    allocations = registry.proceeds_of_bond(session, bond_id)
     totals = impact.bond_totals(session, bond_id)
     latest = latest_confirmed_checkpoint(session)
     anchored = None
@@ -171,15 +197,7 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
         "amount_issued": str(bond.amount_issued),
         "issue_date": bond.issue_date.isoformat(),
         "maturity_date": bond.maturity_date.isoformat(),
-        "allocations": [
-            {
-                "asset_id": a.asset_id,
-                "asset_name": a.asset_name,
-                "amount_allocated": str(a.amount_allocated),
-                "financing_share": str(a.financing_share),
-            }
-            for a in allocations
-        ],
+        "allocations": _proceeds(session, bond_id),
         "impact_since_issuance": {
             "assets_energy_reduction_kwh": str(kwh(totals.reduction_wh)),
             "assets_co2_avoided_t": str(tonnes(totals.co2_avoided_g)),

@@ -303,6 +303,17 @@ def proceeds_of_bond(session: Session, bond_id: int) -> list[Row[Any]]:
     )
 
 
+def allocation_stamp(session: Session, bond_id: int) -> tuple[int, int]:
+    """(how many allocations the bond has, the newest one's id): allocations are append-only
+    and assets never change, so this identifies ``proceeds_of_bond`` exactly."""
+    count, newest = session.execute(
+        select(func.count(), func.coalesce(func.max(Allocation.id), 0)).where(
+            Allocation.bond_id == bond_id
+        )
+    ).one()
+    return int(count), int(newest)
+
+
 def count_allocations(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Allocation)) or 0
 
