@@ -20,7 +20,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.db import upsert, utcnow
+from app.core.db import in_ids, upsert, utcnow
 from app.core.errors import ApiError, FieldError, unprocessable
 from app.impact.calc.baseline import BaselineFit
 from app.impact.calc.days import DayTotal, IntervalPoint, aggregate_days, mean_temperature_c
@@ -958,15 +958,31 @@ def bond_impact(
     first = issued if first is None else max(first, issued)
     if period == "month":
         return _bond_months(session, bond_id, first, last)
+    shares = {a.asset_id: a.financing_share for a in registry.allocations_of_bond(session, bond_id)}
+    query = select(
+        ImpactResult.asset_id,
+        ImpactResult.period_start,
+        ImpactResult.reduction_wh,
+        ImpactResult.co2_avoided_g,
+        ImpactResult.final,
+    ).where(
+        in_ids(session, ImpactResult.asset_id, list(shares)),
+        ImpactResult.period == period,
+        ImpactResult.period_start >= first,
+    )
+    if last is not None:
+        query = query.where(ImpactResult.period_start <= last)
+    latest: dict[tuple[int, date], Row[Any]] = {}  # one query for all the bond's assets
+    for row in session.execute(query.order_by(ImpactResult.revision)):
+        latest[(row.asset_id, row.period_start)] = row
     totals: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 1])
-    for allocation in registry.allocations_of_bond(session, bond_id):
-        for row in list_results(session, allocation.asset_id, period, first, last, False):
-            acc = totals[row.period_start]
-            acc[0] += row.reduction_wh or 0
-            acc[1] += row.co2_avoided_g or 0
-            acc[2] += attribute(row.reduction_wh, allocation.financing_share) or 0
-            acc[3] += attribute(row.co2_avoided_g, allocation.financing_share) or 0
-            acc[4] &= int(row.final)
+    for (asset_id, start), row in latest.items():
+        acc = totals[start]
+        acc[0] += row.reduction_wh or 0
+        acc[1] += row.co2_avoided_g or 0
+        acc[2] += attribute(row.reduction_wh, shares[asset_id]) or 0
+        acc[3] += attribute(row.co2_avoided_g, shares[asset_id]) or 0
+        acc[4] &= int(row.final)
     return [
         BondPeriodImpact(
             period_start=start,
