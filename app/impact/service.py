@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -889,6 +889,18 @@ def advance_time(session: Session, now: datetime, grace: timedelta) -> int:
 # Queries -----------------------------------------------------------------------------------
 
 
+def _asset_periods(
+    query: Select[Any], asset_id: int, period: str, first: date | None, last: date | None
+) -> Select[Any]:
+    """The asset's results of that period kind in [first, last], by period and revision."""
+    query = query.where(ImpactResult.asset_id == asset_id, ImpactResult.period == period)
+    if first is not None:
+        query = query.where(ImpactResult.period_start >= first)
+    if last is not None:
+        query = query.where(ImpactResult.period_start <= last)
+    return query.order_by(ImpactResult.period_start, ImpactResult.revision)
+
+
 def list_results(
     session: Session,
     asset_id: int,
@@ -898,14 +910,8 @@ def list_results(
     all_revisions: bool,
 ) -> list[ImpactResult]:
     registry.get_asset(session, asset_id)
-    query = select(ImpactResult).where(
-        ImpactResult.asset_id == asset_id, ImpactResult.period == period
-    )
-    if first is not None:
-        query = query.where(ImpactResult.period_start >= first)
-    if last is not None:
-        query = query.where(ImpactResult.period_start <= last)
-    rows = list(session.scalars(query.order_by(ImpactResult.period_start, ImpactResult.revision)))
+    query = _asset_periods(select(ImpactResult), asset_id, period, first, last)
+    rows = list(session.scalars(query))
     if all_revisions:
         return rows
     latest: dict[date, ImpactResult] = {}
@@ -936,15 +942,9 @@ def series_rows(
     """The latest revision per period, only the columns a series shows (plain rows: a one-year
     daily series is read on every investor page view)."""
     registry.get_asset(session, asset_id)
-    query = select(*SERIES_COLUMNS).where(
-        ImpactResult.asset_id == asset_id, ImpactResult.period == period
-    )
-    if first is not None:
-        query = query.where(ImpactResult.period_start >= first)
-    if last is not None:
-        query = query.where(ImpactResult.period_start <= last)
+    query = _asset_periods(select(*SERIES_COLUMNS), asset_id, period, first, last)
     latest: dict[date, Row[Any]] = {}
-    for row in session.execute(query.order_by(ImpactResult.period_start, ImpactResult.revision)):
+    for row in session.execute(query):
         latest[row.period_start] = row
     return list(latest.values())
 
