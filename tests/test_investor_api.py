@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.core.db import create_db_engine
-from app.impact.jobs import run_impact_cycle
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.encoding import decode_leaf
 from app.ledger.jobs import run_sequencer
@@ -31,7 +30,7 @@ from tests.conftest import (
     half_hours,
     make_settings,
 )
-from tests.impact_helpers import Site
+from tests.impact_helpers import Site, run_job
 
 DAY0 = date(2026, 1, 5)
 INVESTOR_KEY = "investor-key-dev-only-0001"
@@ -49,13 +48,7 @@ def setup_bond(client: TestClient, fleet: Fleet, days: int = 6) -> dict[str, Any
     fleet.post(
         meter, 1, half_hours(start, 48 * days, [900 + (i % 48) * 10 for i in range(48 * days)])
     )
-    state = client.app.state  # type: ignore[attr-defined]
-    run_impact_cycle(
-        state.engine,
-        state.session_factory,
-        state.impact_grace,
-        now=datetime(2026, 1, 20, tzinfo=UTC),
-    )
+    run_job(client, datetime(2026, 1, 20, tzinfo=UTC))
     return {"bond": {"id": bond_id}, "asset": asset, "meter": meter}
 
 
@@ -134,12 +127,7 @@ def test_series_paging_units_and_anchoring_status(
         hours=9
     )
     assert fleet.post(ids["meter"], 2, half_hours(start, 2, [4000, 4000])).status_code == 200
-    run_impact_cycle(
-        state.engine,
-        state.session_factory,
-        state.impact_grace,
-        now=datetime(2026, 1, 20, tzinfo=UTC),
-    )
+    run_job(client, datetime(2026, 1, 20, tzinfo=UTC))
     run_sequencer(state.engine, state.session_factory)
     by_day = {i["period_start"]: i for i in walk()}
     assert by_day[str(corrected)]["revision"] == 1
@@ -237,12 +225,8 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
         fleet.post(meter, 1, half_hours(start, 48 * 6, values))
 
     def job() -> None:
-        run_impact_cycle(
-            state.engine,
-            state.session_factory,
-            state.impact_grace,
-            now=datetime(2026, 2, 20, tzinfo=UTC),
-        )
+        # retries while another process's cycle holds the job lock on a shared server
+        run_job(client, datetime(2026, 2, 20, tzinfo=UTC))
 
     def summary() -> dict[str, Any]:
         body: dict[str, Any] = client.get(f"/v1/investor/bonds/{bond_id}").json()
