@@ -14,13 +14,13 @@ import pytest
 
 from app.ledger.anchor import AnchorPolicy
 from tests.conftest import ADMIN_TOKEN
-from tests.test_dashboard import (
+from tests.test_dashboard import (  # browser: the Chromium fixture, shared
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_ARGS,
     CO2,
     METERED,
     Page,
+    browser,  # noqa: F401
     canvas_pixels,
     mwh,
     run_jobs,
@@ -40,15 +40,6 @@ POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_
 
 
 @pytest.fixture(scope="module")
-def demo_browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.Client]]:
     tmp = tmp_path_factory.mktemp("demo")
     with served_with_chain(tmp) as (app, chain, base, http):
@@ -59,9 +50,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.
         yield base, http
 
 
-def test_demo_fleet_on_the_dashboard(demo_browser: Any, demo: tuple[str, httpx.Client]) -> None:
+def test_demo_fleet_on_the_dashboard(browser: Any, demo: tuple[str, httpx.Client]) -> None:  # noqa: F811
     base, http = demo
-    view = Page(demo_browser, base)
+    view = Page(browser, base)
     try:
         p = view.open()
         [bond] = http.get("/v1/investor/bonds").json()["items"]
