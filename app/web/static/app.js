@@ -160,19 +160,25 @@ async function loadBond() {
     const days = await allPages(`${API}/bonds/${id}/impact?period=day&first_day=${first}`);
     state.latestDay = days.length ? days[days.length - 1] : null;
   }
-  const details = await Promise.all(bond.allocations.map((a) => api(`${API}/assets/${a.asset_id}`)));
-  state.assets = Object.fromEntries(details.map((a) => [a.id, a]));
-  state.homeZone = details.length ? details[0].timezone : "UTC";
+  // Asset details are fetched when an asset is shown (a bond may finance a thousand assets);
+  // the bond's home zone is its first asset's.
   const assetIds = bond.allocations.map((a) => a.asset_id);
   if (!assetIds.includes(state.assetId)) state.assetId = assetIds[0] ?? null;
+  const home = assetIds.length ? await assetDetail(assetIds[0]) : null;
+  state.homeZone = home ? home.timezone : "UTC";
   await loadAsset();
+}
+
+async function assetDetail(id) {
+  if (!state.assets[id]) state.assets[id] = await api(`${API}/assets/${id}`);
+  return state.assets[id];
 }
 
 async function loadAsset() {
   const id = state.assetId;
   if (id === null) return;
   const key = `${id}/${state.period}`;
-  const jobs = [];
+  const jobs = [assetDetail(id)];
   if (!state.series[key]) {
     jobs.push(
       allPages(`${API}/assets/${id}/series?period=${state.period}`).then((items) => {
