@@ -27,6 +27,7 @@ from app.impact.calc.days import DayTotal, IntervalPoint, aggregate_days, mean_t
 from app.impact.calc.factors import EmissionFactor, select_factor
 from app.impact.calc.methods import (
     BASELINE_DAYS,
+    ENERGY_QUANTITY,
     BaselineMethod,
     GenerationMethod,
     IntensityMethod,
@@ -65,7 +66,6 @@ from app.registry.models import Allocation, GreenAsset, Meter
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
-ENERGY_QUANTITY = {"building": "consumption", "renewable_facility": "generation"}
 
 
 # Reference data ----------------------------------------------------------------------------
@@ -699,6 +699,7 @@ def _recompute_months(
 ) -> int:
     revisions = 0
     existing_months = _latest_results(session, asset_id, "month", months)
+    allocations = registry.allocations_of_asset(session, asset_id)
     for month in sorted(months):
         end = _next_month(month)
         last_day = min(end - timedelta(days=1), today)
@@ -726,8 +727,7 @@ def _recompute_months(
             finalised,
         )
         revisions += int(revised)
-        allocations = registry.allocations_of_asset(session, asset_id)
-        _roll_up_month(session, asset_id, month, day_rows, allocations)
+        _roll_up_month(session, asset_id, month, days, allocations)
     return revisions
 
 
@@ -738,14 +738,15 @@ def _roll_up_month(
     session: Session,
     asset_id: int,
     month: date,
-    day_rows: dict[date, ImpactResult],
+    days: Sequence[PeriodResult],
     allocations: Sequence[Allocation],
 ) -> None:
-    """Write the month's ``bond_asset_month`` rows for these allocations of the asset."""
+    """Write the month's ``bond_asset_month`` rows for these allocations of the asset, from the
+    month's day results (latest revisions)."""
     for allocation in allocations:
         issued = registry.get_bond(session, allocation.bond_id).issue_date
-        days = [to_period_result(row) for day, row in sorted(day_rows.items()) if day >= issued]
-        totals = attributed_totals(days, allocation.financing_share)
+        since_issue = [d for d in days if d.period_start >= issued]
+        totals = attributed_totals(since_issue, allocation.financing_share)
         values = {
             "reduction_wh": totals.reduction_wh,
             "co2_avoided_g": totals.co2_avoided_g,
@@ -765,9 +766,10 @@ def _roll_up_month(
 def build_new_allocation_rollups(session: Session) -> int:
     """Roll up the months an asset already has for allocations created since the last pass.
     Returns the allocations rolled up."""
+    built_count = session.scalar(select(func.count()).select_from(BondRollupBuilt)) or 0
+    if registry.count_allocations(session) == built_count:
+        return 0  # every job pass asks; almost always nothing is new
     built = set(session.scalars(select(BondRollupBuilt.allocation_id)))
-    if registry.count_allocations(session) == len(built):
-        return 0
     new = [a for a in registry.list_all_allocations(session) if a.id not in built]
     for allocation in new:
         months = session.scalars(
@@ -783,7 +785,8 @@ def build_new_allocation_rollups(session: Session) -> int:
                 "day",
                 [month + timedelta(days=i) for i in range(span)],
             )
-            _roll_up_month(session, allocation.asset_id, month, day_rows, [allocation])
+            days = [to_period_result(day_rows[d]) for d in sorted(day_rows)]
+            _roll_up_month(session, allocation.asset_id, month, days, [allocation])
         session.add(BondRollupBuilt(allocation_id=allocation.id))
     session.commit()
     return len(new)

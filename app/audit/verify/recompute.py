@@ -45,6 +45,7 @@ from app.impact.calc.days import (
 from app.impact.calc.factors import EmissionFactor
 from app.impact.calc.methods import (
     BASELINE_DAYS,
+    ENERGY_QUANTITY,
     BaselineMethod,
     GenerationMethod,
     IntensityMethod,
@@ -55,8 +56,6 @@ from app.impact.calc.methods import (
 from app.impact.calc.results import PeriodResult, day_result, month_result
 from app.ledger import encoding, merkle, totals
 
-# The energy meters of an asset are its meters of this quantity (as app.impact.service does).
-ENERGY_QUANTITY = {"building": "consumption", "renewable_facility": "generation"}
 DAY_S = 86_400
 COMPARED = (
     "metered_wh",

@@ -83,6 +83,10 @@ def full_day_benchmark_wh(
     return 0, None
 
 
+# An asset's energy meters are its meters of this quantity (consumption for a building, whose
+# benchmark is what it would have used; generation for a renewable facility).
+ENERGY_QUANTITY = {"building": "consumption", "renewable_facility": "generation"}
+
 BASELINE_DAYS = 365
 BASELINE_MAX_MISSING = Decimal("0.10")  # CalTRACK: at most 10 % of the baseline days missing
 
