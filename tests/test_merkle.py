@@ -119,3 +119,73 @@ def test_every_proof_verifies_and_is_logarithmic(size: int, data: st.DataObject)
         assert not merkle.verify_consistency(
             size1, size, merkle.root(tree.get, size1), root, tampered
         )
+
+
+# --- edge cases where the reference implementation (transparency-dev/merkle) refuses ---------
+
+
+def _happy(kind: str, size: str) -> dict[str, object]:
+    case: dict[str, object] = json.loads((VECTORS / kind / size / "happy-path.json").read_text())
+    return case
+
+
+@pytest.mark.parametrize("field", ["leafHash", "root", "proof"])
+@pytest.mark.parametrize("change", [b"\0", b""], ids=["one-byte-longer", "one-byte-shorter"])
+def test_inclusion_refuses_a_hash_of_the_wrong_length(field: str, change: bytes) -> None:
+    case = _happy("inclusion", "3")
+    leaf = _b64(str(case["leafHash"]))
+    root = _b64(str(case["root"]))
+    proof = [_b64(p) for p in case["proof"]]  # type: ignore[attr-defined]
+    assert merkle.verify_inclusion(leaf, int(case["leafIdx"]), int(case["treeSize"]), proof, root)
+
+    def resized(h: bytes) -> bytes:
+        return h + change if change else h[:-1]
+
+    if field == "leafHash":
+        leaf = resized(leaf)
+    elif field == "root":
+        root = resized(root)
+    else:
+        proof[-1] = resized(proof[-1])
+    assert not merkle.verify_inclusion(
+        leaf, int(case["leafIdx"]), int(case["treeSize"]), proof, root
+    )
+
+
+@pytest.mark.parametrize("field", ["root1", "root2", "proof"])
+def test_consistency_refuses_a_hash_of_the_wrong_length(field: str) -> None:
+    tree = MemoryTree()
+    tree.extend(LEAVES)
+    for size1, size2 in [(3, 7), (4, 4), (4, 8)]:
+        root1, root2 = merkle.root(tree.get, size1), merkle.root(tree.get, size2)
+        proof = merkle.consistency_proof(tree.get, size1, size2)
+        assert merkle.verify_consistency(size1, size2, root1, root2, proof)
+        if field == "root1":
+            root1 += b"\0"
+        elif field == "root2":
+            root2 = root2[:-1]
+        elif proof:
+            proof[0] += b"\0"
+        else:
+            continue  # equal sizes: no proof hash to resize
+        assert not merkle.verify_consistency(size1, size2, root1, root2, proof), (size1, size2)
+
+
+@pytest.mark.parametrize("size2", [0, 1, 5])
+def test_consistency_from_the_empty_tree_is_refused(size2: int) -> None:
+    """RFC 9162 section 2.1.4.1 defines proofs for 0 < size1 only: an empty proof from size 0
+    would let anything claim to extend nothing."""
+    tree = MemoryTree()
+    tree.extend(LEAVES[:size2])
+    assert not merkle.verify_consistency(
+        0, size2, merkle.EMPTY_ROOT, merkle.root(tree.get, size2), []
+    )
+
+
+@pytest.mark.parametrize("length", [0, 31, 33, 64])
+def test_a_root_that_is_not_a_hash_never_verifies_even_when_it_matches(length: int) -> None:
+    """A one-leaf tree's root is its leaf hash and equal trees' roots are compared directly:
+    without a length check, any equal byte strings would pass."""
+    value = bytes(range(length))
+    assert not merkle.verify_inclusion(value, 0, 1, [], value)
+    assert not merkle.verify_consistency(3, 3, value, value, [])

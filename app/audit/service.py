@@ -209,8 +209,8 @@ def _provenance(session: Session, reading_leaf: bytes, cp: Checkpoint) -> Proven
 def consistency(session: Session, first: int, second: int) -> ConsistencyOut:
     cp1 = confirmed_checkpoint(session, first)
     cp2 = confirmed_checkpoint(session, second)
-    if cp1.tree_size == cp2.tree_size or cp1.tree_size == 0:
-        proof: list[bytes] = []  # equal trees, or the empty tree: nothing to prove
+    if cp1.tree_size == cp2.tree_size:
+        proof: list[bytes] = []  # equal trees: nothing to prove (no checkpoint is of size 0)
     else:
         proof = log.consistency_proof(session, cp1.tree_size, cp2.tree_size)
     return ConsistencyOut(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
+HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 GetNode = Callable[[int, int], bytes]
@@ -91,16 +92,22 @@ def consistency_proof(get_node: GetNode, size1: int, size2: int) -> list[bytes]:
     return proof
 
 
+def _all_hashes(*hashes: bytes) -> bool:
+    """Every value is a SHA-256 hash: a verifier refuses any other length anywhere (a leaf hash,
+    a root, a proof node), as the reference implementation (transparency-dev/merkle) does."""
+    return all(len(h) == HASH_SIZE for h in hashes)
+
+
 def verify_inclusion(
     leaf_hash_: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes
 ) -> bool:
     """RFC 9162 section 2.1.3.2."""
-    if index >= size or index < 0:
+    if index >= size or index < 0 or not _all_hashes(leaf_hash_, expected_root, *proof):
         return False
     fn, sn = index, size - 1
     r = leaf_hash_
     for p in proof:
-        if len(p) != 32 or sn == 0:
+        if sn == 0:
             return False
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
@@ -118,15 +125,14 @@ def verify_inclusion(
 def verify_consistency(
     size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]
 ) -> bool:
-    """RFC 9162 section 2.1.4.2 (size1 == size2 needs an empty proof and equal roots; size1 == 0
-    is consistent with anything, with an empty proof)."""
-    if size1 < 0 or size2 < size1:
+    """RFC 9162 section 2.1.4.2. Proofs are defined for 0 < size1 <= size2 (section 2.1.4.1):
+    size1 == size2 needs an empty proof and equal roots; a proof from the empty tree proves
+    nothing and is refused, whatever it holds."""
+    if size1 <= 0 or size2 < size1 or not _all_hashes(root1, root2, *proof):
         return False
     if size1 == size2:
         return len(proof) == 0 and root1 == root2
-    if size1 == 0:
-        return len(proof) == 0
-    if not proof or any(len(p) != 32 for p in proof):
+    if not proof:
         return False
     path = list(proof)
     if size1 & (size1 - 1) == 0:  # size1 is a power of two: its root starts the path

@@ -36,7 +36,7 @@ export const nodeHash = (left, right) => sha256(Uint8Array.of(1), left, right);
 export async function rootFromInclusionProof(hash, index, size, proof) {
   let fn = BigInt(index);
   let sn = BigInt(size) - 1n;
-  if (fn > sn || fn < 0n) return null;
+  if (fn > sn || fn < 0n || hash.length !== 32) return null;
   let r = hash;
   for (const p of proof) {
     if (p.length !== 32 || sn === 0n) return null;
