@@ -1,0 +1,170 @@
+// The asset panel: the asset's facts, its charts of metered against benchmark energy and of
+// cumulative CO2 avoided, and the table of periods with coverage, flags and anchoring status.
+
+import { $, el, kwhText, locale, metaItem, state, t, tco2 } from "./state.js";
+import { MESSAGES } from "./i18n.js";
+import { formatNumber, formatPercent, sumDecimals, zoneLabel } from "./format.js";
+import { renderMethodology } from "./methodology.js";
+import { runVerify } from "./verify-panel.js";
+
+const MAX_DAY_ROWS = 62;
+const COLORS = { metered: "#1f5fa8", benchmark: "#b5470b", co2: "#0b6146" };
+
+function flagText(flag) {
+  const key = `flag_${flag}`;
+  return key in MESSAGES.en ? t(key) : flag;
+}
+
+function statusBadge(anchoring) {
+  const status = anchoring.status;
+  const text =
+    status === "anchored"
+      ? t("status_anchored", { number: anchoring.checkpoint_number })
+      : t(status === "pending" ? "status_pending" : "status_provisional");
+  return el("span", { class: `badge ${status}`, text });
+}
+
+export function renderAsset() {
+  const asset = state.assets[state.assetId];
+  const select = $("#asset-select");
+  const allocations = state.bond ? state.bond.allocations : [];
+  select.replaceChildren(
+    ...allocations.map((a) => el("option", { value: a.asset_id, selected: a.asset_id === state.assetId, text: a.asset_name })),
+  );
+  if (!asset) {
+    $("#asset-meta").replaceChildren();
+    return;
+  }
+  const meta = [
+    metaItem(t("kind"), asset.kind === "building" ? t("kind_building") : asset.kind === "renewable" ? t("kind_renewable") : asset.kind),
+  ];
+  if (asset.floor_area_m2 !== null) meta.push(metaItem(t("floor_area"), `${formatNumber(asset.floor_area_m2, 0, locale())} m²`));
+  meta.push(metaItem(t("grid_region"), asset.grid_region));
+  meta.push(metaItem(t("asset_time_zone"), `${asset.timezone} (${zoneLabel(asset.timezone)})`));
+  if (asset.commissioning_date) meta.push(metaItem(t("commissioning_date"), asset.commissioning_date));
+  $("#asset-meta").replaceChildren(...meta);
+  $("#dates-note").textContent = t("dates_local", { zone: `${asset.timezone}, ${zoneLabel(asset.timezone)}` });
+
+  const items = state.series[`${asset.id}/${state.period}`] || [];
+  renderCharts(items);
+  renderSeriesTable(items);
+  renderMethodology(state.methodology[asset.id]);
+}
+
+function axisNumber(value) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: 3 }).format(value);
+}
+
+function chartOptions(unit) {
+  return {
+    animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    interaction: { mode: "index", intersect: false },
+    plugins: {
+      legend: { position: "bottom" },
+      tooltip: {
+        callbacks: {
+          label: (ctx) => `${ctx.dataset.label}: ${ctx.parsed.y === null ? t("not_available") : axisNumber(ctx.parsed.y)} ${unit}`,
+        },
+      },
+    },
+    scales: {
+      x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 16, maxTicksLimit: 8 } },
+      y: { beginAtZero: true, title: { display: true, text: unit }, ticks: { callback: (v) => axisNumber(v) } },
+    },
+  };
+}
+
+function replaceChart(id, config) {
+  state.charts[id]?.destroy();
+  delete state.charts[id];
+  if (!window.Chart) return;
+  state.charts[id] = new window.Chart(document.getElementById(id), config);
+}
+
+function renderCharts(items) {
+  const labels = items.map((i) => i.period_start);
+  const num = (v) => (v === null ? null : Number(v));
+  const kind = state.period === "day" ? "line" : "bar";
+  const lineStyle = { pointRadius: items.length > 60 ? 0 : 2, borderWidth: 2, spanGaps: false };
+  replaceChart("chart-energy", {
+    type: kind,
+    data: {
+      labels,
+      datasets: [
+        { label: t("metered"), data: items.map((i) => num(i.metered_kwh)), borderColor: COLORS.metered, backgroundColor: COLORS.metered, ...lineStyle },
+        { label: t("benchmark"), data: items.map((i) => num(i.benchmark_kwh)), borderColor: COLORS.benchmark, backgroundColor: COLORS.benchmark, borderDash: kind === "line" ? [6, 3] : undefined, ...lineStyle },
+      ],
+    },
+    options: chartOptions("kWh"),
+  });
+  const co2 = [];
+  let running = "0";
+  for (const i of items) {
+    if (i.co2_avoided_t !== null) running = sumDecimals([running, i.co2_avoided_t]);
+    co2.push(Number(running));
+  }
+  replaceChart("chart-co2", {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        { label: t("cumulative_co2"), data: co2, borderColor: COLORS.co2, backgroundColor: "rgba(11, 97, 70, 0.15)", fill: true, ...lineStyle },
+      ],
+    },
+    options: chartOptions("t-CO2"),
+  });
+  if (!items.length) {
+    $("#chart-energy-desc").textContent = t("no_results");
+    $("#chart-co2-desc").textContent = "";
+    return;
+  }
+  const first = labels[0];
+  const last = labels[labels.length - 1];
+  const present = (key) => items.map((i) => i[key]).filter((v) => v !== null);
+  $("#chart-energy-desc").textContent = t("chart_energy_desc", {
+    periods: items.length,
+    first,
+    last,
+    metered: formatNumber(sumDecimals(present("metered_kwh")), 1, locale()),
+    benchmark: formatNumber(sumDecimals(present("benchmark_kwh")), 1, locale()),
+  });
+  $("#chart-co2-desc").textContent = t("chart_co2_desc", { total: tco2(running), first, last });
+}
+
+function renderSeriesTable(items) {
+  const limit = state.period === "day" ? MAX_DAY_ROWS : items.length;
+  const rows = items.slice(-limit).reverse();
+  $("#series-note").textContent = items.length ? t("latest_rows", { shown: rows.length, total: items.length }) : t("no_results");
+  $("#series-table tbody").replaceChildren(
+    ...rows.map((i) => {
+      const flags = i.flags.length
+        ? i.flags.map((f) => el("span", { class: "badge flag", text: flagText(f) }))
+        : [el("span", { text: t("no_flags") })];
+      const action =
+        i.anchoring.status === "anchored"
+          ? el("button", {
+              type: "button",
+              "data-verify-result": i.result_id,
+              "aria-label": t("verify_result_n", { id: i.result_id }),
+              text: t("verify"),
+              onclick: () => runVerify("result", i.result_id),
+            })
+          : "";
+      return el(
+        "tr",
+        { "data-period": i.period_start },
+        el("th", { scope: "row", text: i.period_start }),
+        el("td", { class: "r", text: kwhText(i.metered_kwh) }),
+        el("td", { class: "r", text: kwhText(i.benchmark_kwh) }),
+        el("td", { class: "r", text: kwhText(i.energy_reduction_kwh) }),
+        el("td", { class: "r", text: i.co2_avoided_t === null ? t("not_available") : tco2(i.co2_avoided_t) }),
+        el("td", { class: "r", text: formatPercent(i.coverage, locale()) }),
+        el("td", {}, ...flags),
+        el("td", {}, statusBadge(i.anchoring)),
+        el("td", {}, action),
+      );
+    }),
+  );
+}
