@@ -214,6 +214,17 @@ def test_every_invalid_reading_is_listed_and_nothing_stored(
         ({"start": "2026-01-01T00:00:00"}, "start", "offset"),
         ({"start": "2026-01-01T00:00:00.500Z"}, "start", "whole seconds"),
         ({"start": "yesterday"}, "start", "timestamp"),
+        # Only the documented form (docs/ingest-signing.md): nothing that the canonical bytes
+        # would silently round or that other parsers read differently.
+        ({"start": "2026-01-01T10:00:00+0900"}, "start", "+HH:MM"),
+        ({"start": "2026-01-01 01:00:00Z"}, "start", "upper-case 'T'"),
+        ({"start": "2026-01-01t01:00:00z"}, "start", "upper-case 'T'"),
+        ({"start": 1767229200}, "start", "must be a string"),
+        ({"end": 1767229200.0}, "end", "must be a string"),
+        ({"start": "2026-01-01T01:00:00.000Z"}, "start", "whole seconds"),
+        ({"start": "2026-01-01T01:00:00Z "}, "start", "RFC 3339"),
+        ({"start": "2026-02-30T01:00:00Z"}, "start", "not a valid date"),
+        ({"start": "2026-01-01T01:00:00+24:00"}, "start", "not a valid date"),
         ({"temperature_centi_c": 5}, "", "exactly one"),
         ({"energy_wh": None}, "", "exactly one"),
         ({"colour": "green"}, "colour", "not a known field"),
@@ -233,6 +244,33 @@ def test_malformed_values_are_422_with_index(
     assert detail["index"] == 2
     assert detail["field"] == f"readings[2].{field}".rstrip(".")
     assert reason_part in detail["reason"]
+
+
+@pytest.mark.parametrize("sequence", ["42", 42.0, True, "0x2a"])
+def test_sequence_must_be_a_json_integer(
+    fleet: Fleet, client: TestClient, sequence: object
+) -> None:
+    meter = fleet.meter()
+    body = {**fleet.batch(meter, 42, half_hours(T0, 1)), "sequence": sequence}
+    error = assert_error(client.post(f"/v1/meters/{meter}/readings", json=body), 422)
+    assert [(d["field"], d["reason"]) for d in error["details"]] == [
+        ("sequence", "must be an integer")
+    ]
+    assert stored(client, meter) == []
+
+
+@pytest.mark.parametrize("param", ["start_from", "start_to"])
+def test_reading_filters_take_only_the_documented_timestamp_form(
+    fleet: Fleet, client: TestClient, param: str
+) -> None:
+    meter = fleet.meter()
+    response = client.get(
+        f"/v1/admin/meters/{meter}/readings",
+        params={param: "2026-01-01 00:00:00+0900"},
+        headers=ADMIN,
+    )
+    [detail] = assert_error(response, 422, "invalid_input")["details"]
+    assert detail["field"] == param and "RFC 3339" in detail["reason"]
 
 
 def test_non_finite_json_number_is_422(fleet: Fleet, client: TestClient) -> None:

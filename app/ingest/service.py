@@ -39,13 +39,11 @@ class IngestLimits:
 
 
 def _signed_readings(readings: list[ReadingIn]) -> list[SignedReading]:
-    """Schema -> canonical form; the structural problems that make a batch unsignable are 422."""
+    """Schema -> canonical form; the structural problems that make a batch unsignable are 422.
+    Timestamps are whole UTC seconds already (``Rfc3339Time``)."""
     out: list[SignedReading] = []
     errors: list[FieldError] = []
     for i, r in enumerate(readings):
-        for name, ts in (("start", r.start), ("end", r.end)):
-            if ts.microsecond:
-                errors.append(FieldError(f"readings[{i}].{name}", "must be whole seconds", i))
         if (r.energy_wh is None) == (r.temperature_centi_c is None):
             errors.append(
                 FieldError(
