@@ -27,7 +27,11 @@ _RFC3339_FORM = "an RFC 3339 timestamp like 2026-04-01T00:00:00Z or 2026-04-01T0
 
 def _parse_rfc3339(value: object) -> datetime:
     """The instant of a timestamp in the documented form, in UTC; anything else is refused with
-    the reason (no epoch numbers, space or lower-case separators, fractions, `+0900` offsets)."""
+    the reason (no epoch numbers, space or lower-case separators, fractions, `+0900` offsets).
+    Python code (settings defaults, services called directly) may pass an aware ``datetime`` in
+    whole seconds: JSON and query strings never produce one."""
+    if isinstance(value, datetime) and value.tzinfo is not None and not value.microsecond:
+        return value.astimezone(UTC)
     if not isinstance(value, str):
         raise PydanticCustomError("rfc3339", f"must be a string: {_RFC3339_FORM}")
     if not _RFC3339.fullmatch(value):
