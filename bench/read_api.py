@@ -143,6 +143,7 @@ def setup(sf: object, assets: int) -> tuple[int, list[int], list[Meter]]:
                         },
                     }
                 ),
+                Settings().ingest_earliest_reading,
             )
             assert created
             session.commit()

@@ -9,7 +9,7 @@ chosen ``now`` >= the real clock. Expected figures are computed here from the in
 import json
 import threading
 import time as clock
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,64 @@ def test_invalid_benchmark_configs_are_422(client: TestClient, fleet: Fleet) -> 
     )
     assert monthly.status_code == 201, monthly.text
     assert post(facility, "2026-04-01", method="generation").status_code == 201
+
+
+def test_configuration_dates_outside_the_sane_window_are_422(
+    client: TestClient, fleet: Fleet
+) -> None:
+    """A configuration effective from year 342 (or any date before the earliest reading date,
+    more than 50 years ahead, or a reporting start before commissioning) is 422 naming the
+    field and the bound; nothing is stored and the job has nothing to compute for it."""
+    site = Site(client, fleet)
+    commissioned = date(2020, 4, 1)
+    building = site.building("JP-national", commissioning_date=commissioned.isoformat())
+    thermometer = site.meter(building, "outdoor_temperature", 3600)
+    today = datetime.now(UTC).date()
+    too_far = today.replace(year=today.year + 51, day=min(today.day, 28)).isoformat()
+
+    def post(effective_from: str, **params: Any) -> list[tuple[str, str]]:
+        response = client.post(
+            f"/v1/admin/assets/{building}/benchmarks",
+            json={"effective_from": effective_from, "params": params},
+            headers=ADMIN,
+        )
+        assert response.status_code == 422, response.text
+        return [(d["field"], d["reason"]) for d in response.json()["error"]["details"]]
+
+    office = {"method": "intensity", "building_type": "office"}
+    for early in ("0342-01-01", "1870-01-01", "1999-12-31"):
+        [(field, reason)] = post(early, **office)
+        assert field == "effective_from" and "2000-01-01" in reason
+        assert "GBT_INGEST_EARLIEST_READING" in reason
+    [(field, reason)] = post(too_far, **office)
+    assert field == "effective_from" and "50 years after today" in reason
+    [(field, reason)] = post("2020-03-31", **office)
+    assert field == "effective_from" and "commissioning date 2020-04-01" in reason
+
+    baseline = {"method": "baseline", "temperature_meter_id": thermometer}
+    [(field, reason)] = post("2020-04-01", **baseline, baseline_start="1870-01-01")
+    assert field == "params.baseline_start" and "2000-01-01" in reason
+    [(field, reason)] = post("2020-04-01", **baseline, baseline_start="9999-12-31")
+    assert field == "params.baseline_start" and "50 years after today" in reason
+    values = [
+        {"period_start": "2020-04-01", "energy_wh": 1},
+        {"period_start": "0342-04-01", "energy_wh": 2},
+        {"period_start": too_far, "energy_wh": 3},
+    ]
+    errors = post("2020-04-01", method="series", granularity="day", values=values)
+    assert [field for field, _ in errors] == [
+        "params.values[1].period_start",
+        "params.values[2].period_start",
+    ]
+    assert client.get(f"/v1/admin/assets/{building}/benchmarks", headers=ADMIN).json() == []
+    assert site.run_job(real_now()).days_advanced == 0
+
+    # The boundaries: a baseline year before commissioning (the pre-retrofit year) reporting
+    # from the commissioning date; the earliest reading date itself.
+    accepted = site.configure(building, commissioned, **baseline, baseline_start="2019-04-01")
+    assert accepted["params"]["baseline_start"] == "2019-04-01"
+    other = site.building("JP-national")
+    site.configure(other, date(2000, 1, 1), **office)
 
 
 def test_benchmark_api_needs_admin_and_a_known_asset(client: TestClient, fleet: Fleet) -> None:

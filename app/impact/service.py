@@ -102,12 +102,72 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# A configuration date this far after today is a typo, not a plan (bonds run for decades at most).
+MAX_YEARS_AHEAD = 50
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _config_date_errors(
+    body: BenchmarkConfigCreate, asset: GreenAsset, earliest: date, today: date
+) -> list[FieldError]:
+    """Every date of a configuration inside its sane window (docs/methodology.md): none before
+    the earliest reading the service accepts, none more than MAX_YEARS_AHEAD years ahead, and
+    the reporting start not before the asset's commissioning. A baseline period is exempt from
+    the commissioning rule: it is the year *before* the retrofit."""
+    latest = _years_after(today, MAX_YEARS_AHEAD)
+
+    def outside(field: str, value: date) -> FieldError | None:
+        if value < earliest:
+            return FieldError(
+                field,
+                f"{value} is before {earliest}, the earliest reading date "
+                "(GBT_INGEST_EARLIEST_READING): no readings, hence no results, exist before it",
+            )
+        if value > latest:
+            return FieldError(
+                field,
+                f"{value} is more than {MAX_YEARS_AHEAD} years after today (latest: {latest})",
+            )
+        return None
+
+    reporting = outside("effective_from", body.effective_from)
+    commissioned = asset.commissioning_date
+    if reporting is None and commissioned is not None and body.effective_from < commissioned:
+        reporting = FieldError(
+            "effective_from",
+            f"{body.effective_from} is before the asset's commissioning date {commissioned}: "
+            "results report the operating asset",
+        )
+    found = [reporting]
+    params = body.params
+    if params.method == "baseline":
+        found.append(outside("params.baseline_start", params.baseline_start))
+    elif params.method == "series":
+        found += [
+            outside(f"params.values[{i}].period_start", v.period_start)
+            for i, v in enumerate(params.values)
+        ]
+    return [error for error in found if error is not None]
+
+
 def create_benchmark_config(
-    session: Session, asset_id: int, body: BenchmarkConfigCreate
+    session: Session, asset_id: int, body: BenchmarkConfigCreate, earliest_reading: datetime
 ) -> tuple[BenchmarkConfig, bool]:
+    """``earliest_reading``: ``GBT_INGEST_EARLIEST_READING``; its UTC date is the earliest date
+    a configuration may name."""
     asset = registry.get_asset(session, asset_id)
     params = body.params
-    errors: list[FieldError] = []
+    errors = _config_date_errors(
+        body, asset, earliest_reading.astimezone(UTC).date(), utcnow().date()
+    )
+    if errors:  # the rules below compute with these dates
+        raise unprocessable(errors)
     if asset.kind == "renewable_facility" and params.method != "generation":
         errors.append(FieldError("params.method", "a renewable facility uses 'generation'"))
     if asset.kind == "building" and params.method == "generation":
