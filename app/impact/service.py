@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -641,6 +641,28 @@ class RecomputeStats:
     new_revisions: int = 0
 
 
+# Whole months of days recomputed per transaction. A first run over years of history (or a
+# decade's recompute) commits each chunk, so it never holds the database's write lock for long
+# (SQLite has one for the whole database): at most 92 day results, 3 month results, their
+# roll-ups and log queue rows per commit.
+MONTHS_PER_TRANSACTION = 3
+
+
+def _month_chunks(days: Iterable[date], months: int) -> list[list[date]]:
+    """The days, sorted, in consecutive groups spanning at most ``months`` calendar months each;
+    a month is never split."""
+    chunks: list[list[date]] = []
+    chunk_months: set[date] = set()
+    for day in sorted(set(days)):
+        month = day.replace(day=1)
+        if not chunks or (month not in chunk_months and len(chunk_months) == months):
+            chunks.append([])
+            chunk_months = set()
+        chunk_months.add(month)
+        chunks[-1].append(day)
+    return chunks
+
+
 def recompute_asset(
     session: Session,
     asset_id: int,
@@ -648,9 +670,36 @@ def recompute_asset(
     now: datetime,
     grace: timedelta,
     refresh_factors: bool = False,
+    before_commit: Callable[[date], None] | None = None,
 ) -> RecomputeStats:
     """Recompute these local days of the asset (and the months they fall in); days before the
-    first benchmark configuration or after today (local) are skipped."""
+    first benchmark configuration or after today (local) are skipped.
+
+    Works through the days in date order, MONTHS_PER_TRANSACTION months at a time, and commits
+    each chunk; ``before_commit`` gets the chunk's last day and may write in its transaction
+    (the job's progress marker: an interrupted run resumes after the last committed chunk).
+    The figures are those of a single pass: days are independent, and a month is never split,
+    so its result always sums all its days."""
+    stats = RecomputeStats()
+    for chunk in _month_chunks(days, MONTHS_PER_TRANSACTION):
+        done = _recompute_days(session, asset_id, chunk, now, grace, refresh_factors)
+        stats.days += done.days
+        stats.new_revisions += done.new_revisions
+        if before_commit is not None:
+            before_commit(chunk[-1])
+        session.commit()
+    return stats
+
+
+def _recompute_days(
+    session: Session,
+    asset_id: int,
+    days: Iterable[date],
+    now: datetime,
+    grace: timedelta,
+    refresh_factors: bool,
+) -> RecomputeStats:
+    """One transaction's worth of :func:`recompute_asset`, not committed."""
     asset = registry.get_asset(session, asset_id)
     tz = ZoneInfo(asset.timezone)
     today = now.astimezone(tz).date()
@@ -940,13 +989,29 @@ def advance_time(session: Session, now: datetime, grace: timedelta) -> int:
                 due.add(day)
         if not due:
             continue
-        computed += recompute_asset(session, asset_id, due, now, grace).days
-        if row is None:
-            session.add(AssetProgress(asset_id=asset_id, results_through=today))
-        else:
-            row.results_through = max(row.results_through, today)
+
+        def results_through(day: date, asset_id: int = asset_id) -> None:
+            _mark_results_through(session, progress, asset_id, day)
+
+        computed += recompute_asset(
+            session, asset_id, due, now, grace, before_commit=results_through
+        ).days
+        results_through(today)
     session.commit()
     return computed
+
+
+def _mark_results_through(
+    session: Session, progress: dict[int, AssetProgress], asset_id: int, day: date
+) -> None:
+    """Every due day of the asset up to ``day`` has its results (they are computed in date
+    order): the next pass starts after it."""
+    row = progress.get(asset_id)
+    if row is None:
+        progress[asset_id] = AssetProgress(asset_id=asset_id, results_through=day)
+        session.add(progress[asset_id])
+    else:
+        row.results_through = max(row.results_through, day)
 
 
 # Queries -----------------------------------------------------------------------------------
