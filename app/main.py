@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ingest_limits = IngestLimits(
         max_batch_readings=settings.ingest_max_batch_readings,
         max_clock_skew_s=settings.ingest_max_clock_skew_s,
+        earliest_reading=settings.ingest_earliest_reading,
     )
     app.state.impact_grace = timedelta(seconds=settings.impact_grace_period_s)
     install_error_handlers(app)

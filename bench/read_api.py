@@ -45,6 +45,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from app.core.db import bulk_insert, create_db_engine, session_factory, utcnow
 from app.core.migrate import upgrade_to_head
+from app.core.settings import Settings
 from app.impact import service as impact
 from app.impact.schemas import BenchmarkConfigCreate
 from app.ingest.models import IngestBatch, Reading
@@ -116,6 +117,7 @@ def setup(sf: object, assets: int) -> tuple[int, list[int], list[Meter]]:
                         interval_s=INTERVAL_S,
                         public_key_hex=key,
                     ),
+                    Settings().ingest_earliest_reading,
                 ).entity
             )
             registry.create_allocation(
@@ -141,6 +143,7 @@ def setup(sf: object, assets: int) -> tuple[int, list[int], list[Meter]]:
                         },
                     }
                 ),
+                Settings().ingest_earliest_reading,
             )
             assert created
             session.commit()

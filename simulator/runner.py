@@ -221,14 +221,17 @@ class Simulator:
                     "quantity": spec.quantity,
                     "interval_s": spec.interval_s,
                     "public_key_hex": public_key_hex(meter.key()),
+                    # The backfill starts with the baseline year: the meter was there then.
+                    "installed_at": iso(self._day_start_s(d.history_start)),
                 },
                 admin=True,
             )
             if response.status_code == 409:
+                differing = sorted(f["field"] for f in response.json()["error"]["details"])
                 raise SimulatorError(
-                    f"meter {spec.device_id} is registered with another key: this state file "
-                    f"({self.state_path}) is not the one it was provisioned with. Use that "
-                    "one, or a fresh database"
+                    f"meter {spec.device_id} is registered with other values "
+                    f"({', '.join(differing)}): this state file ({self.state_path}) is not the "
+                    "one it was provisioned with. Use that one, or a fresh database"
                 )
             if response.status_code not in (200, 201):
                 raise SimulatorError(

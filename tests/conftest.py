@@ -118,7 +118,11 @@ class Fleet:
         return result
 
     def meter(
-        self, quantity: str = "consumption", interval_s: int = 1800, asset_id: int | None = None
+        self,
+        quantity: str = "consumption",
+        interval_s: int = 1800,
+        asset_id: int | None = None,
+        installed_at: str | None = None,
     ) -> int:
         self._n += 1
         key = Ed25519PrivateKey.generate()
@@ -132,7 +136,8 @@ class Fleet:
                 "quantity": quantity,
                 "interval_s": interval_s,
                 "public_key_hex": public_key_hex(key),
-            },
+            }
+            | ({} if installed_at is None else {"installed_at": installed_at}),
             headers=ADMIN,
         )
         assert response.status_code == 201, response.text

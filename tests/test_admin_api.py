@@ -453,6 +453,7 @@ def test_identical_create_is_idempotent(client: TestClient, kind: str) -> None:
         ("asset", {"floor_area_m2": "6000"}),
         ("asset", {"kind": "renewable_facility", "timezone": "UTC"}),
         ("meter", {"interval_s": 900}),
+        ("meter", {"installed_at": "2025-04-01T00:00:00Z"}),
         ("meter", {"public_key_hex": "PLACEHOLDER", "quantity": "generation"}),
         ("allocation", {"amount_allocated": "123"}),
         ("allocation", {"financing_share": "0.25", "amount_allocated": "5"}),
@@ -628,6 +629,41 @@ def test_intervals_dividing_a_day_are_accepted(client: TestClient, interval_s: i
     asset = make_asset(client)
     meter = create(client, METERS, meter_body(asset["id"], interval_s=interval_s))
     assert meter["interval_s"] == interval_s
+
+
+@pytest.mark.parametrize(
+    ("installed_at", "reason_part"),
+    [
+        ("1999-12-31T23:59:59Z", "GBT_INGEST_EARLIEST_READING"),
+        ("1870-01-01T00:00:00Z", "GBT_INGEST_EARLIEST_READING"),
+        ("2025-04-01 00:00:00Z", "RFC 3339"),
+        ("2025-04-01T00:00:00+0900", "RFC 3339"),
+        ("2025-04-01T00:00:00.5Z", "whole seconds"),
+        (1743465600, "must be a string"),
+    ],
+)
+def test_meter_installed_at_is_rfc3339_and_not_before_the_earliest_reading(
+    client: TestClient, installed_at: object, reason_part: str
+) -> None:
+    asset = make_asset(client)
+    response = post(client, METERS, meter_body(asset["id"], installed_at=installed_at))
+    assert_invalid(response, "installed_at")
+    assert reason_part in response.json()["error"]["details"][0]["reason"]
+    assert get(client, METERS).json()["items"] == []
+
+
+def test_meter_installed_at_is_stored_in_utc_and_idempotent(client: TestClient) -> None:
+    """The same instant in another offset is the same meter (200); omitting it is not (409)."""
+    asset = make_asset(client)
+    body = meter_body(asset["id"], installed_at="2025-04-01T09:00:00+09:00")
+    meter = create(client, METERS, body)
+    assert meter["installed_at"] == "2025-04-01T00:00:00Z"
+    retry = post(client, METERS, {**body, "installed_at": "2025-04-01T00:00:00Z"})
+    assert retry.status_code == 200, retry.text
+    assert retry.json() == meter
+    without = {k: v for k, v in body.items() if k != "installed_at"}
+    assert_error(post(client, METERS, without), 409, "conflict", {"installed_at"})
+    assert create(client, METERS, meter_body(asset["id"], "device-2"))["installed_at"] is None
 
 
 def test_meter_on_unknown_asset_is_422(client: TestClient) -> None:

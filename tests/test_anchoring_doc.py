@@ -1,12 +1,15 @@
 """The worked examples of docs/anchoring.md are what the encoding and the tree produce."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from app.ledger.encoding import canonical_json, decode_leaf, reading_leaf
 from app.ledger.merkle import leaf_hash
+from app.ledger.sources import meter_key_leaf
+from app.registry.models import Meter
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "anchoring.md"
 
@@ -50,6 +53,29 @@ def test_reading_example_is_what_the_reading_encoder_writes() -> None:
         batch_sha256_hex=fields["batch_sha256"],
     )
     assert built.hex() == _examples()[0]["bytes (hex)"]
+
+
+def test_meter_key_example_is_what_the_log_writes_for_a_meter() -> None:
+    """With installed_at, the documented bytes; without it, the same leaf minus that key."""
+    fields = json.loads(_examples()[1]["canonical json"])
+
+    def meter(installed_at: int | None) -> Meter:
+        return Meter(
+            id=fields["meter_id"],
+            asset_id=fields["asset_id"],
+            device_id=fields["device_id"],
+            quantity=fields["quantity"],
+            interval_s=fields["interval_s"],
+            public_key_hex=fields["public_key_hex"],
+            created_at=datetime.fromtimestamp(fields["registered_at"], UTC),
+            installed_at=None
+            if installed_at is None
+            else datetime.fromtimestamp(installed_at, UTC),
+        )
+
+    assert meter_key_leaf(meter(fields["installed_at"])).hex() == _examples()[1]["bytes (hex)"]
+    without = {k: v for k, v in fields.items() if k != "installed_at"}
+    assert meter_key_leaf(meter(None)) == canonical_json(without)
 
 
 def test_non_canonical_or_float_leaves_are_refused() -> None:

@@ -9,7 +9,7 @@ chosen ``now`` >= the real clock. Expected figures are computed here from the in
 import json
 import threading
 import time as clock
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
 
 from app.core.db import create_db_engine
+from app.impact import service
 from app.impact.jobs import CycleReport, run_impact_cycle
-from app.impact.models import ImpactResult
+from app.impact.models import AssetProgress, ImpactResult
 from app.impact.service import reference_intensities
 from app.main import create_app
 from app.models import Base
@@ -187,6 +189,64 @@ def test_invalid_benchmark_configs_are_422(client: TestClient, fleet: Fleet) -> 
     )
     assert monthly.status_code == 201, monthly.text
     assert post(facility, "2026-04-01", method="generation").status_code == 201
+
+
+def test_configuration_dates_outside_the_sane_window_are_422(
+    client: TestClient, fleet: Fleet
+) -> None:
+    """A configuration effective from year 342 (or any date before the earliest reading date,
+    more than 50 years ahead, or a reporting start before commissioning) is 422 naming the
+    field and the bound; nothing is stored and the job has nothing to compute for it."""
+    site = Site(client, fleet)
+    commissioned = date(2020, 4, 1)
+    building = site.building("JP-national", commissioning_date=commissioned.isoformat())
+    thermometer = site.meter(building, "outdoor_temperature", 3600)
+    today = datetime.now(UTC).date()
+    too_far = today.replace(year=today.year + 51, day=min(today.day, 28)).isoformat()
+
+    def post(effective_from: str, **params: Any) -> list[tuple[str, str]]:
+        response = client.post(
+            f"/v1/admin/assets/{building}/benchmarks",
+            json={"effective_from": effective_from, "params": params},
+            headers=ADMIN,
+        )
+        assert response.status_code == 422, response.text
+        return [(d["field"], d["reason"]) for d in response.json()["error"]["details"]]
+
+    office = {"method": "intensity", "building_type": "office"}
+    for early in ("0342-01-01", "1870-01-01", "1999-12-31"):
+        [(field, reason)] = post(early, **office)
+        assert field == "effective_from" and "2000-01-01" in reason
+        assert "GBT_INGEST_EARLIEST_READING" in reason
+    [(field, reason)] = post(too_far, **office)
+    assert field == "effective_from" and "50 years after today" in reason
+    [(field, reason)] = post("2020-03-31", **office)
+    assert field == "effective_from" and "commissioning date 2020-04-01" in reason
+
+    baseline = {"method": "baseline", "temperature_meter_id": thermometer}
+    [(field, reason)] = post("2020-04-01", **baseline, baseline_start="1870-01-01")
+    assert field == "params.baseline_start" and "2000-01-01" in reason
+    [(field, reason)] = post("2020-04-01", **baseline, baseline_start="9999-12-31")
+    assert field == "params.baseline_start" and "50 years after today" in reason
+    values = [
+        {"period_start": "2020-04-01", "energy_wh": 1},
+        {"period_start": "0342-04-01", "energy_wh": 2},
+        {"period_start": too_far, "energy_wh": 3},
+    ]
+    errors = post("2020-04-01", method="series", granularity="day", values=values)
+    assert [field for field, _ in errors] == [
+        "params.values[1].period_start",
+        "params.values[2].period_start",
+    ]
+    assert client.get(f"/v1/admin/assets/{building}/benchmarks", headers=ADMIN).json() == []
+    assert site.run_job(real_now()).days_advanced == 0
+
+    # The boundaries: a baseline year before commissioning (the pre-retrofit year) reporting
+    # from the commissioning date; the earliest reading date itself.
+    accepted = site.configure(building, commissioned, **baseline, baseline_start="2019-04-01")
+    assert accepted["params"]["baseline_start"] == "2019-04-01"
+    other = site.building("JP-national")
+    site.configure(other, date(2000, 1, 1), **office)
 
 
 def test_benchmark_api_needs_admin_and_a_known_asset(client: TestClient, fleet: Fleet) -> None:
@@ -1145,3 +1205,85 @@ def test_overlapping_recomputes_do_not_fail(postgres_schema_url: str, tmp_path: 
     finally:
         app.state.engine.dispose()
         engine.dispose()
+
+
+def _figures(site: Site, asset_id: int, period: str) -> dict[date, tuple[Any, ...]]:
+    keys = ("metered_wh", "benchmark_wh", "reduction_wh", "co2_avoided_g", "intervals_present")
+    keys += ("intervals_expected", "flags", "final", "revision", "method_version")
+    return {day: tuple(r[k] for k in keys) for day, r in site.by_day(asset_id, period).items()}
+
+
+def test_a_long_history_is_computed_in_bounded_transactions(
+    client: TestClient, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration reaching far back makes the job compute every day since: it commits
+    whole months in chunks (no commit writes more than a chunk's results, so other writers get
+    the database in between), an interrupted run resumes after its last commit, and the
+    figures are those of a single pass."""
+    site = Site(client, fleet)
+    site.factor("TEST-chunks", "0.5")
+    first_day = (local_today() - timedelta(days=430)).replace(day=1)
+    assets = [site.building("TEST-chunks", area=EXACT_AREA) for _ in range(3)]
+    for asset in assets:
+        meter = site.meter(asset)
+        busy = [first_day + timedelta(days=n) for n in (0, 40, 95, 96, 300)]
+        site.post(meter, [r for d in busy for r in day_readings(d, day_values(d))])
+    now = real_now()
+
+    results_per_commit = [0]
+
+    def count_results(session: Session, _: object) -> None:
+        changed = [*session.new, *(o for o in session.dirty if session.is_modified(o))]
+        results_per_commit[-1] += sum(isinstance(o, ImpactResult) for o in changed)
+
+    def next_commit(_: Session) -> None:
+        results_per_commit.append(0)
+
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    event.listen(factory, "after_flush", count_results)
+    event.listen(factory, "after_commit", next_commit)
+    try:
+        chunked = assets[0]
+        site.configure(chunked, first_day, method="intensity", building_type="office")
+        site.run_job(now)
+    finally:
+        event.remove(factory, "after_flush", count_results)
+        event.remove(factory, "after_commit", next_commit)
+    days, months = _figures(site, chunked, "day"), _figures(site, chunked, "month")
+    assert len(days) == (local_today() - first_day).days + 1
+    bound = service.MONTHS_PER_TRANSACTION * 32  # a chunk's days and its months
+    assert max(results_per_commit) <= bound < len(days)
+    assert sum(results_per_commit) == len(days) + len(months)
+
+    # Interrupted after its second chunk's commit: the progress marker is there, and the next
+    # run completes the history with the same figures.
+    interrupted = assets[1]
+    site.configure(interrupted, first_day, method="intensity", building_type="office")
+    commits = 0
+
+    def fail_third_commit(session: Session) -> None:
+        nonlocal commits
+        commits += 1
+        if commits == 3:
+            raise RuntimeError("process killed")
+
+    event.listen(factory, "before_commit", fail_third_commit)
+    try:
+        with pytest.raises(RuntimeError, match="process killed"):
+            site.run_job(now)
+    finally:
+        event.remove(factory, "before_commit", fail_third_commit)
+    with factory() as session:
+        progress = session.get(AssetProgress, interrupted)
+        assert progress is not None and first_day < progress.results_through < local_today()
+    site.run_job(now)
+    assert _figures(site, interrupted, "day") == days
+    assert _figures(site, interrupted, "month") == months
+
+    # One transaction for everything, as before chunking: the same figures.
+    monkeypatch.setattr(service, "MONTHS_PER_TRANSACTION", 10**6)
+    single = assets[2]
+    site.configure(single, first_day, method="intensity", building_type="office")
+    site.run_job(now)
+    assert _figures(site, single, "day") == days
+    assert _figures(site, single, "month") == months

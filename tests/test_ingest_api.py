@@ -214,6 +214,17 @@ def test_every_invalid_reading_is_listed_and_nothing_stored(
         ({"start": "2026-01-01T00:00:00"}, "start", "offset"),
         ({"start": "2026-01-01T00:00:00.500Z"}, "start", "whole seconds"),
         ({"start": "yesterday"}, "start", "timestamp"),
+        # Only the documented form (docs/ingest-signing.md): nothing that the canonical bytes
+        # would silently round or that other parsers read differently.
+        ({"start": "2026-01-01T10:00:00+0900"}, "start", "+HH:MM"),
+        ({"start": "2026-01-01 01:00:00Z"}, "start", "upper-case 'T'"),
+        ({"start": "2026-01-01t01:00:00z"}, "start", "upper-case 'T'"),
+        ({"start": 1767229200}, "start", "must be a string"),
+        ({"end": 1767229200.0}, "end", "must be a string"),
+        ({"start": "2026-01-01T01:00:00.000Z"}, "start", "whole seconds"),
+        ({"start": "2026-01-01T01:00:00Z "}, "start", "RFC 3339"),
+        ({"start": "2026-02-30T01:00:00Z"}, "start", "not a valid date"),
+        ({"start": "2026-01-01T01:00:00+24:00"}, "start", "not a valid date"),
         ({"temperature_centi_c": 5}, "", "exactly one"),
         ({"energy_wh": None}, "", "exactly one"),
         ({"colour": "green"}, "colour", "not a known field"),
@@ -233,6 +244,86 @@ def test_malformed_values_are_422_with_index(
     assert detail["index"] == 2
     assert detail["field"] == f"readings[2].{field}".rstrip(".")
     assert reason_part in detail["reason"]
+
+
+def test_readings_before_the_meters_installation_are_422(fleet: Fleet, client: TestClient) -> None:
+    """A reading whose interval starts before the registered installed_at is refused, each
+    one listed with its index; from installed_at on, readings are accepted."""
+    installed = T0 + timedelta(hours=2)
+    meter = fleet.meter(installed_at="2026-01-01T02:00:00Z")
+    error = assert_error(fleet.post(meter, 1, half_hours(T0, 6)), 422, "invalid_input")
+    assert [(d["index"], d["field"]) for d in error["details"]] == [
+        (i, f"readings[{i}].start") for i in range(4)
+    ]
+    assert all(
+        "before the meter's installation (2026-01-01T02:00:00Z)" in d["reason"]
+        for d in error["details"]
+    )
+    assert stored(client, meter) == []
+    assert fleet.post(meter, 2, half_hours(installed, 2)).json()["accepted"] == 2
+
+
+def test_readings_before_the_earliest_date_are_422_without_installed_at(
+    fleet: Fleet, client: TestClient
+) -> None:
+    """A meter registered without installed_at: readings from 1870 (or any time before
+    GBT_INGEST_EARLIEST_READING, default 2000-01-01T00:00:00Z) are refused."""
+    meter = fleet.meter()
+    for sequence, start in enumerate(
+        [datetime(1870, 1, 1, tzinfo=UTC), datetime(1999, 12, 31, 23, 30, tzinfo=UTC)], 1
+    ):
+        error = assert_error(fleet.post(meter, sequence, half_hours(start, 1)), 422)
+        [detail] = error["details"]
+        assert detail["field"] == "readings[0].start"
+        assert "2000-01-01T00:00:00Z" in detail["reason"]
+        assert "GBT_INGEST_EARLIEST_READING" in detail["reason"]
+    first_allowed = datetime(2000, 1, 1, tzinfo=UTC)
+    assert fleet.post(meter, 3, half_hours(first_allowed, 1)).json()["accepted"] == 1
+    assert stored(client, meter)[0]["start"] == "2000-01-01T00:00:00Z"
+
+
+def test_earliest_reading_date_is_a_setting(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url, tmp_path, ingest_earliest_reading="2026-01-01T09:00:00+09:00"
+    )
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    with TestClient(create_app(settings)) as client:
+        fleet = Fleet(client)
+        meter = fleet.meter()
+        early = T0 - timedelta(minutes=30)
+        error = assert_error(fleet.post(meter, 1, half_hours(early, 2)), 422)
+        assert [d["index"] for d in error["details"]] == [0]
+        assert "2026-01-01T00:00:00Z" in error["details"][0]["reason"]
+        assert fleet.post(meter, 2, half_hours(T0, 1)).json()["accepted"] == 1
+
+
+@pytest.mark.parametrize("sequence", ["42", 42.0, True, "0x2a"])
+def test_sequence_must_be_a_json_integer(
+    fleet: Fleet, client: TestClient, sequence: object
+) -> None:
+    meter = fleet.meter()
+    body = {**fleet.batch(meter, 42, half_hours(T0, 1)), "sequence": sequence}
+    error = assert_error(client.post(f"/v1/meters/{meter}/readings", json=body), 422)
+    assert [(d["field"], d["reason"]) for d in error["details"]] == [
+        ("sequence", "must be an integer")
+    ]
+    assert stored(client, meter) == []
+
+
+@pytest.mark.parametrize("param", ["start_from", "start_to"])
+def test_reading_filters_take_only_the_documented_timestamp_form(
+    fleet: Fleet, client: TestClient, param: str
+) -> None:
+    meter = fleet.meter()
+    response = client.get(
+        f"/v1/admin/meters/{meter}/readings",
+        params={param: "2026-01-01 00:00:00+0900"},
+        headers=ADMIN,
+    )
+    [detail] = assert_error(response, 422, "invalid_input")["details"]
+    assert detail["field"] == param and "RFC 3339" in detail["reason"]
 
 
 def test_non_finite_json_number_is_422(fleet: Fleet, client: TestClient) -> None:

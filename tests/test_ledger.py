@@ -68,6 +68,19 @@ def test_readings_and_registrations_become_leaves_in_order(
     assert {r["batch_sha256"] for r in readings[:3]} == {expected_hash}
 
 
+def test_meter_key_leaf_carries_installed_at_only_when_registered(
+    fleet: Fleet, client: TestClient
+) -> None:
+    """A meter's installation time is part of its logged registration (it decides which
+    readings are accepted); a meter without one keeps the leaf shape it always had."""
+    installed = fleet.meter(installed_at="2025-04-01T09:00:00+09:00")
+    plain = fleet.meter()
+    sequence_log(client)
+    keys = {ref: leaf for _, kind, ref, leaf in logged(client) if kind == "meter_key"}
+    assert keys[installed]["installed_at"] == int(datetime(2025, 4, 1, tzinfo=UTC).timestamp())
+    assert "installed_at" not in keys[plain]
+
+
 def test_sequencing_twice_adds_nothing_and_sources_enter_once(
     fleet: Fleet, client: TestClient
 ) -> None:

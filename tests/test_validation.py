@@ -1,23 +1,32 @@
 """Pure validation rules for a signed batch (no database, no clock)."""
 
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core.settings import Settings
 from app.ingest.signing import SignedReading, ValueKind
-from app.ingest.validation import validate_readings
+from app.ingest.validation import ReadingsFloor, validate_readings
 
 NOW = 1_800_000_000  # a fixed "now", aligned to the half-hour grid
 HALF_HOUR = 1800
+NO_INSTALLATION_TIME = ReadingsFloor.of(None, Settings().ingest_earliest_reading)
 
 
 def energy(start: int, value: int = 100, length: int = HALF_HOUR) -> SignedReading:
     return SignedReading(start, start + length, ValueKind.ENERGY_WH, value)
 
 
-def check(readings: list[SignedReading], quantity: str = "consumption", skew: int = 300):
+def check(
+    readings: list[SignedReading],
+    quantity: str = "consumption",
+    skew: int = 300,
+    floor: ReadingsFloor = NO_INSTALLATION_TIME,
+):
     return [
         (e.index, e.field, e.reason)
-        for e in validate_readings(readings, quantity, HALF_HOUR, NOW, skew)
+        for e in validate_readings(readings, quantity, HALF_HOUR, NOW, skew, floor)
     ]
 
 
@@ -85,3 +94,23 @@ def test_every_bad_item_is_reported(values: list[int]) -> None:
     readings = [energy(NOW - (i + 1) * HALF_HOUR, v) for i, v in enumerate(values)]
     reported = {i for i, _, _ in check(readings)}
     assert reported == {i for i, v in enumerate(values) if v < 0}
+
+
+def test_readings_before_the_installation_are_refused() -> None:
+    """From the meter's installed_at on, readings are fine; an interval starting earlier is
+    refused as 'before the meter's installation', whatever the service-wide earliest date."""
+    installed = datetime.fromtimestamp(NOW - 4 * HALF_HOUR, UTC)
+    floor = ReadingsFloor.of(installed, Settings().ingest_earliest_reading)
+    readings = [energy(NOW - i * HALF_HOUR) for i in range(6, 0, -1)]
+    errors = check(readings, floor=floor)
+    assert [(i, f) for i, f, _ in errors] == [(0, "start"), (1, "start")]
+    assert all("before the meter's installation" in reason for _, _, reason in errors)
+
+
+def test_without_installation_time_the_earliest_reading_setting_bounds_the_past() -> None:
+    earliest = datetime.fromtimestamp(NOW - HALF_HOUR, UTC)
+    floor = ReadingsFloor.of(None, earliest)
+    errors = check([energy(NOW - 2 * HALF_HOUR), energy(NOW - HALF_HOUR)], floor=floor)
+    assert [(i, f) for i, f, _ in errors] == [(0, "start")]
+    assert "GBT_INGEST_EARLIEST_READING" in errors[0][2]
+    assert check([energy(-2_000_001_600)]) == [(0, "start", NO_INSTALLATION_TIME.reason)]

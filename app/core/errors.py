@@ -74,18 +74,13 @@ _REASONS = {
     "int_parsing": "must be an integer",
     "missing": "is required",
     "extra_forbidden": "is not a known field",
-    "timezone_aware": "must include a UTC offset (e.g. 'Z')",
 }
 
 
 def _reason(err: dict[str, Any]) -> str:
     error_type = str(err.get("type", ""))
     message = str(err.get("msg", "is invalid"))
-    if error_type in _REASONS:
-        return _REASONS[error_type]
-    if error_type.startswith("datetime"):
-        return f"must be an RFC 3339 timestamp with a UTC offset ({message})"
-    return message
+    return _REASONS.get(error_type, message)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,11 +1,14 @@
 """The one settings object of the service, read from ``GBT_*`` environment variables."""
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.schemas import Rfc3339Time
 
 
 class Settings(BaseSettings):
@@ -36,6 +39,12 @@ class Settings(BaseSettings):
         ge=0,
         description="A reading whose interval starts more than this many seconds in the "
         "future is rejected (422).",
+    )
+    ingest_earliest_reading: Rfc3339Time = Field(
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        description="RFC 3339. Readings of a meter registered without `installed_at` whose "
+        "interval starts before this are rejected (422); no meter's `installed_at` and no date "
+        "of a benchmark configuration may be earlier either.",
     )
     db_pool_size: int = Field(default=10, ge=1, description="Connections per API process.")
     impact_grace_period_s: int = Field(

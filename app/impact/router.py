@@ -81,9 +81,15 @@ def result_out(row: ImpactResult) -> ImpactResultOut:
     "from a new `effective_from`. The identical body again is 200.",
 )
 def create_benchmark(
-    asset_id: IdPath, body: BenchmarkConfigCreate, session: SessionDep, response: Response
+    asset_id: IdPath,
+    body: BenchmarkConfigCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
 ) -> BenchmarkConfigOut:
-    config, created = service.create_benchmark_config(session, asset_id, body)
+    config, created = service.create_benchmark_config(
+        session, asset_id, body, request.app.state.ingest_limits.earliest_reading
+    )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return _config_out(config)
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -102,12 +102,72 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# A configuration date this far after today is a typo, not a plan (bonds run for decades at most).
+MAX_YEARS_AHEAD = 50
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _config_date_errors(
+    body: BenchmarkConfigCreate, asset: GreenAsset, earliest: date, today: date
+) -> list[FieldError]:
+    """Every date of a configuration inside its sane window (docs/methodology.md): none before
+    the earliest reading the service accepts, none more than MAX_YEARS_AHEAD years ahead, and
+    the reporting start not before the asset's commissioning. A baseline period is exempt from
+    the commissioning rule: it is the year *before* the retrofit."""
+    latest = _years_after(today, MAX_YEARS_AHEAD)
+
+    def outside(field: str, value: date) -> FieldError | None:
+        if value < earliest:
+            return FieldError(
+                field,
+                f"{value} is before {earliest}, the earliest reading date "
+                "(GBT_INGEST_EARLIEST_READING): no readings, hence no results, exist before it",
+            )
+        if value > latest:
+            return FieldError(
+                field,
+                f"{value} is more than {MAX_YEARS_AHEAD} years after today (latest: {latest})",
+            )
+        return None
+
+    reporting = outside("effective_from", body.effective_from)
+    commissioned = asset.commissioning_date
+    if reporting is None and commissioned is not None and body.effective_from < commissioned:
+        reporting = FieldError(
+            "effective_from",
+            f"{body.effective_from} is before the asset's commissioning date {commissioned}: "
+            "results report the operating asset",
+        )
+    found = [reporting]
+    params = body.params
+    if params.method == "baseline":
+        found.append(outside("params.baseline_start", params.baseline_start))
+    elif params.method == "series":
+        found += [
+            outside(f"params.values[{i}].period_start", v.period_start)
+            for i, v in enumerate(params.values)
+        ]
+    return [error for error in found if error is not None]
+
+
 def create_benchmark_config(
-    session: Session, asset_id: int, body: BenchmarkConfigCreate
+    session: Session, asset_id: int, body: BenchmarkConfigCreate, earliest_reading: datetime
 ) -> tuple[BenchmarkConfig, bool]:
+    """``earliest_reading``: ``GBT_INGEST_EARLIEST_READING``; its UTC date is the earliest date
+    a configuration may name."""
     asset = registry.get_asset(session, asset_id)
     params = body.params
-    errors: list[FieldError] = []
+    errors = _config_date_errors(
+        body, asset, earliest_reading.astimezone(UTC).date(), utcnow().date()
+    )
+    if errors:  # the rules below compute with these dates
+        raise unprocessable(errors)
     if asset.kind == "renewable_facility" and params.method != "generation":
         errors.append(FieldError("params.method", "a renewable facility uses 'generation'"))
     if asset.kind == "building" and params.method == "generation":
@@ -581,6 +641,28 @@ class RecomputeStats:
     new_revisions: int = 0
 
 
+# Whole months of days recomputed per transaction. A first run over years of history (or a
+# decade's recompute) commits each chunk, so it never holds the database's write lock for long
+# (SQLite has one for the whole database): at most 92 day results, 3 month results, their
+# roll-ups and log queue rows per commit.
+MONTHS_PER_TRANSACTION = 3
+
+
+def _month_chunks(days: Iterable[date], months: int) -> list[list[date]]:
+    """The days, sorted, in consecutive groups spanning at most ``months`` calendar months each;
+    a month is never split."""
+    chunks: list[list[date]] = []
+    chunk_months: set[date] = set()
+    for day in sorted(set(days)):
+        month = day.replace(day=1)
+        if not chunks or (month not in chunk_months and len(chunk_months) == months):
+            chunks.append([])
+            chunk_months = set()
+        chunk_months.add(month)
+        chunks[-1].append(day)
+    return chunks
+
+
 def recompute_asset(
     session: Session,
     asset_id: int,
@@ -588,9 +670,36 @@ def recompute_asset(
     now: datetime,
     grace: timedelta,
     refresh_factors: bool = False,
+    before_commit: Callable[[date], None] | None = None,
 ) -> RecomputeStats:
     """Recompute these local days of the asset (and the months they fall in); days before the
-    first benchmark configuration or after today (local) are skipped."""
+    first benchmark configuration or after today (local) are skipped.
+
+    Works through the days in date order, MONTHS_PER_TRANSACTION months at a time, and commits
+    each chunk; ``before_commit`` gets the chunk's last day and may write in its transaction
+    (the job's progress marker: an interrupted run resumes after the last committed chunk).
+    The figures are those of a single pass: days are independent, and a month is never split,
+    so its result always sums all its days."""
+    stats = RecomputeStats()
+    for chunk in _month_chunks(days, MONTHS_PER_TRANSACTION):
+        done = _recompute_days(session, asset_id, chunk, now, grace, refresh_factors)
+        stats.days += done.days
+        stats.new_revisions += done.new_revisions
+        if before_commit is not None:
+            before_commit(chunk[-1])
+        session.commit()
+    return stats
+
+
+def _recompute_days(
+    session: Session,
+    asset_id: int,
+    days: Iterable[date],
+    now: datetime,
+    grace: timedelta,
+    refresh_factors: bool,
+) -> RecomputeStats:
+    """One transaction's worth of :func:`recompute_asset`, not committed."""
     asset = registry.get_asset(session, asset_id)
     tz = ZoneInfo(asset.timezone)
     today = now.astimezone(tz).date()
@@ -880,13 +989,29 @@ def advance_time(session: Session, now: datetime, grace: timedelta) -> int:
                 due.add(day)
         if not due:
             continue
-        computed += recompute_asset(session, asset_id, due, now, grace).days
-        if row is None:
-            session.add(AssetProgress(asset_id=asset_id, results_through=today))
-        else:
-            row.results_through = max(row.results_through, today)
+
+        def results_through(day: date, asset_id: int = asset_id) -> None:
+            _mark_results_through(session, progress, asset_id, day)
+
+        computed += recompute_asset(
+            session, asset_id, due, now, grace, before_commit=results_through
+        ).days
+        results_through(today)
     session.commit()
     return computed
+
+
+def _mark_results_through(
+    session: Session, progress: dict[int, AssetProgress], asset_id: int, day: date
+) -> None:
+    """Every due day of the asset up to ``day`` has its results (they are computed in date
+    order): the next pass starts after it."""
+    row = progress.get(asset_id)
+    if row is None:
+        progress[asset_id] = AssetProgress(asset_id=asset_id, results_through=day)
+        session.add(progress[asset_id])
+    else:
+        row.results_through = max(row.results_through, day)
 
 
 # Queries -----------------------------------------------------------------------------------

@@ -1,13 +1,12 @@
 """Meter ingestion (authenticated by the batch signature) and the admin view of readings."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.core.deps import CursorQuery, IdPath, LimitQuery, SessionDep
 from app.core.errors import error_body
-from app.core.schemas import Page
+from app.core.schemas import Page, Rfc3339Time
 from app.core.security import require_admin
 from app.ingest import service
 from app.ingest.schemas import BatchIn, BatchResult, ReadingOut
@@ -56,8 +55,8 @@ def post_readings(
 def get_readings(
     meter_id: IdPath,
     session: SessionDep,
-    start_from: Annotated[datetime | None, Query(description="Inclusive, RFC 3339.")] = None,
-    start_to: Annotated[datetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+    start_from: Annotated[Rfc3339Time | None, Query(description="Inclusive, RFC 3339.")] = None,
+    start_to: Annotated[Rfc3339Time | None, Query(description="Exclusive, RFC 3339.")] = None,
     all_revisions: Annotated[
         bool, Query(description="Include superseded revisions, not only the latest.")
     ] = False,

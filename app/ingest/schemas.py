@@ -3,20 +3,20 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
-from app.core.schemas import Output, StrictInput
+from app.core.schemas import Output, Rfc3339Time, StrictInput
 
 INT63 = 2**62  # keeps every value inside a signed 64-bit column with room for sums
 BoundedInt = Annotated[StrictInt, Field(gt=-INT63, lt=INT63)]
 
 
 class ReadingIn(StrictInput):
-    start: AwareDatetime = Field(
-        description="Interval start (inclusive), RFC 3339 with offset; whole seconds.",
+    start: Rfc3339Time = Field(
+        description="Interval start (inclusive), RFC 3339 with `Z` or `+HH:MM`; whole seconds.",
         examples=["2026-04-01T00:00:00Z"],
     )
-    end: AwareDatetime = Field(
+    end: Rfc3339Time = Field(
         description="Interval end (exclusive).", examples=["2026-04-01T00:30:00Z"]
     )
     energy_wh: BoundedInt | None = Field(
@@ -33,7 +33,7 @@ class ReadingIn(StrictInput):
 
 
 class BatchIn(StrictInput):
-    sequence: int = Field(
+    sequence: StrictInt = Field(
         ge=0,
         lt=2**63,
         description="The meter's batch number. Resending the same batch with the same number "

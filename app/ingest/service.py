@@ -22,7 +22,7 @@ from app.ingest.signing import (
     strict_hex,
     verify_signature,
 )
-from app.ingest.validation import validate_readings
+from app.ingest.validation import ReadingsFloor, validate_readings
 from app.ledger.queue import enqueue
 from app.registry.service import get_meter, lock_meter_for_ingest
 
@@ -36,16 +36,16 @@ _IN_LIST_CHUNK = 500
 class IngestLimits:
     max_batch_readings: int
     max_clock_skew_s: int
+    # Readings of a meter without ``installed_at`` may not start earlier (docs/ingest-signing.md).
+    earliest_reading: datetime
 
 
 def _signed_readings(readings: list[ReadingIn]) -> list[SignedReading]:
-    """Schema -> canonical form; the structural problems that make a batch unsignable are 422."""
+    """Schema -> canonical form; the structural problems that make a batch unsignable are 422.
+    Timestamps are whole UTC seconds already (``Rfc3339Time``)."""
     out: list[SignedReading] = []
     errors: list[FieldError] = []
     for i, r in enumerate(readings):
-        for name, ts in (("start", r.start), ("end", r.end)):
-            if ts.microsecond:
-                errors.append(FieldError(f"readings[{i}].{name}", "must be whole seconds", i))
         if (r.energy_wh is None) == (r.temperature_centi_c is None):
             errors.append(
                 FieldError(
@@ -114,6 +114,7 @@ def ingest_batch(
     if not meter.active:
         raise ApiError(403, "meter_inactive", f"meter {meter_id} is deactivated")
     public_key_hex, quantity, interval_s = meter.public_key_hex, meter.quantity, meter.interval_s
+    installed_at = meter.installed_at
     session.rollback()  # end the read; the write transaction starts below, after the checks
 
     if len(batch.readings) > limits.max_batch_readings:
@@ -139,7 +140,12 @@ def ingest_batch(
         )
     now = utcnow()
     errors = validate_readings(
-        signed, quantity, interval_s, int(now.timestamp()), limits.max_clock_skew_s
+        signed,
+        quantity,
+        interval_s,
+        int(now.timestamp()),
+        limits.max_clock_skew_s,
+        ReadingsFloor.of(installed_at, limits.earliest_reading),
     )
     if errors:
         raise unprocessable(

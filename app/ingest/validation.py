@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.ingest.signing import SignedReading, ValueKind
 
@@ -23,12 +24,40 @@ class ItemError:
     reason: str
 
 
+@dataclass(frozen=True)
+class ReadingsFloor:
+    """The earliest interval start a meter's readings may have, and why (the reason a client
+    sees when a reading starts earlier)."""
+
+    start_s: int
+    reason: str
+
+    @classmethod
+    def of(cls, installed_at: datetime | None, earliest_reading: datetime) -> "ReadingsFloor":
+        """The meter's installation time if it has one, else the service's earliest date."""
+        if installed_at is not None:
+            return cls(
+                int(installed_at.timestamp()),
+                f"is before the meter's installation ({_iso(installed_at)})",
+            )
+        return cls(
+            int(earliest_reading.timestamp()),
+            f"is before {_iso(earliest_reading)}, the earliest reading accepted from a meter "
+            "registered without installed_at (GBT_INGEST_EARLIEST_READING)",
+        )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def validate_readings(
     readings: Sequence[SignedReading],
     quantity: str,
     interval_s: int,
     now_s: int,
     max_clock_skew_s: int,
+    floor: ReadingsFloor,
 ) -> list[ItemError]:
     """Every problem with every reading, in index order (an empty list means the batch is valid).
 
@@ -65,7 +94,9 @@ def validate_readings(
             errors.append(
                 ItemError(i, "start", f"not aligned to the meter's {interval_s} s interval grid")
             )
-        if r.start_s > latest_allowed_start:
+        if r.start_s < floor.start_s:
+            errors.append(ItemError(i, "start", floor.reason))
+        elif r.start_s > latest_allowed_start:
             errors.append(
                 ItemError(
                     i,

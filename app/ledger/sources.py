@@ -15,6 +15,7 @@ from app.impact import service as impact
 from app.ingest import service as ingest
 from app.ledger.encoding import leaf, reading_leaf
 from app.registry import service as registry
+from app.registry.models import Meter
 
 Source = tuple[str, int]  # (kind, ref_id): kind is a leaf type, ref_id the row's id
 
@@ -41,6 +42,25 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
         supersedes_reading_id=r.supersedes_id,
         batch_sequence=r.batch_sequence,
         batch_sha256_hex=r.batch_sha256.hex(),
+    )
+
+
+def meter_key_leaf(meter: Meter) -> bytes:
+    # installed_at only when the meter has one: leaves of meters registered without it (all of
+    # them before the field existed) keep the bytes they were logged with.
+    installed: dict[str, int] = {}
+    if meter.installed_at is not None:
+        installed["installed_at"] = _epoch(meter.installed_at)
+    return leaf(
+        "meter_key",
+        meter_id=meter.id,
+        asset_id=meter.asset_id,
+        device_id=meter.device_id,
+        quantity=meter.quantity,
+        interval_s=meter.interval_s,
+        public_key_hex=meter.public_key_hex,
+        registered_at=_epoch(meter.created_at),
+        **installed,
     )
 
 
@@ -78,16 +98,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
     if ids := sorted(set(by_kind.pop("meter_key", [])) | set(by_kind.get("meter_revoked", []))):
         meters = registry.meters_by_ids(session, ids)
         for meter in meters.values():
-            out[("meter_key", meter.id)] = leaf(
-                "meter_key",
-                meter_id=meter.id,
-                asset_id=meter.asset_id,
-                device_id=meter.device_id,
-                quantity=meter.quantity,
-                interval_s=meter.interval_s,
-                public_key_hex=meter.public_key_hex,
-                registered_at=_epoch(meter.created_at),
-            )
+            out[("meter_key", meter.id)] = meter_key_leaf(meter)
         for ref_id in by_kind.pop("meter_revoked", []):
             revoked = meters.get(ref_id)
             if revoked is not None and revoked.deactivated_at is not None:

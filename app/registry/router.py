@@ -1,6 +1,6 @@
 """Admin API: bonds, assets, allocations, meters. Every route needs the admin bearer token."""
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.core.deps import CursorQuery, IdFilter, IdPath, LimitQuery, SessionDep
 from app.core.schemas import Page
@@ -93,8 +93,10 @@ def get_allocation(allocation_id: IdPath, session: SessionDep) -> AllocationOut:
 
 
 @router.post("/meters", response_model=MeterOut, status_code=201, description=CREATED_DOC)
-def create_meter(body: MeterCreate, session: SessionDep, response: Response) -> MeterOut:
-    outcome = service.create_meter(session, body)
+def create_meter(
+    body: MeterCreate, session: SessionDep, request: Request, response: Response
+) -> MeterOut:
+    outcome = service.create_meter(session, body, request.app.state.ingest_limits.earliest_reading)
     _status(response, outcome)
     return MeterOut.model_validate(outcome.entity)
 

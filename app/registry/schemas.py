@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from app.core.schemas import DbId, Output, StrictInput
+from app.core.schemas import DbId, Output, Rfc3339Time, StrictInput
 from app.ingest.signing import parse_public_key
 
 AssetKind = Literal["building", "renewable_facility"]
@@ -109,6 +109,13 @@ class MeterCreate(StrictInput):
         description="The meter's Ed25519 public key, 32 bytes as 64 hex characters.",
         examples=["d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"],
     )
+    installed_at: Rfc3339Time | None = Field(
+        default=None,
+        description="When the meter was installed (RFC 3339, stored in UTC): readings whose "
+        "interval starts earlier are refused. Without it, readings before "
+        "`GBT_INGEST_EARLIEST_READING` (default 2000-01-01T00:00:00Z) are refused.",
+        examples=["2025-04-01T00:00:00Z"],
+    )
 
     @field_validator("interval_s")
     @classmethod
@@ -131,6 +138,7 @@ class MeterOut(Output):
     quantity: MeterQuantity
     interval_s: int
     public_key_hex: str
+    installed_at: datetime | None
     active: bool
     created_at: datetime
     deactivated_at: datetime | None

@@ -2,6 +2,7 @@
 thing twice returns the stored one; posting something different under the same key is a 409."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -197,9 +198,22 @@ def list_allocations(
 # Meters
 
 
-def create_meter(session: Session, data: MeterCreate) -> Created:
+def create_meter(session: Session, data: MeterCreate, earliest_reading: datetime) -> Created:
+    """``earliest_reading``: no meter is installed before the earliest reading the service
+    accepts (``GBT_INGEST_EARLIEST_READING``)."""
+    errors = []
     if session.get(GreenAsset, data.asset_id) is None:
-        raise unprocessable([FieldError("asset_id", f"asset {data.asset_id} does not exist")])
+        errors.append(FieldError("asset_id", f"asset {data.asset_id} does not exist"))
+    if data.installed_at is not None and data.installed_at < earliest_reading:
+        errors.append(
+            FieldError(
+                "installed_at",
+                f"is before {earliest_reading.isoformat().replace('+00:00', 'Z')}, the earliest "
+                "reading time this service accepts (GBT_INGEST_EARLIEST_READING)",
+            )
+        )
+    if errors:
+        raise unprocessable(errors)
     return _insert_or_get(session, Meter, data.model_dump(), "device_id", log_kind="meter_key")
 
 
