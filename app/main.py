@@ -23,6 +23,7 @@ from app.investor.router import router as investor_router
 from app.ledger.anchor import run_anchor_cycle
 from app.ledger.config import anchor_policy, chain_config, client_factory
 from app.ledger.jobs import run_sequencer
+from app.ledger.onchain import AnchoredCheckpoints
 from app.ledger.router import router as ledger_router
 from app.registry.router import router as registry_router
 from app.web.router import mount_dashboard
@@ -116,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         earliest_reading=settings.ingest_earliest_reading,
     )
     app.state.impact_grace = timedelta(seconds=settings.impact_grace_period_s)
+    chain = chain_config(settings)
+    app.state.anchored = AnchoredCheckpoints(None if chain is None else client_factory(chain))
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_body_bytes)
     app.include_router(registry_router)

@@ -13,6 +13,7 @@ from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.ledger.models import (
     ChainDeployment,
     Checkpoint,
+    IntegrityMark,
     LogEntry,
     LogQueue,
     LogState,
@@ -33,6 +34,7 @@ __all__ = [
     "GreenAsset",
     "ImpactResult",
     "IngestBatch",
+    "IntegrityMark",
     "LogEntry",
     "LogQueue",
     "LogState",

@@ -79,8 +79,21 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path)
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """A test that uses the ``chain`` fixture gets an app configured for that node, so what
+    the app reads from the chain (anchored totals, the integrity check) comes from it."""
+    if "chain" not in request.fixturenames:
+        return make_settings(database_url, tmp_path)
+    chain: Chain = request.getfixturevalue("chain")
+    assert chain.node is not None and chain.signer is not None
+    return make_settings(
+        database_url,
+        tmp_path,
+        chain_rpc_url=chain.node.url,
+        chain_id=chain.node.chain_id,
+        anchor_private_key=chain.signer.key.hex(),
+        web_chain_rpc_url=chain.node.url,
+    )
 
 
 @pytest.fixture

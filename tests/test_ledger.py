@@ -12,9 +12,10 @@ from sqlalchemy import select, update
 from app.impact.jobs import run_impact_cycle
 from app.ingest.models import Reading
 from app.ingest.signing import SignedReading, ValueKind, encode_batch
-from app.ledger import log, merkle
+from app.ledger import integrity, log, merkle
 from app.ledger.encoding import decode_leaf
 from app.ledger.models import LogEntry
+from app.ledger.onchain import AnchoredCheckpoints
 from app.ledger.queue import enqueue
 from app.ledger.sources import build_leaves
 from tests.conftest import ADMIN, Fleet, allocate, create_bond, half_hours, sequence_log
@@ -179,17 +180,21 @@ def test_tampered_reading_is_caught_by_the_integrity_check(
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 10))
     size = sequence_log(client)
+    no_chain = AnchoredCheckpoints(None)  # nothing anchored yet: the chain is not needed
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
-        clean = log.check_integrity(session)
-        assert clean.ok and clean.tree_size == size
+        clean = integrity.check(session, no_chain, full=True)
+        assert clean.ok and clean.tree_size == clean.leaves_checked == size
         reading_id = session.scalar(select(Reading.id).order_by(Reading.id).offset(4).limit(1))
         session.execute(update(Reading).where(Reading.id == reading_id).values(energy_wh=1))
         session.commit()
         index = log.leaf_index_of(session, "reading", reading_id)
-        report = log.check_integrity(session)
+        report = integrity.check(session, no_chain, full=True)
     assert not report.ok
-    assert report.mismatched_leaves == [index]
-    assert report.rebuilt_root != report.stored_root == clean.stored_root
+    assert [(p.kind, p.what.split(":")[0]) for p in report.problems if p.kind == "leaf"] == [
+        ("leaf", f"leaf {index} (reading {reading_id})")
+    ]
+    # The reading is no longer the one the meter signed, either.
+    assert any(p.kind == "batch" and f"reading {reading_id} " in p.what for p in report.problems)
 
 
 def test_proof_costs_logarithmic_reads(fleet: Fleet, client: TestClient) -> None:

@@ -260,3 +260,54 @@ def test_baseline_days_are_recomputed_with_a_refitted_baseline(
     result = verify("--export", _write(tmp_path, tampered, "temp.ndjson"), *args, "--skip-root")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "day result" in result.stdout and "benchmark_wh" in result.stdout
+
+
+def test_investor_api_figures_are_compared_with_the_recomputation(
+    anchored: dict[str, Any], client: TestClient
+) -> None:
+    """``gbt-verify investor`` passes on what the service publishes, and names the month and
+    figure when a bond roll-up is raised by 5 t in the database."""
+    from sqlalchemy import select, update
+
+    from app.impact.models import BondAssetMonth
+    from tests.live_server import live_server
+
+    def run(api: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.audit.verify.cli",
+                "investor",
+                "--api",
+                api,
+                "--export",
+                str(anchored["path"]),
+                *anchored["args"],
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with live_server(client.app) as api:  # type: ignore[arg-type]
+        clean = run(api)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert "anchored months match the day results" in clean.stdout
+        with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+            row = session.scalars(select(BondAssetMonth).order_by(BondAssetMonth.bond_id)).first()
+            assert row is not None
+            bond_id, month = row.bond_id, row.month_start
+            session.execute(
+                update(BondAssetMonth)
+                .where(BondAssetMonth.bond_id == bond_id, BondAssetMonth.month_start == month)
+                .values(attributed_co2_avoided_g=row.attributed_co2_avoided_g + 5_000_000)
+            )
+            session.commit()
+        tampered = run(api)
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    assert (
+        f"FAIL investor API: bond {bond_id} month {month.isoformat()[:7]} attributed_co2_avoided_t"
+        in tampered.stdout
+    )

@@ -854,22 +854,108 @@ def _roll_up_month(
     month's day results (latest revisions)."""
     for allocation in allocations:
         issued = registry.get_bond(session, allocation.bond_id).issue_date
-        since_issue = [d for d in days if d.period_start >= issued]
-        totals = attributed_totals(since_issue, allocation.financing_share)
-        values = {
-            "reduction_wh": totals.reduction_wh,
-            "co2_avoided_g": totals.co2_avoided_g,
-            "attributed_reduction_wh": totals.attributed_reduction_wh,
-            "attributed_co2_avoided_g": totals.attributed_co2_avoided_g,
-            "days": totals.days,
-            "provisional_days": totals.provisional_days,
-        }
+        values = _rollup_values(days, allocation, issued)
         key = {"bond_id": allocation.bond_id, "asset_id": asset_id, "month_start": month}
         session.execute(
             upsert(session, BondAssetMonth.__table__)
             .values(**key, **values)
             .on_conflict_do_update(index_elements=list(key), set_=values)
         )
+
+
+ROLLUP_FIELDS = (
+    "reduction_wh",
+    "co2_avoided_g",
+    "attributed_reduction_wh",
+    "attributed_co2_avoided_g",
+    "days",
+    "provisional_days",
+)
+
+
+def _rollup_values(
+    days: Sequence[PeriodResult], allocation: Allocation, issued: date
+) -> dict[str, int]:
+    """A ``bond_asset_month`` row's figures: the month's day results (latest revisions) from
+    the bond's issue date on, attributed by the allocation's financing share."""
+    since_issue = [d for d in days if d.period_start >= issued]
+    totals = attributed_totals(since_issue, allocation.financing_share)
+    return {name: getattr(totals, name) for name in ROLLUP_FIELDS}
+
+
+@dataclass(frozen=True)
+class RollupMismatch:
+    """A ``bond_asset_month`` row that is not what the day results give (``found`` None: the
+    row is missing; ``expected`` None: the row should not exist)."""
+
+    bond_id: int
+    asset_id: int
+    month_start: date
+    field: str
+    expected: int | None
+    found: int | None
+
+
+def verify_rollups(session: Session, limit: int = 100) -> tuple[int, list[RollupMismatch]]:
+    """Recompute every bond roll-up row from the day results it summarises and compare.
+    Returns (rows checked, the first ``limit`` mismatches). Two queries per asset; O(day
+    results), not O(readings)."""
+    built = set(session.scalars(select(BondRollupBuilt.allocation_id)))
+    allocations: dict[int, list[Allocation]] = defaultdict(list)
+    for each in registry.list_all_allocations(session):
+        allocations[each.asset_id].append(each)
+    issue_dates: dict[int, date] = {}
+    stored: dict[int, dict[tuple[int, date], Any]] = defaultdict(dict)
+    for stored_row in session.scalars(select(BondAssetMonth)):
+        stored[stored_row.asset_id][(stored_row.bond_id, stored_row.month_start)] = stored_row
+    checked = 0
+    mismatches: list[RollupMismatch] = []
+    for asset_id in sorted(set(allocations) | set(stored)):
+        latest: dict[date, ImpactResult] = {}
+        month_starts: set[date] = set()
+        for result in session.scalars(
+            select(ImpactResult).where(
+                ImpactResult.asset_id == asset_id, ImpactResult.period.in_(("day", "month"))
+            )
+        ):
+            if result.period == "month":
+                month_starts.add(result.period_start)
+                continue
+            current = latest.get(result.period_start)
+            if current is None or result.revision > current.revision:
+                latest[result.period_start] = result
+        days_of: dict[date, list[PeriodResult]] = defaultdict(list)
+        for day in sorted(latest):
+            days_of[day.replace(day=1)].append(to_period_result(latest[day]))
+        rows = stored.get(asset_id, {})
+        by_bond = {a.bond_id: a for a in allocations.get(asset_id, [])}
+        expected_keys = {
+            (a.bond_id, month) for a in by_bond.values() if a.id in built for month in month_starts
+        }
+        for key in sorted(set(rows) | expected_keys):
+            bond_id, month = key
+            row = rows.get(key)
+            allocation = by_bond.get(bond_id)
+            checked += 1
+            if allocation is None:
+                mismatches.append(RollupMismatch(bond_id, asset_id, month, "row", None, 1))
+                continue
+            if bond_id not in issue_dates:
+                issue_dates[bond_id] = registry.get_bond(session, bond_id).issue_date
+            expected = _rollup_values(days_of.get(month, []), allocation, issue_dates[bond_id])
+            if row is None:
+                mismatches.append(RollupMismatch(bond_id, asset_id, month, "row", 1, None))
+                continue
+            for name in ROLLUP_FIELDS:
+                if getattr(row, name) != expected[name]:
+                    mismatches.append(
+                        RollupMismatch(
+                            bond_id, asset_id, month, name, expected[name], getattr(row, name)
+                        )
+                    )
+        if len(mismatches) >= limit:
+            break
+    return checked, mismatches[:limit]
 
 
 def build_new_allocation_rollups(session: Session) -> int:

@@ -59,12 +59,14 @@ def list_bonds(
     summary="A bond: allocation of proceeds, impact since issuance, anchored totals",
     description="Impact in kWh and t-CO2, for the financed assets in total and attributed to "
     "the bond (its share of each asset's financing). `anchored_totals` are the bond's "
-    "cumulative totals in the latest confirmed checkpoint on chain; `impact_since_issuance` "
+    "cumulative totals in the latest confirmed checkpoint, read from the contract on chain "
+    "(`read_from_chain`; when the chain cannot be read, no figure and a `chain_error`); "
+    "`impact_since_issuance` "
     "also counts days not yet anchored (and provisional ones, flagged).",
     responses=NOT_MODIFIED,
 )
 def bond(request: Request, session: SessionDep, bond_id: IdPath) -> Response:
-    return cached_json(request, service.bond_detail(session, bond_id))
+    return cached_json(request, service.bond_detail(session, bond_id, request.app.state.anchored))
 
 
 @router.get("/bonds/{bond_id}/impact", summary="A bond's impact per period", responses=NOT_MODIFIED)
@@ -129,7 +131,8 @@ def checkpoints(
             raise unprocessable([FieldError("cursor", "is not a cursor this API returned")])
         query = query.where(Checkpoint.id < int(cursor))
     rows = list(session.scalars(query.limit(limit + 1)))
-    items = [service.checkpoint_summary(cp) | {"id": cp.id} for cp in rows]
+    anchored = request.app.state.anchored
+    items = [service.checkpoint_summary(cp, anchored) | {"id": cp.id} for cp in rows]
     return cached_json(request, _page(items, limit, "id"))
 
 
@@ -140,7 +143,7 @@ def checkpoint(request: Request, session: SessionDep, number: int) -> Response:
     )
     if cp is None:
         raise not_found("checkpoint", number)
-    return cached_json(request, service.checkpoint_summary(cp))
+    return cached_json(request, service.checkpoint_summary(cp, request.app.state.anchored))
 
 
 def _after(cursor: str | None, first_day: date | None) -> date | None:

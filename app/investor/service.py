@@ -3,17 +3,21 @@
 
 import json
 import weakref
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.impact import service as impact
-from app.impact.calc.results import coverage
+from app.impact.calc.results import AttributedTotals, coverage
 from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
+from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
+from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.registry import service as registry
+from app.registry.models import Bond
 
 WH_PER_KWH = Decimal(1000)
 G_PER_T = Decimal(1_000_000)
@@ -27,22 +31,60 @@ def tonnes(g: int | None) -> Decimal | None:
     return None if g is None else Decimal(g) / G_PER_T
 
 
-def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
-    return {
-        "number": cp.number,
-        "status": cp.status,
+CHAIN_UNREADABLE = (
+    "the chain could not be read: anchored figures are only shown as read from the contract"
+)
+
+
+def _bond_totals(totals: Iterable[Sequence[int]]) -> list[dict[str, Any]]:
+    return [
+        {"bond_id": b, "energy_reduction_kwh": str(kwh(r)), "co2_avoided_t": str(tonnes(g))}
+        for b, r, g in totals
+    ]
+
+
+def _on_chain(cp: Checkpoint, anchored: AnchoredCheckpoints) -> OnChainCheckpoint | str:
+    """The confirmed checkpoint as the contract holds it, or why it cannot be shown."""
+    if cp.number is None:
+        return "the checkpoint has no contract number"
+    try:
+        return anchored.get(cp.chain_id, cp.contract_address, cp.number)
+    except NotOnChainError:
+        return f"the contract holds no checkpoint {cp.number}"
+    except ChainError:
+        return CHAIN_UNREADABLE
+
+
+def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> dict[str, Any]:
+    """A confirmed checkpoint's tree head, methodology hash and totals are read from the
+    contract (``read_from_chain``); a pending one's are the service's own (not anchored yet)."""
+    head: dict[str, Any] = {
         "tree_size": cp.tree_size,
         "root_hex": cp.root.hex(),
         "closes_at": cp.closes_at.isoformat(),
         "methodology_hash_hex": cp.methodology_hash.hex(),
-        "bond_totals": [
-            {
-                "bond_id": b,
-                "energy_reduction_kwh": str(kwh(r)),
-                "co2_avoided_t": str(tonnes(g)),
+        "bond_totals": _bond_totals(json.loads(cp.totals_json)),
+        "read_from_chain": False,
+        "chain_error": None,
+    }
+    if cp.status == "confirmed":
+        found = _on_chain(cp, anchored)
+        if isinstance(found, str):
+            head = {key: None for key in head} | {"read_from_chain": False, "chain_error": found}
+        else:
+            head = {
+                "tree_size": found.tree_size,
+                "root_hex": found.root.hex(),
+                "closes_at": datetime.fromtimestamp(found.closes_at, UTC).isoformat(),
+                "methodology_hash_hex": found.methodology_hash.hex(),
+                "bond_totals": _bond_totals(found.totals),
+                "read_from_chain": True,
+                "chain_error": None,
             }
-            for b, r, g in json.loads(cp.totals_json)
-        ],
+    return {
+        "number": cp.number,
+        "status": cp.status,
+        **head,
         "chain_id": cp.chain_id,
         "contract_address": cp.contract_address,
         "tx_hash": cp.tx_hash,
@@ -175,19 +217,45 @@ def _proceeds(session: Session, bond_id: int) -> list[dict[str, Any]]:
     return cache[key]
 
 
-def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
+def bond_detail(session: Session, bond_id: int, anchored: AnchoredCheckpoints) -> dict[str, Any]:
     bond = registry.get_bond(session, bond_id)
     totals = impact.bond_totals(session, bond_id)
+    return {
+        **_bond_fields(session, bond, totals),
+        "anchored_totals": _anchored_totals(session, bond_id, anchored),
+    }
+
+
+def _anchored_totals(
+    session: Session, bond_id: int, anchored: AnchoredCheckpoints
+) -> dict[str, Any] | None:
+    """The bond's totals in the latest confirmed checkpoint, read from the contract (never from
+    the database's copy); the reason instead of figures when the chain cannot be read."""
     latest = latest_confirmed_checkpoint(session)
-    anchored = None
-    if latest is not None:
-        for b, r, g in json.loads(latest.totals_json):
-            if b == bond_id:
-                anchored = {
-                    "checkpoint_number": latest.number,
-                    "energy_reduction_kwh": str(kwh(r)),
-                    "co2_avoided_t": str(tonnes(g)),
-                }
+    if latest is None:
+        return None
+    found = _on_chain(latest, anchored)
+    if isinstance(found, str):
+        return {
+            "checkpoint_number": latest.number,
+            "energy_reduction_kwh": None,
+            "co2_avoided_t": None,
+            "read_from_chain": False,
+            "chain_error": found,
+        }
+    for b, r, g in found.totals:
+        if b == bond_id:
+            return {
+                "checkpoint_number": found.number,
+                "energy_reduction_kwh": str(kwh(r)),
+                "co2_avoided_t": str(tonnes(g)),
+                "read_from_chain": True,
+                "chain_error": None,
+            }
+    return None
+
+
+def _bond_fields(session: Session, bond: Bond, totals: AttributedTotals) -> dict[str, Any]:
     return {
         "id": bond.id,
         "code": bond.code,
@@ -197,7 +265,7 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
         "amount_issued": str(bond.amount_issued),
         "issue_date": bond.issue_date.isoformat(),
         "maturity_date": bond.maturity_date.isoformat(),
-        "allocations": _proceeds(session, bond_id),
+        "allocations": _proceeds(session, bond.id),
         "impact_since_issuance": {
             "assets_energy_reduction_kwh": str(kwh(totals.reduction_wh)),
             "assets_co2_avoided_t": str(tonnes(totals.co2_avoided_g)),
@@ -205,7 +273,6 @@ def bond_detail(session: Session, bond_id: int) -> dict[str, Any]:
             "attributed_co2_avoided_t": str(tonnes(totals.attributed_co2_avoided_g)),
             "includes_provisional_days": totals.provisional_days > 0,
         },
-        "anchored_totals": anchored,
     }
 
 

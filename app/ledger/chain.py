@@ -36,6 +36,19 @@ class ChainConfig:
 
 
 @dataclass(frozen=True)
+class OnChainCheckpoint:
+    """A checkpoint as the contract holds it (``getCheckpoint``): chain data, never changed."""
+
+    number: int
+    tree_size: int
+    root: bytes
+    closes_at: int
+    methodology_hash: bytes
+    totals: tuple[tuple[int, int, int], ...]  # (bond id, reduction Wh, CO2 avoided g)
+    anchored_at: int
+
+
+@dataclass(frozen=True)
 class SignedCheckpointTx:
     nonce: int
     raw: bytes
@@ -140,3 +153,25 @@ class ChainClient:
             return None
         _, root, *_ = registry.functions.getCheckpoint(number).call()
         return int(number), bytes(root)
+
+    def checkpoint(self, address: str, number: int) -> OnChainCheckpoint | None:
+        """Checkpoint ``number`` of the contract at ``address``; None if it has no such
+        checkpoint. ChainError when the node cannot answer."""
+        try:
+            registry = self.registry(address)
+            if number >= int(registry.functions.checkpointCount().call()):
+                return None
+            tree_size, root, closes_at, methodology, totals, anchored_at = (
+                registry.functions.getCheckpoint(number).call()
+            )
+        except Exception as exc:  # unreachable, timeout, no contract there: not answerable
+            raise ChainError(f"reading checkpoint {number} of {address} failed: {exc}") from exc
+        return OnChainCheckpoint(
+            number=number,
+            tree_size=int(tree_size),
+            root=bytes(root),
+            closes_at=int(closes_at),
+            methodology_hash=bytes(methodology),
+            totals=tuple((int(b), int(r), int(g)) for b, r, g in totals),
+            anchored_at=int(anchored_at),
+        )

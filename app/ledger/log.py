@@ -70,7 +70,7 @@ def tree_size(session: Session, lock: bool = False) -> int:
     return state.tree_size
 
 
-def _right_edge(size: int) -> list[tuple[int, int]]:
+def right_edge(size: int) -> list[tuple[int, int]]:
     """The complete subtrees a tree of ``size`` leaves ends with: the only stored nodes that
     appending can combine with."""
     keys = []
@@ -135,7 +135,7 @@ def sequence(
     fresh = list(dict(leaves).items())  # the same source twice in one round: once
 
     reader = NodeReader(session)
-    reader.prefetch(_right_edge(size))
+    reader.prefetch(right_edge(size))
     nodes = merkle.append(reader, size, (merkle.leaf_hash(data) for _, data in fresh))
     if fresh:
         bulk_insert(
@@ -221,61 +221,3 @@ def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
 
 def consistency_proof(session: Session, size1: int, size2: int) -> list[bytes]:
     return _prefetched(session, lambda get: merkle.consistency_proof(get, size1, size2))
-
-
-@dataclass(frozen=True)
-class IntegrityReport:
-    tree_size: int
-    stored_root: bytes
-    rebuilt_root: bytes
-    mismatched_leaves: list[int]  # the first ones, at most 100
-
-    @property
-    def ok(self) -> bool:
-        return not self.mismatched_leaves and self.stored_root == self.rebuilt_root
-
-
-def check_integrity(
-    session: Session, size: int | None = None, chunk: int = 5000
-) -> IntegrityReport:
-    """Rebuild every leaf up to ``size`` from its source rows and the tree from those leaves;
-    compare with the stored hashes. O(n): an audit, not a request-path check."""
-    size = tree_size(session) if size is None else size
-    rebuilt: dict[tuple[int, int], bytes] = {}
-    mismatched: list[int] = []
-    for first in range(0, size, chunk):
-        batch = entries(session, first, min(first + chunk, size))
-        built = build_leaves(session, [(e.kind, e.ref_id) for e in batch])
-        stored: dict[int, bytes] = {
-            index: h
-            for index, h in session.execute(
-                select(MerkleNode.index, MerkleNode.hash).where(
-                    MerkleNode.level == 0,
-                    MerkleNode.index >= first,
-                    MerkleNode.index < first + len(batch),
-                )
-            )
-        }
-        hashes = []
-        for e in batch:
-            data = built.get((e.kind, e.ref_id))
-            h = merkle.leaf_hash(data) if data is not None else b"\0" * 32
-            if h != stored.get(e.leaf_index) and len(mismatched) < 100:
-                mismatched.append(e.leaf_index)
-            hashes.append(h)
-        for level, index, h in merkle.append(_getter(rebuilt), first, hashes):
-            rebuilt[(level, index)] = h
-        # Appending only ever needs the right edge: keep memory O(log n), not O(n).
-        edge = set(_right_edge(first + len(batch)))
-        for key in [k for k in rebuilt if k not in edge]:
-            del rebuilt[key]
-    return IntegrityReport(
-        tree_size=size,
-        stored_root=root(session, size),
-        rebuilt_root=merkle.root(_getter(rebuilt), size),
-        mismatched_leaves=mismatched,
-    )
-
-
-def _getter(nodes: dict[tuple[int, int], bytes]) -> merkle.GetNode:
-    return lambda level, index: nodes[(level, index)]

@@ -114,3 +114,20 @@ class ChainDeployment(Base):
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     contract_address: Mapped[str] = mapped_column(String(42))
     deployed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class IntegrityMark(Base):
+    """One row: the confirmed checkpoint up to whose tree size the integrity check last verified
+    every leaf, stored node and signed batch. The next incremental check re-derives that
+    checkpoint's root (read from the chain, not from here) from the stored nodes and verifies
+    only what was logged after it. Rewriting this row can only make a check start later; the
+    full check ignores it."""
+
+    __tablename__ = "integrity_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract_address: Mapped[str] = mapped_column(String(42))
+    number: Mapped[int] = mapped_column(BigInteger)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -45,6 +45,7 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
     )
 
 
+<<<<<<< HEAD
 def meter_key_leaf(meter: Meter) -> bytes:
     # installed_at only when the meter has one: leaves of meters registered without it (all of
     # them before the field existed) keep the bytes they were logged with.
@@ -62,6 +63,15 @@ def meter_key_leaf(meter: Meter) -> bytes:
         registered_at=_epoch(meter.created_at),
         **installed,
     )
+=======
+def reading_leaves(
+    session: Session, reading_ids: list[int]
+) -> list[tuple[ingest.ReadingRecord, bytes]]:
+    """Each stored reading with its leaf (the record names the batch that stored it)."""
+    return [
+        (rec, _reading(rec)) for rec in ingest.reading_records(session, reading_ids=reading_ids)
+    ]
+>>>>>>> h11-tamper
 
 
 def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[int, Source, bytes]]:
@@ -93,8 +103,8 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
         by_kind[kind].append(ref_id)
     out: dict[Source, bytes] = {}
     if ids := by_kind.pop("reading", []):
-        for rec in ingest.reading_records(session, reading_ids=ids):
-            out[("reading", rec.id)] = _reading(rec)
+        for rec, data in reading_leaves(session, ids):
+            out[("reading", rec.id)] = data
     if ids := sorted(set(by_kind.pop("meter_key", [])) | set(by_kind.get("meter_revoked", []))):
         meters = registry.meters_by_ids(session, ids)
         for meter in meters.values():

@@ -3,6 +3,7 @@
     gbt-verify bundle FILE --rpc URL [--chain-id N] [--contract ADDR]
     gbt-verify consistency --rpc URL --contract ADDR --from N1 --to N2 --proof FILE
     gbt-verify recompute --export FILE --rpc URL --contract ADDR [--chain-id N] [--skip-root]
+    gbt-verify investor --api URL --export FILE --rpc URL --contract ADDR [--api-key KEY]
 
 One line per check ("ok   ..."); the first failure prints "FAIL <what>: <reason>" and exits 1.
 Unusable input (unreadable or malformed JSON, an unreachable node) exits 2.
@@ -25,6 +26,7 @@ from app.audit.verify.checks import (
     verify_bundle,
     verify_checkpoint_consistency,
 )
+from app.audit.verify.investor import http_fetch, verify_investor
 from app.audit.verify.recompute import verify_recompute
 
 
@@ -89,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
         "proves nothing about the anchored log)",
     )
     rec.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
+
+    inv = sub.add_parser(
+        "investor",
+        help="recompute as `recompute` does, then compare what the investor API publishes "
+        "(anchored totals, anchored months of each bond) with the recomputation",
+    )
+    inv.add_argument("--api", required=True, help="base URL of the service")
+    inv.add_argument("--api-key", help="investor API key, if the API asks for one")
+    inv.add_argument("--export", required=True, help="NDJSON from GET /v1/audit/export")
+    inv.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
+    inv.add_argument("--contract", required=True, type=_address, help="the registry address")
+    inv.add_argument("--chain-id", type=int, help="the chain id you expect")
+    inv.add_argument("--timeout", type=float, default=30.0, help="RPC and HTTP timeout (s)")
     return parser
 
 
@@ -113,6 +128,15 @@ def run(argv: list[str] | None = None) -> int:
                 expect_chain_id=args.chain_id,
                 skip_root=args.skip_root,
                 skip=_skip,
+            )
+        elif args.command == "investor":
+            verify_investor(
+                args.export,
+                Chain(args.rpc, args.timeout),
+                args.contract,
+                http_fetch(args.api, args.api_key, args.timeout),
+                _ok,
+                expect_chain_id=args.chain_id,
             )
         else:
             if not 0 <= args.first <= args.second:

@@ -539,7 +539,9 @@ def verify_recompute(
     expect_chain_id: int | None = None,
     skip_root: bool = False,
     skip: Callable[[str], None] | None = None,
-) -> None:
+) -> tuple[Recomputer, ExportCheckpoint]:
+    """All checks above; returns the recomputation and the export's checkpoint (for callers
+    that compare more with it, e.g. what the investor API publishes)."""
     tree = RightEdgeTree()
     recomputer = Recomputer()
     checkpoint: ExportCheckpoint | None = None
@@ -616,3 +618,4 @@ def verify_recompute(
     recomputed = totals.bond_totals(recomputer.totals_leaves)
     compare_bond_totals(recomputed, record.totals)
     report(f"bond totals: {len(recomputed)} bonds match the chain")
+    return recomputer, cp

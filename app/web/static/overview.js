@@ -36,7 +36,7 @@ export function renderOverview() {
   setNumber("#h-co2-attributed", since.attributed_co2_avoided_t, tco2(since.attributed_co2_avoided_t));
   setNumber("#h-co2-assets", since.assets_co2_avoided_t, tco2(since.assets_co2_avoided_t));
   $("#provisional-note").textContent = since.includes_provisional_days ? t("includes_provisional") : "";
-  const anchored = bond.anchored_totals;
+  const anchored = bond.anchored_totals && bond.anchored_totals.read_from_chain ? bond.anchored_totals : null;
   $("#anchored-note").textContent = anchored
     ? t("anchored_totals", { number: anchored.checkpoint_number, energy: mwh(anchored.energy_reduction_kwh), co2: tco2(anchored.co2_avoided_t) })
     : t("no_anchored_totals");
