@@ -45,7 +45,6 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
     )
 
 
-<<<<<<< HEAD
 def meter_key_leaf(meter: Meter) -> bytes:
     # installed_at only when the meter has one: leaves of meters registered without it (all of
     # them before the field existed) keep the bytes they were logged with.
@@ -63,7 +62,8 @@ def meter_key_leaf(meter: Meter) -> bytes:
         registered_at=_epoch(meter.created_at),
         **installed,
     )
-=======
+
+
 def reading_leaves(
     session: Session, reading_ids: list[int]
 ) -> list[tuple[ingest.ReadingRecord, bytes]]:
@@ -71,7 +71,6 @@ def reading_leaves(
     return [
         (rec, _reading(rec)) for rec in ingest.reading_records(session, reading_ids=reading_ids)
     ]
->>>>>>> h11-tamper
 
 
 def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[int, Source, bytes]]:
