@@ -93,15 +93,17 @@ def list_checkpoints(session: SessionDep, limit: int = 100) -> list[CheckpointOu
     "/integrity",
     response_model=IntegrityOut,
     summary="Check the stored log, signed batches, checkpoints and roll-ups against the chain",
-    description="Incremental by default: verifies what was logged since the last fully verified "
-    "confirmed checkpoint, re-derives that checkpoint's root (read from the contract) from the "
-    "stored nodes, compares newer confirmed checkpoints with the contract and recomputes every "
-    "bond roll-up. `full=true` checks every leaf, stored node, signed batch and confirmed "
-    "checkpoint (O(n) in the log's size). `ok` is false when any problem is found or the chain "
-    "cannot be read; each problem names what is wrong, with the expected and found values. "
-    "See docs/anchoring.md, section Integrity check.",
+    description="A full audit by default (O(n) in the log's size): every leaf rebuilt from its "
+    "rows, every stored node, every signed batch, every confirmed checkpoint compared with the "
+    "contract, every bond roll-up recomputed. `full=false` is the cheap incremental run for a "
+    "schedule: it verifies what was logged since the last fully verified confirmed checkpoint, "
+    "re-derives that checkpoint's root (read from the contract) from the stored nodes, compares "
+    "newer confirmed checkpoints with the contract and recomputes every bond roll-up; a changed "
+    "source row of an older leaf is seen only by a full run. `ok` is false when any problem is "
+    "found or the chain cannot be read; each problem names what is wrong, with the expected and "
+    "found values. See docs/anchoring.md, section Integrity check.",
 )
-def integrity(request: Request, session: SessionDep, full: bool = False) -> IntegrityOut:
+def integrity(request: Request, session: SessionDep, full: bool = True) -> IntegrityOut:
     report = check(session, request.app.state.anchored, full=full)
     anchored = report.anchored
     return IntegrityOut(
