@@ -1287,3 +1287,44 @@ def test_a_long_history_is_computed_in_bounded_transactions(
     site.run_job(now)
     assert _figures(site, single, "day") == days
     assert _figures(site, single, "month") == months
+
+
+def test_a_configuration_backdated_while_the_job_runs_is_not_lost(
+    client: TestClient, fleet: Fleet
+) -> None:
+    """The job commits in chunks; a configuration created between two of them moves the
+    progress marker back to its first day. The job's later chunks must not move it forward
+    again over days it computed with the old configuration: the next pass recomputes them."""
+    site = Site(client, fleet)
+    site.factor("TEST-race", "0.5")
+    first_day = (local_today() - timedelta(days=300)).replace(day=1)
+    asset = site.building("TEST-race", area=EXACT_AREA)
+    meter = site.meter(asset)
+    site.post(meter, day_readings(first_day, day_values(first_day)))
+    site.configure(asset, first_day, method="intensity", building_type="office")
+    backdated_from = first_day + timedelta(days=10)
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    created: list[int] = []
+
+    def create_config_after_first_chunk(session: Session) -> None:
+        if created:
+            return
+        with factory() as other:
+            progress = other.get(AssetProgress, asset)
+            if progress is None or progress.results_through <= backdated_from:
+                return
+        # Another admin request, between two of the job's chunks: it moves the marker back.
+        override = {"building_type": "office", "kwh_per_m2_year": "90"}
+        created.append(site.configure(asset, backdated_from, method="intensity", **override)["id"])
+
+    now = real_now()
+    event.listen(factory, "after_commit", create_config_after_first_chunk)
+    try:
+        site.run_job(now)
+    finally:
+        event.remove(factory, "after_commit", create_config_after_first_chunk)
+    assert created, "the job committed no chunk"
+    site.run_job(now)
+    days = site.by_day(asset)
+    governed = {d: r["benchmark_config_id"] for d, r in days.items() if d >= backdated_from}
+    assert governed and set(governed.values()) == {created[0]}

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1076,28 +1077,61 @@ def advance_time(session: Session, now: datetime, grace: timedelta) -> int:
         if not due:
             continue
 
-        def results_through(day: date, asset_id: int = asset_id) -> None:
-            _mark_results_through(session, progress, asset_id, day)
-
+        marker = _ProgressMarker(asset_id, None if row is None else row.results_through, first_day)
         computed += recompute_asset(
-            session, asset_id, due, now, grace, before_commit=results_through
+            session, asset_id, due, now, grace, before_commit=partial(marker.advance, session)
         ).days
-        results_through(today)
+        marker.advance(session, today)
     session.commit()
     return computed
 
 
-def _mark_results_through(
-    session: Session, progress: dict[int, AssetProgress], asset_id: int, day: date
-) -> None:
-    """Every due day of the asset up to ``day`` has its results (they are computed in date
-    order): the next pass starts after it."""
-    row = progress.get(asset_id)
-    if row is None:
-        progress[asset_id] = AssetProgress(asset_id=asset_id, results_through=day)
-        session.add(progress[asset_id])
-    else:
-        row.results_through = max(row.results_through, day)
+@dataclass
+class _ProgressMarker:
+    """An asset's progress marker as one pass of the job moves it forward, chunk by chunk.
+
+    Between two chunks an admin may create a configuration that moves the marker back (to
+    recompute the days it governs). The pass must not then move it forward over days it
+    computed with the old configuration: it advances the marker only from the value it last
+    saw (compare and set), and stops advancing once someone else has moved it; the next pass
+    starts from there."""
+
+    asset_id: int
+    seen: date | None  # None: the asset had no marker when the pass began
+    first_config_day: date  # where a pass without a marker started
+    moved_by_someone_else: bool = False
+
+    def advance(self, session: Session, day: date) -> None:
+        """Every due day up to ``day`` has its results (computed in date order)."""
+        if self.moved_by_someone_else:
+            return
+        if self.seen is None:
+            first = session.scalar(
+                select(func.min(BenchmarkConfig.effective_from)).where(
+                    BenchmarkConfig.asset_id == self.asset_id
+                )
+            )
+            if first is not None and first < self.first_config_day:
+                self.moved_by_someone_else = True  # a configuration reaching further back
+                return
+            session.add(AssetProgress(asset_id=self.asset_id, results_through=day))
+            session.flush()
+            self.seen = day
+            return
+        target = max(self.seen, day)
+        moved = session.execute(
+            update(AssetProgress)
+            .where(
+                AssetProgress.asset_id == self.asset_id,
+                AssetProgress.results_through == self.seen,
+            )
+            .values(results_through=target)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            self.seen = target
+        else:
+            self.moved_by_someone_else = True
 
 
 # Queries -----------------------------------------------------------------------------------
