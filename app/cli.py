@@ -11,7 +11,7 @@ from app.core.db import create_db_engine, session_factory
 from app.core.migrate import upgrade_to_head
 from app.core.security import resolve_admin_token
 from app.core.settings import Settings, get_settings
-from app.impact.service import load_default_emission_factors
+from app.impact.factors import load_default_emission_factors
 from app.ledger.anvil import anvil_args, start_anvil, stop_anvil
 from app.ledger.config import embedded_chain
 

@@ -14,9 +14,9 @@ from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
 from app.core.security import auditor_keys, investor_keys, resolve_admin_token
 from app.core.settings import Settings, get_settings
+from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
 from app.impact.router import router as impact_router
-from app.impact.service import load_default_emission_factors
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
 from app.investor.router import router as investor_router

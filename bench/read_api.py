@@ -46,7 +46,10 @@ from sqlalchemy import Engine, func, insert, select
 from app.core.db import bulk_insert, create_db_engine, session_factory, utcnow
 from app.core.migrate import upgrade_to_head
 from app.core.settings import Settings
-from app.impact import service as impact
+from app.impact.configs import create_benchmark_config
+from app.impact.factors import load_default_emission_factors
+from app.impact.meter_days import rebuild_meter_days
+from app.impact.results import recompute_asset
 from app.impact.schemas import BenchmarkConfigCreate
 from app.ingest.models import IngestBatch, Reading
 from app.ledger import log
@@ -78,7 +81,7 @@ def setup(sf: object, assets: int) -> tuple[int, list[int], list[Meter]]:
     allocations, through the services."""
     tag = time.time_ns()
     with sf() as session:  # type: ignore[operator]
-        impact.load_default_emission_factors(session)
+        load_default_emission_factors(session)
         bond = registry.create_bond(
             session,
             BondCreate(
@@ -129,7 +132,7 @@ def setup(sf: object, assets: int) -> tuple[int, list[int], list[Meter]]:
                     financing_share=Decimal("0.5"),
                 ),
             )
-            _, created = impact.create_benchmark_config(
+            _, created = create_benchmark_config(
                 session,
                 asset.id,
                 BenchmarkConfigCreate.model_validate(
@@ -230,10 +233,10 @@ def compute(
     with sf() as session:  # type: ignore[operator]
         for asset_id, meter in zip(asset_ids, meters, strict=True):
             t = time.perf_counter()
-            impact.rebuild_meter_days(session, meter, TZ, days)
+            rebuild_meter_days(session, meter, TZ, days)
             session.flush()
             t2 = time.perf_counter()
-            impact.recompute_asset(session, asset_id, days, now, GRACE)
+            recompute_asset(session, asset_id, days, now, GRACE)
             session.commit()
             rebuild_s += t2 - t
             recompute_s += time.perf_counter() - t2

@@ -21,10 +21,10 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from app.core.db import create_db_engine
-from app.impact import service
+from app.impact import results as impact_results
+from app.impact.configs import reference_intensities
 from app.impact.jobs import CycleReport, run_impact_cycle
 from app.impact.models import AssetProgress, ImpactResult
-from app.impact.service import reference_intensities
 from app.main import create_app
 from app.models import Base
 from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, allocate, create_bond, make_settings
@@ -1251,7 +1251,7 @@ def test_a_long_history_is_computed_in_bounded_transactions(
         event.remove(factory, "after_commit", next_commit)
     days, months = _figures(site, chunked, "day"), _figures(site, chunked, "month")
     assert len(days) == (local_today() - first_day).days + 1
-    bound = service.MONTHS_PER_TRANSACTION * 32  # a chunk's days and its months
+    bound = impact_results.MONTHS_PER_TRANSACTION * 32  # a chunk's days and its months
     assert max(results_per_commit) <= bound < len(days)
     assert sum(results_per_commit) == len(days) + len(months)
 
@@ -1281,7 +1281,7 @@ def test_a_long_history_is_computed_in_bounded_transactions(
     assert _figures(site, interrupted, "month") == months
 
     # One transaction for everything, as before chunking: the same figures.
-    monkeypatch.setattr(service, "MONTHS_PER_TRANSACTION", 10**6)
+    monkeypatch.setattr(impact_results, "MONTHS_PER_TRANSACTION", 10**6)
     single = assets[2]
     site.configure(single, first_day, method="intensity", building_type="office")
     site.run_job(now)

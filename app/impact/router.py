@@ -11,7 +11,7 @@ from app.core.deps import IdPath, SessionDep
 from app.core.errors import ApiError
 from app.core.locks import try_exclusive
 from app.core.security import require_admin
-from app.impact import service
+from app.impact import configs, factors, queries, resolution, result_rows, results
 from app.impact.jobs import LOCK_NAME as IMPACT_LOCK
 from app.impact.models import BenchmarkConfig, ImpactResult
 from app.impact.schemas import (
@@ -46,7 +46,7 @@ def _config_out(config: BenchmarkConfig) -> BenchmarkConfigOut:
 
 
 def result_out(row: ImpactResult) -> ImpactResultOut:
-    figures = service.to_period_result(row)
+    figures = result_rows.to_period_result(row)
     return ImpactResultOut(
         id=row.id,
         asset_id=row.asset_id,
@@ -87,7 +87,7 @@ def create_benchmark(
     request: Request,
     response: Response,
 ) -> BenchmarkConfigOut:
-    config, created = service.create_benchmark_config(
+    config, created = configs.create_benchmark_config(
         session, asset_id, body, request.app.state.ingest_limits.earliest_reading
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -96,7 +96,7 @@ def create_benchmark(
 
 @router.get("/assets/{asset_id}/benchmarks", response_model=list[BenchmarkConfigOut])
 def list_benchmarks(asset_id: IdPath, session: SessionDep) -> list[BenchmarkConfigOut]:
-    return [_config_out(c) for c in service.benchmark_configs(session, asset_id)]
+    return [_config_out(c) for c in configs.benchmark_configs(session, asset_id)]
 
 
 @router.get(
@@ -109,10 +109,10 @@ def list_baseline_fits(config_id: IdPath, session: SessionDep) -> list[dict[str,
             "id": f.id,
             "benchmark_config_id": f.benchmark_config_id,
             "summary": f.summary,
-            "fit": service.fit_disclosure(f),
+            "fit": resolution.fit_disclosure(f),
             "computed_at": f.computed_at,
         }
-        for f in service.baseline_fits(session, config_id)
+        for f in resolution.baseline_fits(session, config_id)
     ]
 
 
@@ -127,7 +127,7 @@ def list_baseline_fits(config_id: IdPath, session: SessionDep) -> list[dict[str,
 def create_emission_factor(
     body: EmissionFactorCreate, session: SessionDep, response: Response
 ) -> EmissionFactorOut:
-    factor, created = service.create_emission_factor(session, body)
+    factor, created = factors.create_emission_factor(session, body)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return EmissionFactorOut.model_validate(factor)
 
@@ -136,7 +136,7 @@ def create_emission_factor(
 def list_emission_factors(
     session: SessionDep, region: str | None = None
 ) -> list[EmissionFactorOut]:
-    return [EmissionFactorOut.model_validate(f) for f in service.emission_factors(session, region)]
+    return [EmissionFactorOut.model_validate(f) for f in factors.emission_factors(session, region)]
 
 
 @router.get("/assets/{asset_id}/results", response_model=list[ImpactResultOut])
@@ -148,7 +148,7 @@ def list_results(
     last_day: LastDay = None,
     all_revisions: bool = False,
 ) -> list[ImpactResultOut]:
-    rows = service.list_results(session, asset_id, period, first_day, last_day, all_revisions)
+    rows = queries.list_results(session, asset_id, period, first_day, last_day, all_revisions)
     return [result_out(r) for r in rows]
 
 
@@ -161,7 +161,7 @@ def list_results(
 def recompute(
     asset_id: IdPath, body: RecomputeRequest, session: SessionDep, request: Request
 ) -> RecomputeResult:
-    service.check_recompute_range(body.first_day, body.last_day)
+    results.check_recompute_range(body.first_day, body.last_day)
     span = (body.last_day - body.first_day).days
     days = [body.first_day + timedelta(days=n) for n in range(span + 1)]
     # The impact job and other recomputes write the same result rows: take turns.
@@ -173,7 +173,7 @@ def recompute(
                 "the impact job or another recompute is running; retry shortly",
                 headers={"Retry-After": "5"},
             )
-        stats = service.recompute_asset(
+        stats = results.recompute_asset(
             session,
             asset_id,
             days,
@@ -193,5 +193,5 @@ def bond_impact(
     first_day: FirstDay = None,
     last_day: LastDay = None,
 ) -> BondImpactOut:
-    items = service.bond_impact(session, bond_id, period, first_day, last_day)
+    items = queries.bond_impact(session, bond_id, period, first_day, last_day)
     return BondImpactOut(bond_id=bond_id, period=period, items=items)

@@ -10,8 +10,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.impact import service as impact
 from app.impact.calc.results import AttributedTotals, coverage
+from app.impact.configs import benchmark_configs
+from app.impact.factors import factors_by_ids
+from app.impact.queries import bond_impact, list_results, series_rows
+from app.impact.resolution import baseline_fits, fit_disclosure
+from app.impact.result_rows import to_period_result
+from app.impact.rollups import bond_totals
 from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
 from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
@@ -104,7 +109,7 @@ def _anchoring(final: bool, anchoring: tuple[int, int | None] | None) -> dict[st
 def series(
     session: Session, asset_id: int, period: str, first: date | None, last: date | None
 ) -> list[dict[str, Any]]:
-    rows = impact.series_rows(session, asset_id, period, first, last)
+    rows = series_rows(session, asset_id, period, first, last)
     anchoring = anchoring_of(session, "result", [r.id for r in rows])
     return [
         {
@@ -147,11 +152,11 @@ def asset_detail(session: Session, asset_id: int) -> dict[str, Any]:
 
 def methodology(session: Session, asset_id: int) -> dict[str, Any]:
     asset = registry.get_asset(session, asset_id)
-    configs = impact.benchmark_configs(session, asset_id)
+    configs = benchmark_configs(session, asset_id)
     factor_ids: set[int] = set()
-    for row in impact.list_results(session, asset_id, "day", None, None, all_revisions=False):
-        factor_ids |= set(impact.to_period_result(row).factor_ids)
-    factors = impact.factors_by_ids(session, sorted(factor_ids))
+    for row in list_results(session, asset_id, "day", None, None, all_revisions=False):
+        factor_ids |= set(to_period_result(row).factor_ids)
+    factors = factors_by_ids(session, sorted(factor_ids))
     allocations = registry.allocations_of_asset(session, asset_id)
     return {
         "asset_id": asset.id,
@@ -162,8 +167,8 @@ def methodology(session: Session, asset_id: int) -> dict[str, Any]:
                 "method": c.method,
                 "params": json.loads(c.params_json),
                 "baseline_fits": [
-                    {"fit_id": f.id, "summary": f.summary, "fit": impact.fit_disclosure(f)}
-                    for f in impact.baseline_fits(session, c.id)
+                    {"fit_id": f.id, "summary": f.summary, "fit": fit_disclosure(f)}
+                    for f in baseline_fits(session, c.id)
                 ],
             }
             for c in configs
@@ -219,7 +224,7 @@ def _proceeds(session: Session, bond_id: int) -> list[dict[str, Any]]:
 
 def bond_detail(session: Session, bond_id: int, anchored: AnchoredCheckpoints) -> dict[str, Any]:
     bond = registry.get_bond(session, bond_id)
-    totals = impact.bond_totals(session, bond_id)
+    totals = bond_totals(session, bond_id)
     return {
         **_bond_fields(session, bond, totals),
         "anchored_totals": _anchored_totals(session, bond_id, anchored),
@@ -288,5 +293,5 @@ def bond_series(
             "attributed_energy_reduction_kwh": str(kwh(p.attributed_reduction_wh)),
             "attributed_co2_avoided_t": str(tonnes(p.attributed_co2_avoided_g)),
         }
-        for p in impact.bond_impact(session, bond_id, period, first, last)
+        for p in bond_impact(session, bond_id, period, first, last)
     ]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import in_ids, utcnow
 from app.core.locks import try_exclusive
-from app.impact import service as impact
+from app.impact.result_rows import result_ids_of_asset
 from app.ledger import log
 from app.ledger.chain import ChainClient, ChainError
 from app.ledger.encoding import decode_leaf
@@ -144,7 +144,7 @@ def _checkpoint_contents(session: Session, size: int) -> tuple[list[tuple[int, i
     else:
         totals = _moved_forward(session, base, old, start, size)
         for allocation in new:  # logged since the base: its asset's whole history, once
-            ids = impact.result_ids_of_asset(session, allocation["asset_id"], "day")
+            ids = result_ids_of_asset(session, allocation["asset_id"], "day")
             history = _decoded_in_chunks(
                 session, "result", _logged_before(session, "result", ids, size)
             )

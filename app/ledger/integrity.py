@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.impact import service as impact
+from app.impact.rollups import verify_rollups
 from app.ingest import signing
 from app.ingest.models import IngestBatch
 from app.ingest.service import ReadingRecord
@@ -115,7 +115,7 @@ def check(
     latest = _check_checkpoints(session, anchored, report, size, start, chain_ok, derived)
     report.anchored = latest
     _check_log(session, report, start, size)
-    report.rollups_checked, mismatches = impact.verify_rollups(session, MAX_PROBLEMS)
+    report.rollups_checked, mismatches = verify_rollups(session, MAX_PROBLEMS)
     for m in mismatches:
         report.add(
             "rollup",

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from app.impact import service as impact
+from app.impact.configs import configs_by_ids
+from app.impact.factors import factors_by_ids
+from app.impact.result_rows import results_by_ids
 from app.ingest import service as ingest
 from app.ledger.encoding import leaf, reading_leaf
 from app.registry import service as registry
@@ -115,7 +117,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
                     "meter_revoked", meter_id=ref_id, revoked_at=_epoch(revoked.deactivated_at)
                 )
     if ids := by_kind.pop("emission_factor", []):
-        for f in impact.factors_by_ids(session, ids).values():
+        for f in factors_by_ids(session, ids).values():
             out[("emission_factor", f.id)] = leaf(
                 "emission_factor",
                 factor_id=f.id,
@@ -143,7 +145,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
                 financing_share=str(allocation.financing_share),
             )
     if ids := by_kind.pop("benchmark_config", []):
-        configs = impact.configs_by_ids(session, ids)
+        configs = configs_by_ids(session, ids)
         assets = registry.assets_by_ids(session, [c.asset_id for c in configs.values()])
         for c in configs.values():
             asset = assets[c.asset_id]
@@ -160,7 +162,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
                 params=json.loads(c.params_json),
             )
     if ids := by_kind.pop("result", []):
-        for r in impact.results_by_ids(session, ids).values():
+        for r in results_by_ids(session, ids).values():
             out[("result", r.id)] = leaf(
                 "result",
                 result_id=r.id,

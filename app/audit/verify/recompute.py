@@ -400,7 +400,7 @@ class Recomputer:
         return _compare(_figures(recomputed), leaf)
 
     def _energy_day(self, config: dict[str, Any], day: date) -> DayTotal:
-        """The asset's energy meters' day, summed, as app.impact.service._day_totals does."""
+        """The asset's energy meters' day, summed, as app.impact.meter_days.day_totals does."""
         quantity = ENERGY_QUANTITY[config["asset_kind"]]
         meters = [
             meter
@@ -422,7 +422,7 @@ class Recomputer:
         return first, first + timedelta(days=BASELINE_DAYS - 1)
 
     def _baseline(self, config: dict[str, Any]) -> BaselineMethod:
-        """The CalTRACK fit of the baseline year as app.impact.service._current_fit makes it,
+        """The CalTRACK fit of the baseline year as app.impact.resolution._current_fit makes it,
         from the readings logged so far."""
         cached = self.baseline_fits.get(config["config_id"])
         if cached is not None:
@@ -480,7 +480,7 @@ class Recomputer:
 
 
 def _day_total(meters: Sequence[MeterState], tz_name: str, day: date) -> DayTotal:
-    """These meters' local day, summed (as app.impact.service._day_totals does)."""
+    """These meters' local day, summed (as app.impact.meter_days.day_totals does)."""
     start_s, end_s = local_day_bounds(day, ZoneInfo(tz_name))
     value_sum = present = expected = 0
     corrected = False
