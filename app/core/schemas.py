@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 DB_ID_MAX = 2**63 - 1  # BIGINT
+DB_INT_MAX = 2**31 - 1  # INTEGER
 DbId = Annotated[int, Field(ge=1, le=DB_ID_MAX, description="An id this API returned.")]
 
 
