@@ -9,7 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
-from app.core.body_limit import BodySizeLimit
+from app.core.body_limit import RequestBodyGuard
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
 from app.core.security import auditor_keys, investor_keys, resolve_admin_token
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     chain = chain_config(settings)
     app.state.anchored = AnchoredCheckpoints(None if chain is None else client_factory(chain))
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_body_bytes)
+    app.add_middleware(RequestBodyGuard, max_bytes=settings.ingest_max_body_bytes)
     app.include_router(registry_router)
     app.include_router(ingest_router)
     app.include_router(impact_router)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.audit import service
-from app.core.deps import SessionDep
+from app.core.deps import CheckpointNumberQuery, SessionDep
 from app.core.errors import FieldError, unprocessable
 from app.core.http_cache import cached_json
 from app.core.schemas import DB_ID_MAX
@@ -16,8 +16,6 @@ from app.core.security import require_auditor
 from app.ledger.models import Checkpoint
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_auditor)])
-
-CheckpointNumber = Annotated[int, Query(ge=0, le=DB_ID_MAX)]
 
 
 @router.get(
@@ -36,7 +34,7 @@ def proof(
     session: SessionDep,
     kind: service.LeafKind,
     ref_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
-    checkpoint: CheckpointNumber | None = None,
+    checkpoint: CheckpointNumberQuery | None = None,
 ) -> Response:
     bundle = service.proof_bundle(session, kind, ref_id, checkpoint)
     return cached_json(request, bundle.to_json())
@@ -73,7 +71,7 @@ def consistency(
 def export(
     request: Request,
     session: SessionDep,
-    to: CheckpointNumber,
+    to: CheckpointNumberQuery,
     first: Annotated[int | None, Query(alias="from", ge=0, le=DB_ID_MAX)] = None,
 ) -> StreamingResponse:
     if first is not None:

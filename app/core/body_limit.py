@@ -1,13 +1,26 @@
-"""Refuse request bodies above a size limit with 413 before they are read into memory."""
+"""Every request body is read and checked here before the app sees it: above the size limit it
+is 413, nested deeper than MAX_JSON_NESTING it is 422, on every route.
+
+The body is read in full first (it is at most the size limit, and the JSON routes read it whole
+anyway) so that both refusals are answered by this middleware with the project's error body.
+Raising from inside the app's ``receive`` instead would reach FastAPI's body parsing, which turns
+any exception there into a 400 "error parsing the body", and a chunked body, with no
+Content-Length to refuse up front, would get that 400 instead of 413.
+"""
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import error_body
+from app.core.errors import FieldError, error_body, unprocessable
+from app.core.json_nesting import nesting_depth
+
+# Signed batches and admin bodies nest about 4 levels; the JSON parser recurses once per level.
+MAX_JSON_NESTING = 64
 
 
-class BodySizeLimit:
+class RequestBodyGuard:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -18,47 +31,55 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse_too_large(send)
             return
+        chunks: list[bytes] = []
         received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError
-            return message
+            if message["type"] == "http.disconnect":
+                return  # the client is gone: nobody to answer
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await self._refuse_too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        depth = nesting_depth(body)
+        if depth > MAX_JSON_NESTING:
+            reason = f"nests arrays and objects {depth} deep; at most {MAX_JSON_NESTING} levels"
+            error = unprocessable([FieldError("body", reason)])
+            await _respond(send, 422, error_body(error.code, error.message, error.details))
+            return
+        body_given = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay_body() -> Message:
+            nonlocal body_given
+            if body_given:
+                return await receive()  # what follows the body: the disconnect
+            body_given = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not response_started:
-                await self._refuse(send)
+        await self.app(scope, replay_body, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("body_too_large", f"request body above {self.max_bytes} bytes")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse_too_large(self, send: Send) -> None:
+        message = f"request body above {self.max_bytes} bytes"
+        await _respond(send, 413, error_body("body_too_large", message))
 
 
-class _BodyTooLargeError(Exception):
-    pass
+async def _respond(send: Send, status: int, content: dict[str, Any]) -> None:
+    body = json.dumps(content).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

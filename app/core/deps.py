@@ -21,4 +21,6 @@ CursorQuery = Annotated[
     str | None, Query(description="`next_cursor` of the previous page; omit for the first.")
 ]
 IdPath = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
+CheckpointNumberPath = Annotated[int, Path(ge=0, le=DB_ID_MAX)]
+CheckpointNumberQuery = Annotated[int, Query(ge=0, le=DB_ID_MAX)]
 IdFilter = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 T = TypeVar("T")
 
 DB_ID_MAX = 2**63 - 1  # BIGINT
+DB_INT_MAX = 2**31 - 1  # INTEGER
 DbId = Annotated[int, Field(ge=1, le=DB_ID_MAX, description="An id this API returned.")]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.core.db import bulk_insert, upsert, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
+from app.core.schemas import DB_INT_MAX
 from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
 from app.ingest.signing import (
@@ -353,6 +354,8 @@ def list_readings(
         try:
             start_s, revision = (int(part) for part in cursor.split(":"))
             after = _dt(start_s)
+            if not 0 <= revision <= DB_INT_MAX:  # no revision is, and PostgreSQL can't bind it
+                raise ValueError(revision)
         except (ValueError, OverflowError, OSError):
             raise unprocessable(
                 [FieldError("cursor", "is not a cursor this API returned")]

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
-from app.core.deps import CursorQuery, IdPath, LimitQuery, SessionDep
+from app.core.deps import CheckpointNumberPath, CursorQuery, IdPath, LimitQuery, SessionDep
 from app.core.errors import FieldError, not_found, unprocessable
 from app.core.http_cache import cached_json
+from app.core.pagination import decode_cursor
 from app.core.security import require_investor
 from app.investor import service
 from app.ledger.models import Checkpoint
@@ -126,10 +127,9 @@ def checkpoints(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
     query = select(Checkpoint).where(Checkpoint.status != "failed").order_by(Checkpoint.id.desc())
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise unprocessable([FieldError("cursor", "is not a cursor this API returned")])
-        query = query.where(Checkpoint.id < int(cursor))
+    before = decode_cursor(cursor)
+    if before is not None:
+        query = query.where(Checkpoint.id < before)
     rows = list(session.scalars(query.limit(limit + 1)))
     anchored = request.app.state.anchored
     items = [service.checkpoint_summary(cp, anchored) | {"id": cp.id} for cp in rows]
@@ -137,7 +137,7 @@ def checkpoints(
 
 
 @router.get("/checkpoints/{number}", summary="A confirmed checkpoint", responses=NOT_MODIFIED)
-def checkpoint(request: Request, session: SessionDep, number: int) -> Response:
+def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPath) -> Response:
     cp = session.scalar(
         select(Checkpoint).where(Checkpoint.number == number, Checkpoint.status == "confirmed")
     )
@@ -152,5 +152,5 @@ def _after(cursor: str | None, first_day: date | None) -> date | None:
         return first_day
     try:
         return date.fromisoformat(cursor) + timedelta(days=1)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the last day there is
         raise unprocessable([FieldError("cursor", "is not a cursor this API returned")]) from None

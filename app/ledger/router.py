@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from app.core.deps import SessionDep
+from app.core.deps import LimitQuery, SessionDep
 from app.core.security import require_admin
 from app.ledger.integrity import check
 from app.ledger.models import Checkpoint
@@ -62,7 +62,7 @@ class IntegrityOut(BaseModel):
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
-def list_checkpoints(session: SessionDep, limit: int = 100) -> list[CheckpointOut]:
+def list_checkpoints(session: SessionDep, limit: LimitQuery = 100) -> list[CheckpointOut]:
     rows = session.scalars(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(limit))
     return [
         CheckpointOut(
