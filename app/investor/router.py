@@ -123,7 +123,11 @@ def methodology(request: Request, session: SessionDep, asset_id: IdPath) -> Resp
 def checkpoints(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
-    query = select(Checkpoint).where(Checkpoint.status != "failed").order_by(Checkpoint.id.desc())
+    query = (
+        select(Checkpoint)
+        .where(Checkpoint.status.notin_(("failed", "lost")))  # lost: no longer on chain
+        .order_by(Checkpoint.id.desc())
+    )
     if cursor is not None:
         if not cursor.isdigit():
             raise unprocessable([FieldError("cursor", "is not a cursor this API returned")])
