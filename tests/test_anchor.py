@@ -2,9 +2,12 @@
 a crash between recording and sending, a crash after sending, and a node that forgets the
 transaction; two anchorers never both write; tampering shows against the anchored root."""
 
+import contextlib
+import itertools
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +35,15 @@ POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_
 # Every test runs on a chain that mines each transaction at once (automine) and on one that
 # mines a block every second, as real networks do (a receipt appears between any two reads).
 CHAIN_MODES = {"automine": (), "block-time": ("--block-time", "1")}
+# The node dumps its state every second, as the embedded chain does (every 2 s): a SIGKILL
+# loses what came after the last dump.
+STATE_DUMP = ("--state-interval", "1")
 
 
 @pytest.fixture(params=list(CHAIN_MODES))
 def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    node = Chain(tmp_path / "anvil-state.json", extra_args=CHAIN_MODES[request.param])
+    args = (*CHAIN_MODES[request.param], *STATE_DUMP)
+    node = Chain(tmp_path / "anvil-state.json", extra_args=args)
     node.start()
     try:
         yield node
@@ -355,3 +362,67 @@ def test_chain_reset_loses_every_checkpoint_and_anchors_them_again(
     assert [(c.number, c.tree_size) for c in rows[2:]] == [(0, sizes[0]), (1, sizes[1])]
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         chain.assert_agrees_with(session)
+
+
+class ProcessKilledError(Exception):
+    """The anchoring process died here (what it had not committed is gone)."""
+
+
+@dataclass
+class KillAt:
+    """An ``at_step`` hook: at ``step`` (the first time only) SIGKILL the chain node, the
+    anchoring process, or both."""
+
+    step: AnchorStep | None
+    killed: str  # service | chain | both
+    chain: Chain
+    fired: bool = False
+
+    def __call__(self, at: AnchorStep, _: Checkpoint) -> None:
+        if at != self.step or self.fired:
+            return
+        self.fired = True
+        if self.killed != "service":
+            self.chain.kill()
+        if self.killed != "chain":
+            raise ProcessKilledError(at)
+
+
+KILL_STEPS: tuple[AnchorStep | None, ...] = ("recorded", "sent", "mined", None)  # None: after
+
+
+def test_killed_anywhere_the_database_and_the_contract_agree(
+    fleet: Fleet, client: TestClient, chain: Chain
+) -> None:
+    """SIGKILL of the service, of the chain node, or of both, at each step of anchoring (after
+    recording before sending, after sending before recording it, after the receipt before
+    recording the outcome, after the confirmation is recorded), round after round; the node
+    comes back from whatever state it last dumped, or (every other round it dies) from an older
+    one. After each round the database and the contract agree exactly."""
+    meter = fleet.meter()
+    grow_log(fleet, client, meter, 0)
+    settle(client, chain)
+    older_state = b""
+    for day, (step, killed) in enumerate(
+        itertools.product(KILL_STEPS, ("service", "chain", "both")), start=1
+    ):
+        if day % 3 == 1:  # a graceful stop writes the state: an older state to come back to
+            chain.stop()
+            older_state = chain.state.read_bytes()
+            chain.start()
+        grow_log(fleet, client, meter, day)
+        kill = KillAt(step, killed, chain)
+        with contextlib.suppress(ProcessKilledError):
+            anchor(client, chain, at_step=kill)
+        assert kill.fired or step is None  # the run did reach that step
+        if step is None and killed != "service":
+            chain.kill()
+        if chain.node is None:
+            if day % 2 == 0:
+                chain.state.write_bytes(older_state)
+            chain.start()
+        settle(client, chain)
+        with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+            chain.assert_agrees_with(session)
+    statuses = {c.status for c in checkpoints(client)}
+    assert "lost" in statuses  # the node did come back without checkpoints, and it showed
