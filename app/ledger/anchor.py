@@ -7,10 +7,11 @@ by the contract's count and latest checkpoint on every run).
 
 Every checkpoint is recorded, with its signed transaction, *before* it is sent. After a crash
 the same signed transaction is rebroadcast (harmless if the node already has it or mined it) or
-recognised on chain by its receipt; the contract refuses a tree size that does not grow, so
-nothing can be anchored twice. Each decision rests on one consistent view of the chain: the
-transaction's receipt, and the contract and the signer's nonce read at one pinned block no
-older than that receipt, so a block mined between two reads cannot split it.
+recognised on chain by its receipt (or, when a restarted node kept its effect but not its
+receipt, by its tree size and root in the contract); the contract refuses a tree size that
+does not grow, so nothing can be anchored twice. Each decision rests on one consistent view
+of the chain: the transaction's receipt, and the contract and the signer's nonce read at one
+pinned block no older than that receipt, so a block mined between two reads cannot split it.
 
 A confirmed checkpoint the chain no longer holds (a node restarted from an older state, or a
 chain reset) is marked ``lost``, never deleted, and its tree is anchored again as a new
@@ -200,7 +201,7 @@ def reconcile(
                 at_step("mined", cp)
             _settle(session, client, address, cp, receipt, block, now)
         else:  # not mined in any block up to ``block``: nonces there are other transactions'
-            _send(client, cp, block, now, at_step)
+            _send(session, client, address, cp, block, now, at_step)
     session.commit()
 
 
@@ -221,21 +222,38 @@ def _settle(
         cp.status, cp.error = "failed", "transaction reverted"
         logger.error("checkpoint %d: transaction %s reverted", cp.id, cp.tx_hash)
         return
-    on_chain = client.find_checkpoint(address, cp.tree_size, block)
-    if on_chain is None or on_chain[1] != cp.root:
+    number = _held_by_contract(client, address, cp, block)
+    if number is None:
         cp.status, cp.error = (
             "failed",
             (
-                f"mined, but the contract holds {'no' if on_chain is None else 'another'} root "
-                f"for tree size {cp.tree_size} at block {block}"
+                f"mined, but the contract holds no checkpoint of tree size {cp.tree_size} with "
+                f"this root at block {block}"
             ),
         )
         logger.error("checkpoint %d: %s", cp.id, cp.error)
-        return
-    if block - mined_in + 1 < client.config.confirmations:
+    elif block - mined_in + 1 < client.config.confirmations:
         cp.status = "sent"
-        return
-    number = on_chain[0]
+    else:
+        _confirm(session, client, address, cp, number, block, mined_in, now)
+
+
+def _held_by_contract(client: ChainClient, address: str, cp: Checkpoint, block: int) -> int | None:
+    """The contract's number for this checkpoint's tree (same size and root) at ``block``."""
+    on_chain = client.find_checkpoint(address, cp.tree_size, block)
+    return on_chain[0] if on_chain is not None and on_chain[1] == cp.root else None
+
+
+def _confirm(
+    session: Session,
+    client: ChainClient,
+    address: str,
+    cp: Checkpoint,
+    number: int,
+    block: int,
+    mined_in: int | None,
+    now: datetime,
+) -> None:
     holders = select(Checkpoint).where(
         Checkpoint.status == "confirmed",
         Checkpoint.chain_id == cp.chain_id,
@@ -257,9 +275,24 @@ def _settle(
 
 
 def _send(
-    client: ChainClient, cp: Checkpoint, block: int, now: datetime, at_step: StepHook | None
+    session: Session,
+    client: ChainClient,
+    address: str,
+    cp: Checkpoint,
+    block: int,
+    now: datetime,
+    at_step: StepHook | None,
 ) -> None:
+    """A transaction in no block up to ``block``: sent (again), unless its nonce is used there or
+    can no longer be reached."""
     if client.mined_nonce(block) > cp.nonce:
+        # A node restarted from a torn state dump (Anvil's periodic dump can hold the accounts
+        # of a block it holds no receipts for) may have applied it without its receipt: the
+        # contract at the same block says whether this tree landed.
+        number = _held_by_contract(client, address, cp, block)
+        if number is not None:
+            _confirm(session, client, address, cp, number, block, None, now)
+            return
         cp.status, cp.error = "failed", "its nonce was used by another transaction"
         return
     if client.next_nonce() < cp.nonce:

@@ -10,7 +10,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from app.ledger.contract import REGISTRY_ABI, deploy_registry
@@ -105,7 +105,10 @@ class ChainClient:
             "chainId": self.chain_id,
         }
         params = cast(TxParams, tx)
-        tx["gas"] = self.config.gas_limit or int(call.estimate_gas(params) * 1.25) + 10_000
+        try:
+            tx["gas"] = self.config.gas_limit or int(call.estimate_gas(params) * 1.25) + 10_000
+        except ContractLogicError as exc:  # e.g. TreeSizeNotGrowing: the caller retries later
+            raise ChainError(f"the contract refuses checkpoint {tree_size}: {exc}") from exc
         signed = self.account.sign_transaction(cast(Any, call.build_transaction(params)))
         return SignedCheckpointTx(nonce, bytes(signed.raw_transaction), "0x" + signed.hash.hex())
 
