@@ -7,8 +7,10 @@ the demo fleet feeding it.
    backfilled (the office's pre-retrofit year and the reporting days, so past days are final
    and anchored within the first checkpoints), then live, the last hours replayed at
    ``--speed``;
-3. Ctrl-C: the fleet stops between two batches and saves its state, the server stops (and
-   with it Anvil, which writes its state). The next run resumes the same data and chain.
+3. Ctrl-C or SIGTERM: the fleet stops between two batches and saves its state, the server
+   stops (and with it Anvil, which writes its state). The next run resumes the same data and
+   chain. Should this process die without that (SIGKILL), the kernel sends the server SIGTERM,
+   which stops it and its chain the same way.
 
 Everything under the data directory (GBT_DATA_DIR, default ./var). Development only.
 """
@@ -26,6 +28,7 @@ from types import FrameType
 
 import httpx
 
+from app.core.processes import stop_with_parent
 from app.core.settings import get_settings
 from simulator.cli import DEMO_FLEET
 from simulator.config import fault_rates, load
@@ -51,9 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _wait_until_up(url: str, server: "subprocess.Popen[bytes]") -> None:
+def _wait_until_up(url: str, server: "subprocess.Popen[bytes]", stop: threading.Event) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
+        if stop.is_set():  # Ctrl-C or SIGTERM while the server starts: stop it
+            raise SystemExit(0)
         if server.poll() is not None:
             raise SystemExit(f"gbt-server exited with status {server.returncode}")
         try:
@@ -115,10 +120,16 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    server = subprocess.Popen([sys.executable, "-m", "app.cli"], start_new_session=True)
+    server = (
+        subprocess.Popen(  # SIGTERM if this process dies, even by SIGKILL: see stop_with_parent
+            [sys.executable, "-m", "app.cli"],
+            start_new_session=True,
+            preexec_fn=stop_with_parent(signal.SIGTERM),
+        )
+    )
     status = 0
     try:
-        _wait_until_up(url, server)
+        _wait_until_up(url, server, stop)
         dashboard = httpx.get(f"{url}/dashboard/", timeout=5).status_code == 200
         _print_urls(url, settings.chain_embedded_port, data_dir, dashboard)
         if not args.no_simulator:

@@ -71,6 +71,13 @@ def table_names(engine: Engine) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
+def _comparable_index(index: Any) -> dict[str, Any]:
+    """A partial index's WHERE clause is reflected as a TextClause, which compares by identity:
+    compare its SQL text instead."""
+    options = {key: str(value) for key, value in index.get("dialect_options", {}).items()}
+    return {**index, "dialect_options": options}
+
+
 def reflected_schema(engine: Engine) -> dict[str, dict[str, Any]]:
     """Everything reflection reports about each model table, including what autogenerate does
     not compare (CHECK constraints, foreign key options, column defaults)."""
@@ -90,7 +97,10 @@ def reflected_schema(engine: Engine) -> dict[str, dict[str, Any]]:
                 "unique": sorted(
                     inspector.get_unique_constraints(table), key=lambda u: str(u["name"])
                 ),
-                "indexes": sorted(inspector.get_indexes(table), key=lambda i: str(i["name"])),
+                "indexes": sorted(
+                    (_comparable_index(i) for i in inspector.get_indexes(table)),
+                    key=lambda i: str(i["name"]),
+                ),
                 "checks": sorted(
                     (c["name"], c["sqltext"]) for c in inspector.get_check_constraints(table)
                 ),

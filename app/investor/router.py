@@ -126,7 +126,11 @@ def methodology(request: Request, session: SessionDep, asset_id: IdPath) -> Resp
 def checkpoints(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
-    query = select(Checkpoint).where(Checkpoint.status != "failed").order_by(Checkpoint.id.desc())
+    query = (
+        select(Checkpoint)
+        .where(Checkpoint.status.notin_(("failed", "lost")))  # lost: no longer on chain
+        .order_by(Checkpoint.id.desc())
+    )
     before = decode_cursor(cursor)
     if before is not None:
         query = query.where(Checkpoint.id < before)

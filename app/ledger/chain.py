@@ -10,8 +10,8 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from app.ledger.contract import REGISTRY_ABI, deploy_registry
 
@@ -84,12 +84,16 @@ class ChainClient:
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
 
+    def block_number(self) -> int:
+        """The latest block: reads pinned to it all see one state, whatever arrives meanwhile."""
+        return int(self.w3.eth.block_number)
+
     def next_nonce(self) -> int:
         return int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
 
-    def mined_nonce(self) -> int:
-        """Transactions of the signer already in blocks."""
-        return int(self.w3.eth.get_transaction_count(self.account.address, "latest"))
+    def mined_nonce(self, block: BlockIdentifier = "latest") -> int:
+        """Transactions of the signer in blocks up to ``block``."""
+        return int(self.w3.eth.get_transaction_count(self.account.address, block))
 
     def sign_checkpoint(
         self,
@@ -114,7 +118,10 @@ class ChainClient:
             "chainId": self.chain_id,
         }
         params = cast(TxParams, tx)
-        tx["gas"] = self.config.gas_limit or int(call.estimate_gas(params) * 1.25) + 10_000
+        try:
+            tx["gas"] = self.config.gas_limit or int(call.estimate_gas(params) * 1.25) + 10_000
+        except ContractLogicError as exc:  # e.g. TreeSizeNotGrowing: the caller retries later
+            raise ChainError(f"the contract refuses checkpoint {tree_size}: {exc}") from exc
         signed = self.account.sign_transaction(cast(Any, call.build_transaction(params)))
         return SignedCheckpointTx(nonce, bytes(signed.raw_transaction), "0x" + signed.hash.hex())
 
@@ -142,16 +149,30 @@ class ChainClient:
             return False
         return True
 
-    def confirmations(self, receipt: TxReceipt) -> int:
-        return int(self.w3.eth.block_number) - int(receipt["blockNumber"]) + 1
+    def checkpoint_count(self, address: str, block: BlockIdentifier = "latest") -> int:
+        return int(self.registry(address).functions.checkpointCount().call(block_identifier=block))
 
-    def find_checkpoint(self, address: str, tree_size: int) -> tuple[int, bytes] | None:
-        """(number, root) of the contract's checkpoint for this tree size, if it has one."""
+    def checkpoint_at(
+        self, address: str, number: int, block: BlockIdentifier = "latest"
+    ) -> tuple[int, bytes]:
+        """(tree size, root) of the contract's checkpoint ``number`` as of ``block``; the number
+        must be below ``checkpoint_count`` at the same block (the contract reverts otherwise)."""
+        call = self.registry(address).functions.getCheckpoint(number)
+        size, root, *_ = call.call(block_identifier=block)
+        return int(size), bytes(root)
+
+    def find_checkpoint(
+        self, address: str, tree_size: int, block: BlockIdentifier = "latest"
+    ) -> tuple[int, bytes] | None:
+        """(number, root) of the contract's checkpoint for this tree size as of ``block``, if
+        it had one then (both reads at that block, so they agree with each other)."""
         registry = self.registry(address)
-        found, number = registry.functions.checkpointNumberForTreeSize(tree_size).call()
+        found, number = registry.functions.checkpointNumberForTreeSize(tree_size).call(
+            block_identifier=block
+        )
         if not found:
             return None
-        _, root, *_ = registry.functions.getCheckpoint(number).call()
+        _, root, *_ = registry.functions.getCheckpoint(number).call(block_identifier=block)
         return int(number), bytes(root)
 
     def checkpoint(self, address: str, number: int) -> OnChainCheckpoint | None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,12 +68,18 @@ class LogState(Base):
     tree_size: Mapped[int] = mapped_column(BigInteger)
 
 
+NOT_LOST = "status <> 'lost'"
+
+
 class Checkpoint(Base):
     """A checkpoint of the log on its way to the chain.
 
     Life cycle: ``pending`` (recorded with its signed transaction *before* anything is sent, so a
     crash can never lose it) -> ``sent`` -> ``confirmed`` (mined, enough confirmations, and read
     back from the contract), or ``failed`` (reverted or replaced; a new checkpoint follows).
+    A confirmed checkpoint the chain no longer holds becomes ``lost`` (kept, with the reason in
+    ``error``); its tree is anchored again as a new row. ``number`` is the contract's number,
+    held by one row at most apart from lost ones.
     """
 
     __tablename__ = "checkpoint"
@@ -98,10 +105,19 @@ class Checkpoint(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'sent', 'confirmed', 'failed')", name="status_known"
+            "status IN ('pending', 'sent', 'confirmed', 'failed', 'lost')", name="status_known"
         ),
         # Finds the first confirmed checkpoint covering a leaf (investor anchoring status).
         Index("ix_checkpoint_status_tree_size", "status", "tree_size"),
+        Index(
+            "uq_checkpoint_contract_number",
+            "chain_id",
+            "contract_address",
+            "number",
+            unique=True,
+            sqlite_where=text(NOT_LOST),
+            postgresql_where=text(NOT_LOST),
+        ),
     )
 
 
