@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -185,9 +186,15 @@ class Fleet:
         )
 
 
-def sequence_log(client: TestClient) -> int:
+def app_state(owner: TestClient | FastAPI) -> Any:
+    """The app's state (engine, session factory, settings), given the app or a client on it."""
+    app = owner.app if isinstance(owner, TestClient) else owner
+    return app.state  # type: ignore[union-attr]
+
+
+def sequence_log(client: TestClient | FastAPI) -> int:
     """Run the sequencer until the queue is empty; returns the log's size."""
-    state = client.app.state  # type: ignore[attr-defined]
+    state = app_state(client)
     report = run_sequencer(state.engine, state.session_factory)
     assert report is not None
     return report.tree_size

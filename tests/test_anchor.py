@@ -4,6 +4,7 @@ transaction; two anchorers never both write; tampering shows against the anchore
 
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,20 +14,13 @@ from sqlalchemy import select, update
 
 from app.ingest.models import Reading
 from app.ledger import log, merkle
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, Fleet, half_hours, sequence_log
+from tests.impact_helpers import ANCHOR_EVERY_CYCLE, anchor, run_pipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
-
-def anchor(client: TestClient, chain: Chain, **kwargs: object):  # type: ignore[no-untyped-def]
-    state = client.app.state  # type: ignore[attr-defined]
-    policy = kwargs.pop("policy", POLICY)
-    return run_anchor_cycle(state.engine, state.session_factory, chain.client, policy, **kwargs)  # type: ignore[arg-type]
 
 
 def checkpoints(client: TestClient) -> list[Checkpoint]:
@@ -77,8 +71,7 @@ def test_node_down_then_back_lands_exactly_once(
 ) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 5))
-    sequence_log(client)
-    assert anchor(client, chain).status == "confirmed"
+    run_pipeline(client, chain)
     address = checkpoints(client)[0].contract_address
     chain.stop()
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 5))  # ingestion goes on
@@ -142,7 +135,7 @@ def test_node_forgets_the_transaction(fleet: Fleet, client: TestClient, chain: C
     size = sequence_log(client)
     assert chain.node is not None
     chain.node.rpc("evm_setAutomine", False)
-    quick = AnchorPolicy(timedelta(0), None, True, receipt_wait_s=0.5)
+    quick = replace(ANCHOR_EVERY_CYCLE, receipt_wait_s=0.5)
     assert anchor(client, chain, policy=quick).status == "waiting"
     [cp] = checkpoints(client)
     chain.node.rpc("anvil_dropTransaction", cp.tx_hash)
@@ -168,8 +161,7 @@ def test_two_anchorers_write_one_checkpoint(
     with TestClient(app) as client:
         fleet = Fleet(client)
         fleet.post(fleet.meter(), 1, half_hours(T0, 5))
-        sequence_log(client)
-        assert anchor(client, chain).status == "confirmed"  # deploy + first checkpoint
+        run_pipeline(client, chain)  # deploy + first checkpoint
         fleet.post(next(iter(fleet.keys)), 2, half_hours(T0 + timedelta(days=1), 5))
         sequence_log(client)
         reports = []
@@ -196,8 +188,7 @@ def test_tampering_after_anchoring_is_reported(
     fleet: Fleet, client: TestClient, chain: Chain
 ) -> None:
     fleet.post(fleet.meter(), 1, half_hours(T0, 8))
-    sequence_log(client)
-    assert anchor(client, chain).status == "confirmed"
+    run_pipeline(client, chain)
     [cp] = checkpoints(client)
     listed = client.get("/v1/admin/checkpoints", headers=ADMIN).json()
     assert [(c["status"], c["tree_size"], c["tx_hash"]) for c in listed] == [

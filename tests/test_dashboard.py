@@ -19,13 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from app.impact.jobs import run_impact_cycle
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
-from app.ledger.jobs import run_sequencer
 from app.main import create_app
 from app.models import Base
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, Fleet, allocate, create_bond, make_settings, stored_readings
+from tests.impact_helpers import real_now, run_pipeline
 from tests.live_server import live_server
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -44,7 +42,6 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "dashboard"
 JST = ZoneInfo("Asia/Tokyo")
 INVESTOR_KEY = "investor-key-dev-only-0003"
 DAYS = 45
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -87,14 +84,6 @@ def readings(first: date, days: int, base_wh: int, occupied_wh: int, until: date
                 }
             )
     return out
-
-
-def run_jobs(app: Any, chain: Chain) -> None:
-    state = app.state
-    run_impact_cycle(state.engine, state.session_factory, state.impact_grace)
-    run_sequencer(state.engine, state.session_factory)
-    report = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-    assert report.status == "confirmed", report
 
 
 @contextmanager
@@ -150,7 +139,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             for meter, all_readings in meters:
                 response = fleet.post(meter, sequence, all_readings[part])
                 assert response.status_code == 200, response.text
-            run_jobs(app, chain)
+            run_pipeline(app, chain, impact_at=real_now())
         yield Site(base, http, bond_id, assets, [m for m, _ in meters])
 
 
