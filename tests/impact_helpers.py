@@ -5,11 +5,10 @@ computed independently from the inputs."""
 import calendar
 import math
 import random
-import time as clock
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -18,9 +17,8 @@ from fastapi.testclient import TestClient
 from app.impact.jobs import CycleReport, run_impact_cycle
 from app.ledger.anchor import AnchorPolicy, AnchorReport, run_anchor_cycle
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, app_state, sequence_log
+from tests.conftest import ADMIN, Fleet, app_state, sequence_log, while_locked
 
-T = TypeVar("T")
 JST = ZoneInfo("Asia/Tokyo")
 # A checkpoint at every cycle, the contract deployed on first use (the tests' fresh chains).
 ANCHOR_EVERY_CYCLE = AnchorPolicy(
@@ -195,23 +193,11 @@ def run_job(client: TestClient | FastAPI, now: datetime) -> CycleReport:
     """One impact cycle at ``now``. Retries while another runner holds the job lock (on a shared
     PostgreSQL server another test process may be running its own cycle)."""
     state = app_state(client)
-    return _while_locked(
+    return while_locked(
         lambda: run_impact_cycle(state.engine, state.session_factory, state.impact_grace, now=now),
         lambda report: not report.ran,
         "impact job",
     )
-
-
-def _while_locked(run: Callable[[], T], locked: Callable[[T], bool], job: str) -> T:
-    """``run`` again while its answer says another runner holds the job's lock (on a shared
-    PostgreSQL server another test process may be running the same job), for up to 60 s."""
-    deadline = clock.monotonic() + 60
-    while True:
-        report = run()
-        if not locked(report) or clock.monotonic() > deadline:
-            assert not locked(report), f"the {job} lock stayed taken for 60 s"
-            return report
-        clock.sleep(0.05)
 
 
 def anchor(
@@ -225,21 +211,26 @@ def anchor(
     return run_anchor_cycle(state.engine, state.session_factory, chain.client, policy, **kwargs)
 
 
-def run_pipeline(
-    client: TestClient | FastAPI, chain: Chain, impact_at: datetime | None = None
-) -> AnchorReport:
-    """What the scheduler does, once each and in order: an impact cycle at ``impact_at`` (none
-    when it is None), the sequencer (every queued leaf into the log), an anchor cycle, which
-    must confirm a checkpoint (retried while another runner holds its lock). Returns the anchor
-    report."""
-    if impact_at is not None:
-        run_job(client, impact_at)
-    sequence_log(client)
-    report = _while_locked(
+def anchor_confirmed(client: TestClient | FastAPI, chain: Chain) -> AnchorReport:
+    """An anchor cycle that must confirm a checkpoint; retried while another runner holds the
+    anchor lock (on a shared PostgreSQL server another test process may be anchoring)."""
+    report = while_locked(
         lambda: anchor(client, chain), lambda r: r.status == "busy", "anchor cycle"
     )
     assert report.status == "confirmed", report
     return report
+
+
+def run_pipeline(
+    client: TestClient | FastAPI, chain: Chain, impact_at: datetime | None = None
+) -> AnchorReport:
+    """What the scheduler does, once each and in order: an impact cycle at ``impact_at`` (none
+    when it is None), the sequencer (every queued leaf into the log), an anchor cycle that must
+    confirm a checkpoint. Returns the anchor report."""
+    if impact_at is not None:
+        run_job(client, impact_at)
+    sequence_log(client)
+    return anchor_confirmed(client, chain)
 
 
 def intensity_day_benchmark(kwh_per_m2_year: str, area_m2: str, day: date) -> int:

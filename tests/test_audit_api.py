@@ -17,7 +17,7 @@ from app.ledger.encoding import decode_leaf
 from app.ledger.models import LogEntry
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours, sequence_log
-from tests.impact_helpers import anchor, run_pipeline
+from tests.impact_helpers import anchor_confirmed, run_pipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -155,7 +155,7 @@ def test_pending_leaves_are_not_anchored(fleet: Fleet, client: TestClient, chain
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     response = client.get("/v1/audit/proofs/bond/1", headers=AUDITOR)
     assert response.status_code == 422
-    assert anchor(client, chain).status == "confirmed"  # now anchored, in checkpoint 1
+    anchor_confirmed(client, chain)  # now anchored, in checkpoint 1
     assert get_bundle(client, "reading", queued)["checkpoint"]["number"] == 1
 
 

@@ -23,7 +23,7 @@ from tests.conftest import (
     sequence_log,
     stored_readings,
 )
-from tests.impact_helpers import anchor
+from tests.impact_helpers import anchor_confirmed
 
 STATIC = Path(web.__file__).parent / "static"
 INVESTOR_KEY = "investor-key-dev-only-0002"
@@ -105,7 +105,7 @@ def test_investor_proof_is_the_auditor_bundle(
     sequence_log(client)
     pending = client.get(f"/v1/investor/proofs/reading/{reading_id}")
     assert pending.status_code == 404 and pending.json()["error"]["code"] == "not_anchored"
-    assert anchor(client, chain).status == "confirmed"
+    anchor_confirmed(client, chain)
     investor = client.get(f"/v1/investor/proofs/reading/{reading_id}")
     assert investor.status_code == 200, investor.text
     auditor = client.get(f"/v1/audit/proofs/reading/{reading_id}", headers=AUDITOR)

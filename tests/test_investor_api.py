@@ -29,7 +29,7 @@ from tests.conftest import (
     make_settings,
     sequence_log,
 )
-from tests.impact_helpers import Site, anchor, run_job, run_pipeline
+from tests.impact_helpers import Site, anchor_confirmed, run_job, run_pipeline
 
 DAY0 = date(2026, 1, 5)
 INVESTOR_KEY = "investor-key-dev-only-0001"
@@ -125,7 +125,7 @@ def test_series_paging_units_and_anchoring_status(
     by_day = {i["period_start"]: i for i in walk()}
     assert by_day[str(corrected)]["revision"] == 1
     assert by_day[str(corrected)]["anchoring"] == {"status": "pending", "checkpoint_number": None}
-    assert anchor(client, chain).status == "confirmed"
+    anchor_confirmed(client, chain)
     by_day = {i["period_start"]: i for i in walk()}
     assert by_day[str(corrected)]["anchoring"]["checkpoint_number"] == 1
     others = {d: i["anchoring"]["checkpoint_number"] for d, i in by_day.items() if i["final"]}
