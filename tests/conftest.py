@@ -88,15 +88,18 @@ def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) 
     if "chain" not in request.fixturenames:
         return make_settings(database_url, tmp_path)
     chain: Chain = request.getfixturevalue("chain")
+    return make_settings(database_url, tmp_path, **chain_settings(chain))
+
+
+def chain_settings(chain: Chain) -> dict[str, Any]:
+    """Settings for an app on a running test chain: its node, its id and the anchoring key."""
     assert chain.node is not None and chain.signer is not None
-    return make_settings(
-        database_url,
-        tmp_path,
-        chain_rpc_url=chain.node.url,
-        chain_id=chain.node.chain_id,
-        anchor_private_key=chain.signer.key.hex(),
-        web_chain_rpc_url=chain.node.url,
-    )
+    return {
+        "chain_rpc_url": chain.node.url,
+        "chain_id": chain.node.chain_id,
+        "anchor_private_key": chain.signer.key.hex(),
+        "web_chain_rpc_url": chain.node.url,
+    }
 
 
 @pytest.fixture

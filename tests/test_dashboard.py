@@ -22,7 +22,15 @@ from sqlalchemy import create_engine
 from app.main import create_app
 from app.models import Base
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, allocate, create_bond, make_settings, stored_readings
+from tests.conftest import (
+    ADMIN,
+    Fleet,
+    allocate,
+    chain_settings,
+    create_bond,
+    make_settings,
+    stored_readings,
+)
 from tests.impact_helpers import real_now, run_pipeline
 from tests.live_server import live_server
 
@@ -91,12 +99,12 @@ def served_with_chain(tmp: Path) -> Iterator[tuple[Any, Chain, str, httpx.Client
     """The app on a fresh SQLite database, served by a real uvicorn, anchoring on a real Anvil
     that the browser reads too: (app, chain, base URL, HTTP client)."""
     chain = Chain(tmp / "anvil-state.json")
-    node = chain.start()
+    chain.start()
     url = f"sqlite:///{tmp}/service.sqlite3"
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app(make_settings(url, tmp, web_chain_rpc_url=node.url))
+    app = create_app(make_settings(url, tmp, **chain_settings(chain)))
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
             yield app, chain, base, http
