@@ -19,7 +19,8 @@ from pathlib import Path
 from types import FrameType
 
 from simulator.config import ConfigError, fault_rates, load
-from simulator.runner import Simulator, SimulatorError
+from simulator.runner import Simulator
+from simulator.state import SimulatorError
 from simulator.transport import GaveUpError, Transport
 
 DEMO_FLEET = Path(__file__).parent / "fleets" / "demo.toml"

@@ -32,7 +32,8 @@ from app.core.processes import stop_with_parent
 from app.core.settings import get_settings
 from simulator.cli import DEMO_FLEET
 from simulator.config import fault_rates, load
-from simulator.runner import Simulator, SimulatorError
+from simulator.runner import Simulator
+from simulator.state import SimulatorError
 from simulator.transport import GaveUpError, Transport
 
 log = logging.getLogger("demo")

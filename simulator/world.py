@@ -1,8 +1,10 @@
-"""The fleet's meters and what each one measures, day by day; and the truth behind it (true
-consumption and the counterfactual without the retrofit)."""
+"""The fleet's meters and what each one measures, day by day and over any span of time; and the
+truth behind it (true consumption and the counterfactual without the retrofit)."""
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -27,6 +29,13 @@ from simulator.physics import (
 BUILDING_NOISE_SD = 0.04  # interval-to-interval variation of a building's load
 PASSING_CLOUDS_SD = 0.15
 TEMPERATURE_SENSOR_SD_C = 0.05
+
+Reading = tuple[int, int]  # (interval start, value)
+
+
+def iso(epoch_s: int) -> str:
+    """An instant as the service's API writes it (UTC, whole seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,23 @@ class World:
 
     def day(self, meter: MeterSpec, day: date) -> DayValues:
         return _day_cached(self, meter, day)
+
+    def day_start_s(self, day: date) -> int:
+        """The start of the site's local day."""
+        return int(datetime.combine(day, datetime.min.time(), self.tz).timestamp())
+
+    def local_day(self, epoch_s: int) -> date:
+        return datetime.fromtimestamp(epoch_s, UTC).astimezone(self.tz).date()
+
+    def readings(self, meter: MeterSpec, from_s: int, until_s: int) -> Iterator[Reading]:
+        """The meter's true readings with start in [from_s, until_s)."""
+        day = self.local_day(from_s)
+        while self.day_start_s(day) < until_s:
+            values = self.day(meter, day)
+            for start, value in zip(values.starts, values.values, strict=True):
+                if from_s <= start < until_s:
+                    yield start, value
+            day += timedelta(days=1)
 
     def _compute_day(self, meter: MeterSpec, day: date) -> DayValues:
         asset = self.assets[meter.asset_code]

@@ -1,22 +1,29 @@
-"""Helpers for the impact tests: local days, readings per local day, driving the job, and the
-expected figures computed independently from the inputs."""
+"""Helpers for the impact tests: local days, readings per local day, driving the jobs (the impact
+cycle, and the way on to the chain: sequencer and anchor cycle), and the expected figures
+computed independently from the inputs."""
 
 import calendar
 import math
 import random
-import time as clock
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.impact.jobs import CycleReport, run_impact_cycle
-from tests.conftest import ADMIN, Fleet
+from app.ledger.anchor import AnchorPolicy, AnchorReport, run_anchor_cycle
+from tests.chain_helpers import Chain
+from tests.conftest import ADMIN, Fleet, app_state, sequence_log, while_locked
 
 JST = ZoneInfo("Asia/Tokyo")
+# A checkpoint at every cycle, the contract deployed on first use (the tests' fresh chains).
+ANCHOR_EVERY_CYCLE = AnchorPolicy(
+    interval=timedelta(0), configured_address=None, deploy_if_missing=True
+)
 FAR_PAST = date(2000, 1, 1)
 FAR_FUTURE = date(2100, 1, 1)
 
@@ -182,17 +189,48 @@ class Site:
         return run_job(self.client, now)
 
 
-def run_job(client: TestClient, now: datetime) -> CycleReport:
+def run_job(client: TestClient | FastAPI, now: datetime) -> CycleReport:
     """One impact cycle at ``now``. Retries while another runner holds the job lock (on a shared
     PostgreSQL server another test process may be running its own cycle)."""
-    state = client.app.state  # type: ignore[attr-defined]
-    deadline = clock.monotonic() + 60
-    while True:
-        report = run_impact_cycle(state.engine, state.session_factory, state.impact_grace, now=now)
-        if report.ran or clock.monotonic() > deadline:
-            assert report.ran, "the impact job lock stayed taken for 60 s"
-            return report
-        clock.sleep(0.05)
+    state = app_state(client)
+    return while_locked(
+        lambda: run_impact_cycle(state.engine, state.session_factory, state.impact_grace, now=now),
+        lambda report: not report.ran,
+        "impact job",
+    )
+
+
+def anchor(
+    client: TestClient | FastAPI,
+    chain: Chain,
+    policy: AnchorPolicy = ANCHOR_EVERY_CYCLE,
+    **kwargs: Any,
+) -> AnchorReport:
+    """One anchor cycle (``kwargs``: ``now``, ``after_record``); its report, whatever the status."""
+    state = app_state(client)
+    return run_anchor_cycle(state.engine, state.session_factory, chain.client, policy, **kwargs)
+
+
+def anchor_confirmed(client: TestClient | FastAPI, chain: Chain) -> AnchorReport:
+    """An anchor cycle that must confirm a checkpoint; retried while another runner holds the
+    anchor lock (on a shared PostgreSQL server another test process may be anchoring)."""
+    report = while_locked(
+        lambda: anchor(client, chain), lambda r: r.status == "busy", "anchor cycle"
+    )
+    assert report.status == "confirmed", report
+    return report
+
+
+def run_pipeline(
+    client: TestClient | FastAPI, chain: Chain, impact_at: datetime | None = None
+) -> AnchorReport:
+    """What the scheduler does, once each and in order: an impact cycle at ``impact_at`` (none
+    when it is None), the sequencer (every queued leaf into the log), an anchor cycle that must
+    confirm a checkpoint. Returns the anchor report."""
+    if impact_at is not None:
+        run_job(client, impact_at)
+    sequence_log(client)
+    return anchor_confirmed(client, chain)
 
 
 def intensity_day_benchmark(kwh_per_m2_year: str, area_m2: str, day: date) -> int:

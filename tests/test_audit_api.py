@@ -10,24 +10,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.impact.jobs import run_impact_cycle
 from app.ingest.models import Reading
 from app.ingest.signing import decode_batch, verify_signature
 from app.ledger import merkle
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.encoding import decode_leaf
 from app.ledger.models import LogEntry
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours, sequence_log
+from tests.impact_helpers import anchor_confirmed, run_pipeline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
-
-def anchor(client: TestClient, chain: Chain) -> None:
-    state = client.app.state  # type: ignore[attr-defined]
-    report = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-    assert report.status == "confirmed", report
 
 
 def reading_ids(client: TestClient) -> list[int]:
@@ -66,9 +58,8 @@ def test_reading_bundle_verifies_with_its_provenance(
     fleet: Fleet, client: TestClient, chain: Chain
 ) -> None:
     meter = fleet.meter()
-    assert fleet.post(meter, 1, half_hours(T0, 6)).status_code in (200, 201)
-    sequence_log(client)
-    anchor(client, chain)
+    assert fleet.post(meter, 1, half_hours(T0, 6)).status_code == 200
+    run_pipeline(client, chain)
     reading_id = reading_ids(client)[2]
     response = client.get(f"/v1/audit/proofs/reading/{reading_id}", headers=AUDITOR)
     assert response.status_code == 200, response.text
@@ -130,16 +121,8 @@ def test_result_bundle_verifies(fleet: Fleet, client: TestClient, chain: Chain) 
     )
     assert response.status_code == 201, response.text
     fleet.post(meter, 1, half_hours(T0 - timedelta(hours=9), 48))  # the JST day of T0
-    state = client.app.state  # type: ignore[attr-defined]
-    run_impact_cycle(
-        state.engine,
-        state.session_factory,
-        state.impact_grace,
-        now=datetime(2026, 1, 10, tzinfo=UTC),
-    )
-    sequence_log(client)
-    anchor(client, chain)
-    with state.session_factory() as session:
+    run_pipeline(client, chain, impact_at=datetime(2026, 1, 10, tzinfo=UTC))
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         result_ids = list(session.scalars(select(LogEntry.ref_id).where(LogEntry.kind == "result")))
     assert result_ids
     for result_id in result_ids:
@@ -155,8 +138,7 @@ def test_result_bundle_verifies(fleet: Fleet, client: TestClient, chain: Chain) 
 def test_pending_leaves_are_not_anchored(fleet: Fleet, client: TestClient, chain: Chain) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 2))
-    sequence_log(client)
-    anchor(client, chain)
+    run_pipeline(client, chain)
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 2))
     queued = reading_ids(client)[-1]
     for _ in range(2):  # queued, then sequenced but not anchored
@@ -173,7 +155,7 @@ def test_pending_leaves_are_not_anchored(fleet: Fleet, client: TestClient, chain
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     response = client.get("/v1/audit/proofs/bond/1", headers=AUDITOR)
     assert response.status_code == 422
-    anchor(client, chain)  # now it is anchored, in checkpoint 1
+    anchor_confirmed(client, chain)  # now anchored, in checkpoint 1
     assert get_bundle(client, "reading", queued)["checkpoint"]["number"] == 1
 
 
@@ -182,11 +164,9 @@ def test_consistency_and_export_rebuild_the_anchored_roots(
 ) -> None:
     meter = fleet.meter()
     fleet.post(meter, 1, half_hours(T0, 7))
-    sequence_log(client)
-    anchor(client, chain)
+    run_pipeline(client, chain)
     fleet.post(meter, 2, half_hours(T0 + timedelta(days=1), 13))
-    sequence_log(client)
-    anchor(client, chain)
+    run_pipeline(client, chain)
 
     response = client.get("/v1/audit/consistency", params={"from": 0, "to": 1}, headers=AUDITOR)
     assert response.status_code == 200, response.text

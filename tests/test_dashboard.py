@@ -19,13 +19,19 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from app.impact.jobs import run_impact_cycle
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
-from app.ledger.jobs import run_sequencer
 from app.main import create_app
 from app.models import Base
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, allocate, create_bond, make_settings, stored_readings
+from tests.conftest import (
+    ADMIN,
+    Fleet,
+    allocate,
+    chain_settings,
+    create_bond,
+    make_settings,
+    stored_readings,
+)
+from tests.impact_helpers import real_now, run_pipeline
 from tests.live_server import live_server
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -44,7 +50,6 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "dashboard"
 JST = ZoneInfo("Asia/Tokyo")
 INVESTOR_KEY = "investor-key-dev-only-0003"
 DAYS = 45
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -89,25 +94,17 @@ def readings(first: date, days: int, base_wh: int, occupied_wh: int, until: date
     return out
 
 
-def run_jobs(app: Any, chain: Chain) -> None:
-    state = app.state
-    run_impact_cycle(state.engine, state.session_factory, state.impact_grace)
-    run_sequencer(state.engine, state.session_factory)
-    report = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-    assert report.status == "confirmed", report
-
-
 @contextmanager
 def served_with_chain(tmp: Path) -> Iterator[tuple[Any, Chain, str, httpx.Client]]:
     """The app on a fresh SQLite database, served by a real uvicorn, anchoring on a real Anvil
     that the browser reads too: (app, chain, base URL, HTTP client)."""
     chain = Chain(tmp / "anvil-state.json")
-    node = chain.start()
+    chain.start()
     url = f"sqlite:///{tmp}/service.sqlite3"
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app(make_settings(url, tmp, web_chain_rpc_url=node.url))
+    app = create_app(make_settings(url, tmp, **chain_settings(chain)))
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
             yield app, chain, base, http
@@ -150,7 +147,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             for meter, all_readings in meters:
                 response = fleet.post(meter, sequence, all_readings[part])
                 assert response.status_code == 200, response.text
-            run_jobs(app, chain)
+            run_pipeline(app, chain, impact_at=real_now())
         yield Site(base, http, bond_id, assets, [m for m, _ in meters])
 
 

@@ -3,7 +3,7 @@ Chart.js from node_modules, a configuration with no secrets, and proof bundles w
 access that are exactly the auditor API's."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from app.core.db import create_db_engine
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.main import create_app
 from app.models import Base
 from app.web import router as web
@@ -24,6 +23,7 @@ from tests.conftest import (
     sequence_log,
     stored_readings,
 )
+from tests.impact_helpers import anchor_confirmed
 
 STATIC = Path(web.__file__).parent / "static"
 INVESTOR_KEY = "investor-key-dev-only-0002"
@@ -101,14 +101,11 @@ def test_investor_proof_is_the_auditor_bundle(
 ) -> None:
     meter = fleet.meter()
     assert fleet.post(meter, 1, half_hours(datetime(2026, 1, 1, tzinfo=UTC), 4)).status_code == 200
-    state = client.app.state  # type: ignore[attr-defined]
     reading_id = stored_readings(client, meter)[1]["id"]
     sequence_log(client)
     pending = client.get(f"/v1/investor/proofs/reading/{reading_id}")
     assert pending.status_code == 404 and pending.json()["error"]["code"] == "not_anchored"
-    policy = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-    report = run_anchor_cycle(state.engine, state.session_factory, chain.client, policy)
-    assert report.status == "confirmed"
+    anchor_confirmed(client, chain)
     investor = client.get(f"/v1/investor/proofs/reading/{reading_id}")
     assert investor.status_code == 200, investor.text
     auditor = client.get(f"/v1/audit/proofs/reading/{reading_id}", headers=AUDITOR)

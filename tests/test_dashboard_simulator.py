@@ -4,7 +4,6 @@ benchmark office and a PV plant, sent by the simulator as signed batches through
 real impact job and anchoring on a real Anvil; checked in Debian's Chromium."""
 
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.ledger.anchor import AnchorPolicy
 from tests.conftest import ADMIN_TOKEN
+from tests.impact_helpers import real_now, run_pipeline
 from tests.test_dashboard import (  # browser: the Chromium fixture, shared
     ARTIFACTS,
     CHROMIUM,
@@ -23,7 +22,6 @@ from tests.test_dashboard import (  # browser: the Chromium fixture, shared
     browser,  # noqa: F401
     canvas_pixels,
     mwh,
-    run_jobs,
     screenshot,
     served_with_chain,
     tonnes,
@@ -36,7 +34,6 @@ from simulator.transport import Transport  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing")
 FLEET = Path(__file__).resolve().parents[1] / "simulator" / "fleets" / "demo.toml"
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +43,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.
         sim = simulator.Simulator(load(FLEET), Transport(base, ADMIN_TOKEN), tmp / "sim.json")
         sim.provision()
         sim.backfill()
-        run_jobs(app, chain)
+        run_pipeline(app, chain, impact_at=real_now())
         yield base, http
 
 

@@ -93,7 +93,7 @@ def test_a_faulty_fleet_end_to_end(service: tuple[str, Any], chain: Chain, tmp_p
     api = Transport(url, ADMIN_TOKEN)
     sim = Simulator(config, api, tmp_path / "sim" / "state.json", fault_rates(config, "all"))
     sim.provision()
-    sim.backfill(sim._day_start_s(REFERENCE_DAY))
+    sim.backfill(sim.world.day_start_s(REFERENCE_DAY))
     truth = sim.truth()
     sim.write_truth(tmp_path / "sim" / "ground-truth.json")
     http = httpx.Client(base_url=url, timeout=30)

@@ -3,7 +3,6 @@ Anvil node holding the anchored checkpoints. Each test rewrites rows with SQL, a
 database access would, and checks that the report names what was changed."""
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,23 +12,19 @@ from sqlalchemy.orm import Session
 from app.impact.models import BondAssetMonth
 from app.ingest.models import IngestBatch, Reading
 from app.ledger import log, merkle
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.models import Checkpoint, MerkleNode
 from app.ledger.sources import build_leaves
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet, half_hours, sequence_log
+from tests.conftest import ADMIN, Fleet, half_hours
+from tests.impact_helpers import run_pipeline
 from tests.test_anchor import T0
 from tests.test_investor_api import setup_bond
 
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
-
 
 def anchor(client: TestClient, chain: Chain) -> Checkpoint:
-    state = client.app.state  # type: ignore[attr-defined]
-    sequence_log(client)
-    report = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-    assert report.status == "confirmed", report
-    with state.session_factory() as session:
+    """Sequence and anchor what is queued; the new (confirmed) checkpoint."""
+    run_pipeline(client, chain)
+    with session_of(client) as session:
         cp = session.scalar(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1))
         assert cp is not None
         return cp

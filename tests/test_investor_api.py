@@ -12,9 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.core.db import create_db_engine
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.encoding import decode_leaf
-from app.ledger.jobs import run_sequencer
 from app.ledger.models import Checkpoint, LogEntry
 from app.ledger.sources import build_leaves
 from app.ledger.totals import bond_totals
@@ -29,8 +27,9 @@ from tests.conftest import (
     create_bond,
     half_hours,
     make_settings,
+    sequence_log,
 )
-from tests.impact_helpers import Site, run_job
+from tests.impact_helpers import Site, anchor_confirmed, run_job, run_pipeline
 
 DAY0 = date(2026, 1, 5)
 INVESTOR_KEY = "investor-key-dev-only-0001"
@@ -99,13 +98,7 @@ def test_series_paging_units_and_anchoring_status(
         assert Decimal(item["metered_kwh"]) == Decimal(row["metered_wh"]) / 1000
         assert item["anchoring"]["status"] == ("pending" if row["final"] else "provisional")
 
-    state = client.app.state  # type: ignore[attr-defined]
-    run_sequencer(state.engine, state.session_factory)
-    policy = AnchorPolicy(timedelta(0), None, True)
-    assert (
-        run_anchor_cycle(state.engine, state.session_factory, chain.client, policy).status
-        == "confirmed"
-    )
+    run_pipeline(client, chain)
     after = walk()
     finals = [i for i in after if i["final"]]
     assert finals and all(
@@ -128,14 +121,11 @@ def test_series_paging_units_and_anchoring_status(
     )
     assert fleet.post(ids["meter"], 2, half_hours(start, 2, [4000, 4000])).status_code == 200
     run_job(client, datetime(2026, 1, 20, tzinfo=UTC))
-    run_sequencer(state.engine, state.session_factory)
+    sequence_log(client)
     by_day = {i["period_start"]: i for i in walk()}
     assert by_day[str(corrected)]["revision"] == 1
     assert by_day[str(corrected)]["anchoring"] == {"status": "pending", "checkpoint_number": None}
-    assert (
-        run_anchor_cycle(state.engine, state.session_factory, chain.client, policy).status
-        == "confirmed"
-    )
+    anchor_confirmed(client, chain)
     by_day = {i["period_start"]: i for i in walk()}
     assert by_day[str(corrected)]["anchoring"]["checkpoint_number"] == 1
     others = {d: i["anchoring"]["checkpoint_number"] for d, i in by_day.items() if i["final"]}
@@ -252,14 +242,10 @@ def test_bond_summary_follows_corrections_late_allocations_and_the_issue_date(
             assert sum(Decimal(m[key]) for m in months) == expected, key
         return since
 
-    policy = AnchorPolicy(timedelta(0), None, True)
-
     def anchor_and_compare(since: dict[str, Any]) -> None:
         """Each checkpoint's totals are moved forward from the previous one's: they must still
         equal the summary (everything here is final) and a recomputation over all leaves."""
-        run_sequencer(state.engine, state.session_factory)
-        report = run_anchor_cycle(state.engine, state.session_factory, chain.client, policy)
-        assert report.status == "confirmed"
+        run_pipeline(client, chain)
         anchored = client.get(f"/v1/investor/bonds/{bond_id}").json()["anchored_totals"]
         assert anchored["energy_reduction_kwh"] == since["attributed_energy_reduction_kwh"]
         assert anchored["co2_avoided_t"] == since["attributed_co2_avoided_t"]

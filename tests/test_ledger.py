@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from app.impact.jobs import run_impact_cycle
 from app.ingest.models import Reading
 from app.ingest.signing import SignedReading, ValueKind, encode_batch
 from app.ledger import integrity, log, merkle
@@ -19,6 +18,7 @@ from app.ledger.onchain import AnchoredCheckpoints
 from app.ledger.queue import enqueue
 from app.ledger.sources import build_leaves
 from tests.conftest import ADMIN, Fleet, allocate, create_bond, half_hours, sequence_log
+from tests.impact_helpers import run_job
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -144,13 +144,7 @@ def test_final_results_and_registry_records_become_leaves(fleet: Fleet, client: 
     )
     fleet.post(meter, 1, half_hours(T0 - timedelta(hours=9), 48))  # the JST day of T0
     client.post(f"/v1/admin/meters/{meter}/deactivate", headers=ADMIN)
-    state = client.app.state  # type: ignore[attr-defined]
-    run_impact_cycle(
-        state.engine,
-        state.session_factory,
-        state.impact_grace,
-        now=datetime(2026, 1, 10, tzinfo=UTC),
-    )
+    run_job(client, datetime(2026, 1, 10, tzinfo=UTC))
     sequence_log(client)
     leaves = [leaf for _, _, _, leaf in logged(client)]
     by_type: dict[str, list[dict[str, Any]]] = {}

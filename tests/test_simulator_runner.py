@@ -105,7 +105,7 @@ def test_every_fault_is_injected_counted_and_answered(service: str, tmp_path: Pa
     api = Transport(service, ADMIN_TOKEN)
     sim = Simulator(config, api, tmp_path / "state.json", config.fault_rates, batch_intervals=96)
     sim.provision()
-    until = sim._day_start_s(sim.dates.reference)
+    until = sim.world.day_start_s(sim.dates.reference)
     sim.backfill(until)
     truth = sim.truth()
     assert set(truth["fault_counts"]) == set(FAULT_KINDS)

@@ -14,18 +14,14 @@ from fastapi.testclient import TestClient
 
 from app.audit.verify.checks import CheckFailedError
 from app.audit.verify.recompute import compare_bond_totals
-from app.impact.jobs import run_impact_cycle
 from app.ledger import encoding
-from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
-from app.ledger.jobs import run_sequencer
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, allocate, create_bond, half_hours
-from tests.impact_helpers import BaselineSite, Site, real_now
+from tests.impact_helpers import BaselineSite, Site, real_now, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 JST_DAY = T0 - timedelta(hours=9)  # local midnight of 2026-01-01 in Asia/Tokyo
-POLICY = AnchorPolicy(interval=timedelta(0), configured_address=None, deploy_if_missing=True)
 
 
 @pytest.fixture
@@ -73,17 +69,7 @@ def anchored(fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path) -> 
     assert fleet.post(meters[1], 1, half_hours(JST_DAY, 48)).status_code == 200
     fix = half_hours(JST_DAY + timedelta(hours=1), 1, values=[777])  # a correction: revision 1
     assert fleet.post(meters[0], 2, fix).status_code == 200
-    state = client.app.state  # type: ignore[attr-defined]
-    run_impact_cycle(
-        state.engine,
-        state.session_factory,
-        state.impact_grace,
-        now=datetime(2026, 2, 5, tzinfo=UTC),
-    )
-    report = run_sequencer(state.engine, state.session_factory)
-    assert report is not None
-    anchor = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-    assert anchor.status == "confirmed", anchor
+    run_pipeline(client, chain, impact_at=datetime(2026, 2, 5, tzinfo=UTC))
 
     with client.stream("GET", "/v1/audit/export?to=0", headers=AUDITOR) as r:
         assert r.status_code == 200
@@ -222,10 +208,7 @@ def test_baseline_days_are_recomputed_with_a_refitted_baseline(
     site.run_job(real_now())
     bond = create_bond(client, "GB-BASE", amount_issued="1000", issue_date="2020-01-01")
     allocate(client, bond, building.asset, "0.5")
-    state = client.app.state  # type: ignore[attr-defined]
-    run_sequencer(state.engine, state.session_factory)
-    anchor = run_anchor_cycle(state.engine, state.session_factory, chain.client, POLICY)
-    assert anchor.status == "confirmed", anchor
+    run_pipeline(client, chain)
     with client.stream("GET", "/v1/audit/export?to=0", headers=AUDITOR) as r:
         text = "".join(r.iter_text())
     lines = [json.loads(line) for line in text.splitlines() if line]
