@@ -27,6 +27,7 @@ from app.investor.schemas import (
     Methodology,
 )
 from app.ledger.models import Checkpoint
+from app.registry import service as registry
 
 router = APIRouter(
     prefix="/v1/investor", tags=["investor"], dependencies=[Depends(require_investor)]
@@ -54,7 +55,8 @@ def _page(items: list[Item], limit: int, cursor_of: Callable[[Item], object]) ->
 def list_bonds(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
-    return cached_json(request, service.bond_page(session, limit, cursor))
+    bonds, next_cursor = registry.list_bonds(session, limit, cursor)
+    return cached_json(request, service.bond_page(bonds, next_cursor))
 
 
 @router.get(

@@ -37,6 +37,7 @@ from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.registry import service as registry
+from app.registry.models import Bond
 
 WH_PER_KWH = Decimal(1000)
 G_PER_T = Decimal(1_000_000)
@@ -156,8 +157,7 @@ def series(
     ]
 
 
-def bond_page(session: Session, limit: int, cursor: str | None) -> Page[InvestorBond]:
-    bonds, next_cursor = registry.list_bonds(session, limit, cursor)
+def bond_page(bonds: Sequence[Bond], next_cursor: str | None) -> Page[InvestorBond]:
     items = [InvestorBond.model_validate(b) for b in bonds]
     return Page[InvestorBond](items=items, next_cursor=next_cursor)
 
