@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.audit import service
+from app.audit.schemas import ConsistencyOut, ProofBundle
 from app.core.deps import CheckpointNumberQuery, SessionDep
 from app.core.errors import FieldError, unprocessable
 from app.core.http_cache import cached_json
@@ -20,8 +21,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(req
 
 @router.get(
     "/proofs/{kind}/{ref_id}",
-    response_model=service.ProofBundle,
-    response_model_exclude_none=True,
+    response_model=ProofBundle,
     summary="Proof bundle of one leaf against an anchored checkpoint",
     description="The leaf's canonical bytes, the latest confirmed checkpoint that includes it "
     "(or checkpoint `checkpoint`), and the inclusion proof; for a reading also the signed batch "
@@ -37,12 +37,12 @@ def proof(
     checkpoint: CheckpointNumberQuery | None = None,
 ) -> Response:
     bundle = service.proof_bundle(session, kind, ref_id, checkpoint)
-    return cached_json(request, bundle.to_json())
+    return cached_json(request, bundle)
 
 
 @router.get(
     "/consistency",
-    response_model=service.ConsistencyOut,
+    response_model=ConsistencyOut,
     summary="Consistency proof between two anchored checkpoints",
     description="RFC 9162 consistency proof that checkpoint `to`'s tree extends checkpoint "
     "`from`'s (empty when their sizes are equal). 422 when `from` > `to`.",
@@ -56,7 +56,7 @@ def consistency(
 ) -> Response:
     _check_order(first, second)
     out = service.consistency(session, first, second)
-    return cached_json(request, out.model_dump(by_alias=True))
+    return cached_json(request, out)
 
 
 @router.get(

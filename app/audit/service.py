@@ -3,12 +3,20 @@ log's stored hashes and the source rows (through the ledger and ingest services)
 
 import json
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.schemas import (
+    CheckpointHead,
+    CheckpointRef,
+    ConsistencyOut,
+    LeafOut,
+    MeterKeyProof,
+    ProofBundle,
+    Provenance,
+)
 from app.core.errors import ApiError, not_found
 from app.ingest import service as ingest
 from app.ledger import log, merkle
@@ -16,7 +24,6 @@ from app.ledger.encoding import decode_leaf
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
 
-BUNDLE_FORMAT = "gbt-proof-bundle/1"
 EXPORT_CHUNK = 5000
 
 LeafKind = Literal[
@@ -28,65 +35,6 @@ LeafKind = Literal[
     "emission_factor",
     "benchmark_config",
 ]
-
-
-class LeafOut(BaseModel):
-    kind: str
-    ref_id: int
-    leaf_index: int
-    leaf_hex: str
-    leaf_hash_hex: str
-
-
-class CheckpointRef(BaseModel):
-    number: int
-    tree_size: int
-    root_hex: str
-    chain_id: int
-    contract_address: str
-    tx_hash: str
-    block_number: int | None
-
-
-class MeterKeyProof(BaseModel):
-    leaf: LeafOut
-    inclusion_proof_hex: list[str]
-
-
-class Provenance(BaseModel):
-    batch_hex: str
-    signature_hex: str
-    meter_key: MeterKeyProof
-
-
-class ProofBundle(BaseModel):
-    format: str = BUNDLE_FORMAT
-    leaf: LeafOut
-    checkpoint: CheckpointRef
-    inclusion_proof_hex: list[str]
-    provenance: Provenance | None = None  # readings only; left out of the JSON otherwise
-
-    def to_json(self) -> dict[str, Any]:
-        data = self.model_dump()
-        if self.provenance is None:
-            del data["provenance"]
-        return data
-
-
-class CheckpointHead(BaseModel):
-    number: int
-    tree_size: int
-    root_hex: str
-
-
-class ConsistencyOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: CheckpointHead = Field(alias="from")
-    to: CheckpointHead
-    proof_hex: list[str]
-    chain_id: int
-    contract_address: str
 
 
 def checkpoint_ref(cp: Checkpoint) -> CheckpointRef:

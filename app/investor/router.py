@@ -1,18 +1,32 @@
 """Investor read API: public or with a read-only investor key (never the admin token). Every
 answer carries an ETag and Cache-Control; lists are paged with `limit` and `cursor`."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
 
+from app.audit import service as audit
+from app.audit.schemas import ProofBundle
 from app.core.deps import CheckpointNumberPath, CursorQuery, IdPath, LimitQuery, SessionDep
 from app.core.errors import FieldError, not_found, unprocessable
 from app.core.http_cache import cached_json
 from app.core.pagination import decode_cursor
+from app.core.schemas import DB_ID_MAX, Page
 from app.core.security import require_investor
 from app.investor import service
+from app.investor.schemas import (
+    AssetPeriodFigures,
+    BondPeriodFigures,
+    CheckpointListItem,
+    CheckpointSummary,
+    InvestorAsset,
+    InvestorBond,
+    InvestorBondDetail,
+    Methodology,
+)
 from app.ledger.models import Checkpoint
 from app.registry import service as registry
 
@@ -28,31 +42,22 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _page(items: list[dict[str, Any]], limit: int, key: str) -> dict[str, Any]:
+Item = TypeVar("Item")
+
+
+def _page(items: list[Item], limit: int, cursor_of: Callable[[Item], object]) -> Page[Item]:
+    """``limit + 1`` items asked for: the extra one says there is a next page."""
     if len(items) > limit:
-        return {"items": items[:limit], "next_cursor": str(items[limit - 1][key])}
-    return {"items": items, "next_cursor": None}
+        return Page(items=items[:limit], next_cursor=str(cursor_of(items[limit - 1])))
+    return Page(items=items, next_cursor=None)
 
 
-@router.get("/bonds", summary="Bonds", responses=NOT_MODIFIED)
+@router.get("/bonds", summary="Bonds", response_model=Page[InvestorBond], responses=NOT_MODIFIED)
 def list_bonds(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
     bonds, next_cursor = registry.list_bonds(session, limit, cursor)
-    items = [
-        {
-            "id": b.id,
-            "code": b.code,
-            "name": b.name,
-            "issuer": b.issuer,
-            "currency": b.currency,
-            "amount_issued": str(b.amount_issued),
-            "issue_date": b.issue_date.isoformat(),
-            "maturity_date": b.maturity_date.isoformat(),
-        }
-        for b in bonds
-    ]
-    return cached_json(request, {"items": items, "next_cursor": next_cursor})
+    return cached_json(request, service.bond_page(bonds, next_cursor))
 
 
 @router.get(
@@ -64,13 +69,19 @@ def list_bonds(
     "(`read_from_chain`; when the chain cannot be read, no figure and a `chain_error`); "
     "`impact_since_issuance` "
     "also counts days not yet anchored (and provisional ones, flagged).",
+    response_model=InvestorBondDetail,
     responses=NOT_MODIFIED,
 )
 def bond(request: Request, session: SessionDep, bond_id: IdPath) -> Response:
     return cached_json(request, service.bond_detail(session, bond_id, request.app.state.anchored))
 
 
-@router.get("/bonds/{bond_id}/impact", summary="A bond's impact per period", responses=NOT_MODIFIED)
+@router.get(
+    "/bonds/{bond_id}/impact",
+    summary="A bond's impact per period",
+    response_model=Page[BondPeriodFigures],
+    responses=NOT_MODIFIED,
+)
 def bond_impact(
     request: Request,
     session: SessionDep,
@@ -83,10 +94,15 @@ def bond_impact(
 ) -> Response:
     first = _after(cursor, first_day)
     items = service.bond_series(session, bond_id, period, first, last_day)
-    return cached_json(request, _page(items, limit, "period_start"))
+    return cached_json(request, _page(items, limit, lambda item: item.period_start))
 
 
-@router.get("/assets/{asset_id}", summary="A green asset", responses=NOT_MODIFIED)
+@router.get(
+    "/assets/{asset_id}",
+    summary="A green asset",
+    response_model=InvestorAsset,
+    responses=NOT_MODIFIED,
+)
 def asset(request: Request, session: SessionDep, asset_id: IdPath) -> Response:
     return cached_json(request, service.asset_detail(session, asset_id))
 
@@ -96,6 +112,7 @@ def asset(request: Request, session: SessionDep, asset_id: IdPath) -> Response:
     summary="An asset's metered, benchmark, reduction, CO2, coverage and flags per period",
     description="Each item says whether it is `provisional` (may still change), `pending` "
     "(final, not yet in a confirmed checkpoint) or `anchored` (and in which checkpoint).",
+    response_model=Page[AssetPeriodFigures],
     responses=NOT_MODIFIED,
 )
 def asset_series(
@@ -110,19 +127,25 @@ def asset_series(
 ) -> Response:
     first = _after(cursor, first_day)
     items = service.series(session, asset_id, period, first, last_day)
-    return cached_json(request, _page(items, limit, "period_start"))
+    return cached_json(request, _page(items, limit, lambda item: item.period_start))
 
 
 @router.get(
     "/assets/{asset_id}/methodology",
     summary="Benchmark method and parameters, baseline fits, emission factors, attribution",
+    response_model=Methodology,
     responses=NOT_MODIFIED,
 )
 def methodology(request: Request, session: SessionDep, asset_id: IdPath) -> Response:
     return cached_json(request, service.methodology(session, asset_id))
 
 
-@router.get("/checkpoints", summary="Checkpoints on chain, newest first", responses=NOT_MODIFIED)
+@router.get(
+    "/checkpoints",
+    summary="Checkpoints on chain, newest first",
+    response_model=Page[CheckpointListItem],
+    responses=NOT_MODIFIED,
+)
 def checkpoints(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
@@ -136,11 +159,16 @@ def checkpoints(
         query = query.where(Checkpoint.id < before)
     rows = list(session.scalars(query.limit(limit + 1)))
     anchored = request.app.state.anchored
-    items = [service.checkpoint_summary(cp, anchored) | {"id": cp.id} for cp in rows]
-    return cached_json(request, _page(items, limit, "id"))
+    items = [service.checkpoint_list_item(cp, anchored) for cp in rows]
+    return cached_json(request, _page(items, limit, lambda item: item.id))
 
 
-@router.get("/checkpoints/{number}", summary="A confirmed checkpoint", responses=NOT_MODIFIED)
+@router.get(
+    "/checkpoints/{number}",
+    summary="A confirmed checkpoint",
+    response_model=CheckpointSummary,
+    responses=NOT_MODIFIED,
+)
 def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPath) -> Response:
     cp = session.scalar(
         select(Checkpoint).where(Checkpoint.number == number, Checkpoint.status == "confirmed")
@@ -148,6 +176,25 @@ def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPa
     if cp is None:
         raise not_found("checkpoint", number)
     return cached_json(request, service.checkpoint_summary(cp, request.app.state.anchored))
+
+
+@router.get(
+    "/proofs/{kind}/{ref_id}",
+    response_model=ProofBundle,
+    summary="Proof bundle of one leaf, with investor access",
+    description="The same bundle as the auditor API's `/v1/audit/proofs/{kind}/{ref_id}` "
+    "(docs/audit-bundle.md): the leaf, the latest confirmed checkpoint that includes it and the "
+    "inclusion proof (a reading's also carries its signed batch). The dashboard checks it in "
+    "the browser; `gbt-verify bundle` checks it too. 404 `not_anchored` while pending.",
+    responses=NOT_MODIFIED,
+)
+def proof(
+    request: Request,
+    session: SessionDep,
+    kind: audit.LeafKind,
+    ref_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
+) -> Response:
+    return cached_json(request, audit.proof_bundle(session, kind, ref_id))
 
 
 def _after(cursor: str | None, first_day: date | None) -> date | None:

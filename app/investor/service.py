@@ -6,10 +6,11 @@ import weakref
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy.orm import Session
 
+from app.core.schemas import Page
 from app.impact.calc.results import AttributedTotals, coverage
 from app.impact.configs import benchmark_configs
 from app.impact.factors import factors_by_ids
@@ -17,6 +18,25 @@ from app.impact.queries import bond_impact, list_results, series_rows
 from app.impact.resolution import baseline_fits, fit_disclosure
 from app.impact.result_rows import to_period_result
 from app.impact.rollups import bond_totals
+from app.investor.schemas import (
+    AnchoredBondTotals,
+    Anchoring,
+    AssetPeriodFigures,
+    AttributionShare,
+    BaselineFitDisclosure,
+    BenchmarkDisclosure,
+    BondPeriodFigures,
+    CheckpointBondTotal,
+    CheckpointListItem,
+    CheckpointSummary,
+    EmissionFactorUsed,
+    ImpactSinceIssuance,
+    InvestorAsset,
+    InvestorBond,
+    InvestorBondDetail,
+    Methodology,
+    ProceedsAllocation,
+)
 from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
 from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
@@ -28,10 +48,18 @@ WH_PER_KWH = Decimal(1000)
 G_PER_T = Decimal(1_000_000)
 
 
+@overload
+def kwh(wh: int) -> Decimal: ...
+@overload
+def kwh(wh: int | None) -> Decimal | None: ...
 def kwh(wh: int | None) -> Decimal | None:
     return None if wh is None else Decimal(wh) / WH_PER_KWH
 
 
+@overload
+def tonnes(g: int) -> Decimal: ...
+@overload
+def tonnes(g: int | None) -> Decimal | None: ...
 def tonnes(g: int | None) -> Decimal | None:
     return None if g is None else Decimal(g) / G_PER_T
 
@@ -41,9 +69,9 @@ CHAIN_UNREADABLE = (
 )
 
 
-def _bond_totals(totals: Iterable[Sequence[int]]) -> list[dict[str, Any]]:
+def _bond_totals(totals: Iterable[Sequence[int]]) -> list[CheckpointBondTotal]:
     return [
-        {"bond_id": b, "energy_reduction_kwh": str(kwh(r)), "co2_avoided_t": str(tonnes(g))}
+        CheckpointBondTotal(bond_id=b, energy_reduction_kwh=kwh(r), co2_avoided_t=tonnes(g))
         for b, r, g in totals
     ]
 
@@ -60,13 +88,13 @@ def _on_chain(cp: Checkpoint, anchored: AnchoredCheckpoints) -> OnChainCheckpoin
         return CHAIN_UNREADABLE
 
 
-def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> dict[str, Any]:
+def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> CheckpointSummary:
     """A confirmed checkpoint's tree head, methodology hash and totals are read from the
     contract (``read_from_chain``); a pending one's are the service's own (not anchored yet)."""
     head: dict[str, Any] = {
         "tree_size": cp.tree_size,
         "root_hex": cp.root.hex(),
-        "closes_at": cp.closes_at.isoformat(),
+        "closes_at": cp.closes_at,
         "methodology_hash_hex": cp.methodology_hash.hex(),
         "bond_totals": _bond_totals(json.loads(cp.totals_json)),
         "read_from_chain": False,
@@ -80,77 +108,70 @@ def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> dict[st
             head = {
                 "tree_size": found.tree_size,
                 "root_hex": found.root.hex(),
-                "closes_at": datetime.fromtimestamp(found.closes_at, UTC).isoformat(),
+                "closes_at": datetime.fromtimestamp(found.closes_at, UTC),
                 "methodology_hash_hex": found.methodology_hash.hex(),
                 "bond_totals": _bond_totals(found.totals),
                 "read_from_chain": True,
                 "chain_error": None,
             }
-    return {
-        "number": cp.number,
-        "status": cp.status,
+    return CheckpointSummary(
+        number=cp.number,
+        status=cp.status,
         **head,
-        "chain_id": cp.chain_id,
-        "contract_address": cp.contract_address,
-        "tx_hash": cp.tx_hash,
-        "block_number": cp.block_number,
-        "confirmed_at": None if cp.confirmed_at is None else cp.confirmed_at.isoformat(),
-    }
+        chain_id=cp.chain_id,
+        contract_address=cp.contract_address,
+        tx_hash=cp.tx_hash,
+        block_number=cp.block_number,
+        confirmed_at=cp.confirmed_at,
+    )
 
 
-def _anchoring(final: bool, anchoring: tuple[int, int | None] | None) -> dict[str, Any]:
+def checkpoint_list_item(cp: Checkpoint, anchored: AnchoredCheckpoints) -> CheckpointListItem:
+    return CheckpointListItem(**dict(checkpoint_summary(cp, anchored)), id=cp.id)
+
+
+def _anchoring(final: bool, anchoring: tuple[int, int | None] | None) -> Anchoring:
     if not final:
-        return {"status": "provisional", "checkpoint_number": None}
+        return Anchoring(status="provisional", checkpoint_number=None)
     if anchoring is None or anchoring[1] is None:
-        return {"status": "pending", "checkpoint_number": None}
-    return {"status": "anchored", "checkpoint_number": anchoring[1]}
+        return Anchoring(status="pending", checkpoint_number=None)
+    return Anchoring(status="anchored", checkpoint_number=anchoring[1])
 
 
 def series(
     session: Session, asset_id: int, period: str, first: date | None, last: date | None
-) -> list[dict[str, Any]]:
+) -> list[AssetPeriodFigures]:
     rows = series_rows(session, asset_id, period, first, last)
     anchoring = anchoring_of(session, "result", [r.id for r in rows])
     return [
-        {
-            "period_start": row.period_start.isoformat(),
-            "revision": row.revision,
-            "final": row.final,
-            "metered_kwh": str(kwh(row.metered_wh)),
-            "benchmark_kwh": _s(kwh(row.benchmark_wh)),
-            "energy_reduction_kwh": _s(kwh(row.reduction_wh)),
-            "co2_avoided_t": _s(tonnes(row.co2_avoided_g)),
-            "coverage": str(coverage(row.intervals_present, row.intervals_expected)),
-            "flags": [f for f in row.flags.split(",") if f],
-            "method": row.method,
-            "result_id": row.id,
-            "anchoring": _anchoring(row.final, anchoring.get(row.id)),
-        }
+        AssetPeriodFigures(
+            period_start=row.period_start,
+            revision=row.revision,
+            final=row.final,
+            metered_kwh=kwh(row.metered_wh),
+            benchmark_kwh=kwh(row.benchmark_wh),
+            energy_reduction_kwh=kwh(row.reduction_wh),
+            co2_avoided_t=tonnes(row.co2_avoided_g),
+            coverage=coverage(row.intervals_present, row.intervals_expected),
+            flags=[f for f in row.flags.split(",") if f],
+            method=row.method,
+            result_id=row.id,
+            anchoring=_anchoring(row.final, anchoring.get(row.id)),
+        )
         for row in rows
     ]
 
 
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def bond_page(bonds: Sequence[Bond], next_cursor: str | None) -> Page[InvestorBond]:
+    items = [InvestorBond.model_validate(b) for b in bonds]
+    return Page[InvestorBond](items=items, next_cursor=next_cursor)
 
 
-def asset_detail(session: Session, asset_id: int) -> dict[str, Any]:
-    asset = registry.get_asset(session, asset_id)
-    return {
-        "id": asset.id,
-        "code": asset.code,
-        "name": asset.name,
-        "kind": asset.kind,
-        "floor_area_m2": _s(asset.floor_area_m2),
-        "grid_region": asset.grid_region,
-        "timezone": asset.timezone,
-        "commissioning_date": None
-        if asset.commissioning_date is None
-        else asset.commissioning_date.isoformat(),
-    }
+def asset_detail(session: Session, asset_id: int) -> InvestorAsset:
+    return InvestorAsset.model_validate(registry.get_asset(session, asset_id))
 
 
-def methodology(session: Session, asset_id: int) -> dict[str, Any]:
+def methodology(session: Session, asset_id: int) -> Methodology:
     asset = registry.get_asset(session, asset_id)
     configs = benchmark_configs(session, asset_id)
     factor_ids: set[int] = set()
@@ -158,82 +179,84 @@ def methodology(session: Session, asset_id: int) -> dict[str, Any]:
         factor_ids |= set(to_period_result(row).factor_ids)
     factors = factors_by_ids(session, sorted(factor_ids))
     allocations = registry.allocations_of_asset(session, asset_id)
-    return {
-        "asset_id": asset.id,
-        "benchmarks": [
-            {
-                "config_id": c.id,
-                "effective_from": c.effective_from.isoformat(),
-                "method": c.method,
-                "params": json.loads(c.params_json),
-                "baseline_fits": [
-                    {"fit_id": f.id, "summary": f.summary, "fit": fit_disclosure(f)}
+    return Methodology(
+        asset_id=asset.id,
+        benchmarks=[
+            BenchmarkDisclosure(
+                config_id=c.id,
+                effective_from=c.effective_from,
+                method=c.method,
+                params=json.loads(c.params_json),
+                baseline_fits=[
+                    BaselineFitDisclosure(fit_id=f.id, summary=f.summary, fit=fit_disclosure(f))
                     for f in baseline_fits(session, c.id)
                 ],
-            }
+            )
             for c in configs
         ],
-        "emission_factors_used": [
-            {
-                "factor_id": f.id,
-                "region": f.region,
-                "kind": f.kind,
-                "valid_from": f.valid_from.isoformat(),
-                "valid_to": f.valid_to.isoformat(),
-                "kg_co2_per_kwh": str(f.kg_co2_per_kwh),
-                "publisher": f.publisher,
-                "document": f.document,
-                "published_on": f.published_on.isoformat(),
-                "source_url": f.source_url,
-                "needs_verification": f.needs_verification,
-            }
+        emission_factors_used=[
+            EmissionFactorUsed(
+                factor_id=f.id,
+                region=f.region,
+                kind=f.kind,
+                valid_from=f.valid_from,
+                valid_to=f.valid_to,
+                kg_co2_per_kwh=f.kg_co2_per_kwh,
+                publisher=f.publisher,
+                document=f.document,
+                published_on=f.published_on,
+                source_url=f.source_url,
+                needs_verification=f.needs_verification,
+            )
             for f in factors.values()
         ],
-        "attribution": [
-            {"bond_id": a.bond_id, "financing_share": str(a.financing_share)} for a in allocations
+        attribution=[
+            AttributionShare(bond_id=a.bond_id, financing_share=a.financing_share)
+            for a in allocations
         ],
-        "documentation": "docs/methodology.md",
-    }
+        documentation="docs/methodology.md",
+    )
 
 
 # A bond's proceeds list only grows (allocations are append-only, assets never change), so it is
 # kept per (bond, allocation stamp) and per database: listing 1,000 allocations is most of a bond
 # summary's cost, and the summary is the investor's most read page.
-_proceeds_cache: weakref.WeakKeyDictionary[Any, dict[tuple[int, int, int], list[dict[str, Any]]]]
+_proceeds_cache: weakref.WeakKeyDictionary[
+    Any, dict[tuple[int, int, int], list[ProceedsAllocation]]
+]
 _proceeds_cache = weakref.WeakKeyDictionary()
 PROCEEDS_CACHE_ENTRIES = 1024
 
 
-def _proceeds(session: Session, bond_id: int) -> list[dict[str, Any]]:
+def _proceeds(session: Session, bond_id: int) -> list[ProceedsAllocation]:
     key = (bond_id, *registry.allocation_stamp(session, bond_id))
     cache = _proceeds_cache.setdefault(session.get_bind(), {})
     if key not in cache:
         if len(cache) >= PROCEEDS_CACHE_ENTRIES:
             cache.clear()
         cache[key] = [
-            {
-                "asset_id": a.asset_id,
-                "asset_name": a.asset_name,
-                "amount_allocated": str(a.amount_allocated),
-                "financing_share": str(a.financing_share),
-            }
+            ProceedsAllocation.model_validate(a)
             for a in registry.proceeds_of_bond(session, bond_id)
         ]
     return cache[key]
 
 
-def bond_detail(session: Session, bond_id: int, anchored: AnchoredCheckpoints) -> dict[str, Any]:
+def bond_detail(
+    session: Session, bond_id: int, anchored: AnchoredCheckpoints
+) -> InvestorBondDetail:
     bond = registry.get_bond(session, bond_id)
     totals = bond_totals(session, bond_id)
-    return {
-        **_bond_fields(session, bond, totals),
-        "anchored_totals": _anchored_totals(session, bond_id, anchored),
-    }
+    return InvestorBondDetail(
+        **dict(InvestorBond.model_validate(bond)),
+        allocations=_proceeds(session, bond.id),
+        impact_since_issuance=_since_issuance(totals),
+        anchored_totals=_anchored_totals(session, bond_id, anchored),
+    )
 
 
 def _anchored_totals(
     session: Session, bond_id: int, anchored: AnchoredCheckpoints
-) -> dict[str, Any] | None:
+) -> AnchoredBondTotals | None:
     """The bond's totals in the latest confirmed checkpoint, read from the contract (never from
     the database's copy); the reason instead of figures when the chain cannot be read."""
     latest = latest_confirmed_checkpoint(session)
@@ -241,57 +264,46 @@ def _anchored_totals(
         return None
     found = _on_chain(latest, anchored)
     if isinstance(found, str):
-        return {
-            "checkpoint_number": latest.number,
-            "energy_reduction_kwh": None,
-            "co2_avoided_t": None,
-            "read_from_chain": False,
-            "chain_error": found,
-        }
+        return AnchoredBondTotals(
+            checkpoint_number=latest.number,
+            energy_reduction_kwh=None,
+            co2_avoided_t=None,
+            read_from_chain=False,
+            chain_error=found,
+        )
     for b, r, g in found.totals:
         if b == bond_id:
-            return {
-                "checkpoint_number": found.number,
-                "energy_reduction_kwh": str(kwh(r)),
-                "co2_avoided_t": str(tonnes(g)),
-                "read_from_chain": True,
-                "chain_error": None,
-            }
+            return AnchoredBondTotals(
+                checkpoint_number=found.number,
+                energy_reduction_kwh=kwh(r),
+                co2_avoided_t=tonnes(g),
+                read_from_chain=True,
+                chain_error=None,
+            )
     return None
 
 
-def _bond_fields(session: Session, bond: Bond, totals: AttributedTotals) -> dict[str, Any]:
-    return {
-        "id": bond.id,
-        "code": bond.code,
-        "name": bond.name,
-        "issuer": bond.issuer,
-        "currency": bond.currency,
-        "amount_issued": str(bond.amount_issued),
-        "issue_date": bond.issue_date.isoformat(),
-        "maturity_date": bond.maturity_date.isoformat(),
-        "allocations": _proceeds(session, bond.id),
-        "impact_since_issuance": {
-            "assets_energy_reduction_kwh": str(kwh(totals.reduction_wh)),
-            "assets_co2_avoided_t": str(tonnes(totals.co2_avoided_g)),
-            "attributed_energy_reduction_kwh": str(kwh(totals.attributed_reduction_wh)),
-            "attributed_co2_avoided_t": str(tonnes(totals.attributed_co2_avoided_g)),
-            "includes_provisional_days": totals.provisional_days > 0,
-        },
-    }
+def _since_issuance(totals: AttributedTotals) -> ImpactSinceIssuance:
+    return ImpactSinceIssuance(
+        assets_energy_reduction_kwh=kwh(totals.reduction_wh),
+        assets_co2_avoided_t=tonnes(totals.co2_avoided_g),
+        attributed_energy_reduction_kwh=kwh(totals.attributed_reduction_wh),
+        attributed_co2_avoided_t=tonnes(totals.attributed_co2_avoided_g),
+        includes_provisional_days=totals.provisional_days > 0,
+    )
 
 
 def bond_series(
     session: Session, bond_id: int, period: str, first: date | None, last: date | None
-) -> list[dict[str, Any]]:
+) -> list[BondPeriodFigures]:
     return [
-        {
-            "period_start": p.period_start.isoformat(),
-            "final": p.final,
-            "assets_energy_reduction_kwh": str(kwh(p.assets_reduction_wh)),
-            "assets_co2_avoided_t": str(tonnes(p.assets_co2_avoided_g)),
-            "attributed_energy_reduction_kwh": str(kwh(p.attributed_reduction_wh)),
-            "attributed_co2_avoided_t": str(tonnes(p.attributed_co2_avoided_g)),
-        }
+        BondPeriodFigures(
+            period_start=p.period_start,
+            final=p.final,
+            assets_energy_reduction_kwh=kwh(p.assets_reduction_wh),
+            assets_co2_avoided_t=tonnes(p.assets_co2_avoided_g),
+            attributed_energy_reduction_kwh=kwh(p.attributed_reduction_wh),
+            attributed_co2_avoided_t=tonnes(p.attributed_co2_avoided_g),
+        )
         for p in bond_impact(session, bond_id, period, first, last)
     ]

@@ -1,5 +1,5 @@
-"""Serves the dashboard at ``/dashboard/`` and the two things it needs besides the investor read
-API: its configuration (no secrets) and proof bundles with investor access.
+"""Serves the dashboard at ``/dashboard/`` and the one thing it needs besides the investor read
+API (proof bundles included): its configuration (no secrets).
 
 The page is plain HTML, CSS and JavaScript modules (no build step). Chart.js is not in the
 repository: ``make node-deps`` installs it from npm into ``app/web/node_modules`` (pinned in
@@ -8,19 +8,13 @@ internet access.
 """
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi import Path as PathParam
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.audit import service as audit
-from app.core.deps import SessionDep
 from app.core.errors import ApiError
-from app.core.http_cache import cached_json
-from app.core.schemas import DB_ID_MAX
-from app.core.security import require_investor
 from app.core.settings import Settings
 from app.ledger.config import embedded_chain
 
@@ -29,30 +23,7 @@ STATIC_DIR = WEB_DIR / "static"
 CHART_JS = WEB_DIR / "node_modules" / "chart.js" / "dist" / "chart.umd.js"
 PREFIX = "/dashboard"
 
-proofs = APIRouter(
-    prefix="/v1/investor", tags=["investor"], dependencies=[Depends(require_investor)]
-)
 page = APIRouter(prefix=PREFIX, include_in_schema=False)
-
-
-@proofs.get(
-    "/proofs/{kind}/{ref_id}",
-    response_model=audit.ProofBundle,
-    response_model_exclude_none=True,
-    summary="Proof bundle of one leaf, with investor access",
-    description="The same bundle as the auditor API's `/v1/audit/proofs/{kind}/{ref_id}` "
-    "(docs/audit-bundle.md): the leaf, the latest confirmed checkpoint that includes it and the "
-    "inclusion proof (a reading's also carries its signed batch). The dashboard checks it in "
-    "the browser; `gbt-verify bundle` checks it too. 404 `not_anchored` while pending.",
-    responses={304: {"description": "Not modified (If-None-Match)"}},
-)
-def proof(
-    request: Request,
-    session: SessionDep,
-    kind: audit.LeafKind,
-    ref_id: Annotated[int, PathParam(ge=1, le=DB_ID_MAX)],
-) -> Response:
-    return cached_json(request, audit.proof_bundle(session, kind, ref_id).to_json())
 
 
 def public_chain_rpc_url(settings: Settings) -> str | None:
@@ -89,9 +60,7 @@ def chart_js() -> FileResponse:
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    """``/dashboard/`` (static page, config, Chart.js), the investor proof route, and ``/``
-    redirecting to the dashboard."""
-    app.include_router(proofs)
+    """``/dashboard/`` (static page, config, Chart.js) and ``/`` redirecting to the dashboard."""
     app.include_router(page)
     app.mount(PREFIX, StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 

@@ -1,0 +1,204 @@
+"""Investor API answers, in investor units: energy in kWh and CO2 in tonnes (`_kwh`, `_t`),
+as decimal strings so that no figure is rounded by a float. Timestamps are ISO 8601 with their
+UTC offset (`+00:00`)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainSerializer, WithJsonSchema
+
+from app.core.schemas import Output
+from app.impact.schemas import FactorKind
+from app.registry.schemas import AssetKind
+
+IsoDateTime = Annotated[
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""An aware datetime sent as ``datetime.isoformat()`` (``+00:00``, not pydantic's ``Z``)."""
+
+CheckpointStatus = Literal["pending", "sent", "confirmed", "failed"]
+AnchoringStatus = Literal["provisional", "pending", "anchored"]
+
+
+class InvestorBond(Output):
+    id: int
+    code: str
+    name: str
+    issuer: str
+    currency: str = Field(description="ISO 4217 code.")
+    amount_issued: Decimal = Field(description="In `currency`.")
+    issue_date: date
+    maturity_date: date
+
+
+class ProceedsAllocation(Output):
+    asset_id: int
+    asset_name: str
+    amount_allocated: Decimal = Field(description="In the bond's currency.")
+    financing_share: Decimal = Field(
+        description="The bond's share of the asset's total financing, as a fraction (0, 1]: "
+        "the share of the asset's impact attributed to the bond."
+    )
+
+
+class ImpactSinceIssuance(Output):
+    assets_energy_reduction_kwh: Decimal = Field(
+        description="Energy reduction of the financed assets in total, since the issue date."
+    )
+    assets_co2_avoided_t: Decimal = Field(description="CO2 avoided by the financed assets.")
+    attributed_energy_reduction_kwh: Decimal = Field(
+        description="The bond's share (by financing share) of the assets' energy reduction."
+    )
+    attributed_co2_avoided_t: Decimal = Field(description="The bond's share of the CO2 avoided.")
+    includes_provisional_days: bool = Field(
+        description="True when some days counted are provisional (may still change)."
+    )
+
+
+class AnchoredBondTotals(Output):
+    checkpoint_number: int | None = Field(description="The latest confirmed checkpoint.")
+    energy_reduction_kwh: Decimal | None = Field(
+        description="The bond's attributed cumulative energy reduction in that checkpoint, read "
+        "from the contract; null when the chain could not be read."
+    )
+    co2_avoided_t: Decimal | None = Field(
+        description="The bond's attributed cumulative CO2 avoided in that checkpoint, read from "
+        "the contract; null when the chain could not be read."
+    )
+    read_from_chain: bool = Field(description="True when the figures were read from the chain.")
+    chain_error: str | None = Field(description="Why the chain could not be read; else null.")
+
+
+class InvestorBondDetail(InvestorBond):
+    allocations: list[ProceedsAllocation] = Field(description="Allocation of proceeds.")
+    impact_since_issuance: ImpactSinceIssuance = Field(
+        description="Includes days not yet anchored and provisional ones (flagged)."
+    )
+    anchored_totals: AnchoredBondTotals | None = Field(
+        description="The bond's totals in the latest confirmed checkpoint; null when no "
+        "confirmed checkpoint has any for the bond."
+    )
+
+
+class BondPeriodFigures(Output):
+    period_start: date = Field(description="First local day of the day or month.")
+    final: bool = Field(description="False while any asset's result for it is provisional.")
+    assets_energy_reduction_kwh: Decimal
+    assets_co2_avoided_t: Decimal
+    attributed_energy_reduction_kwh: Decimal
+    attributed_co2_avoided_t: Decimal
+
+
+class InvestorAsset(Output):
+    id: int
+    code: str
+    name: str
+    kind: AssetKind
+    floor_area_m2: Decimal | None
+    grid_region: str
+    timezone: str = Field(description="IANA time zone: days and months are the site's local ones.")
+    commissioning_date: date | None
+
+
+class Anchoring(Output):
+    status: AnchoringStatus = Field(
+        description="`provisional` (may still change), `pending` (final, not yet in a "
+        "confirmed checkpoint) or `anchored`."
+    )
+    checkpoint_number: int | None = Field(
+        description="The first confirmed checkpoint that covers the figure; null unless anchored."
+    )
+
+
+class AssetPeriodFigures(Output):
+    period_start: date = Field(description="First local day of the day or month.")
+    revision: int = Field(description="0, then one more for each correction.")
+    final: bool
+    metered_kwh: Decimal
+    benchmark_kwh: Decimal | None = Field(description="What the asset would have used (or made).")
+    energy_reduction_kwh: Decimal | None
+    co2_avoided_t: Decimal | None
+    coverage: Decimal = Field(description="Share of the period's intervals that reported.")
+    flags: list[str]
+    method: str = Field(description="Benchmark method (docs/methodology.md).")
+    result_id: int = Field(description="The result's id: `GET /v1/investor/proofs/result/{id}`.")
+    anchoring: Anchoring
+
+
+class BaselineFitDisclosure(Output):
+    fit_id: int
+    summary: str
+    fit: dict[str, Any] | None = Field(
+        description="The fitted model's parameters; null when the baseline had too little data."
+    )
+
+
+class BenchmarkDisclosure(Output):
+    config_id: int
+    effective_from: date = Field(description="First local day the configuration applies to.")
+    method: str
+    params: dict[str, Any] = Field(description="The method's parameters, as configured.")
+    baseline_fits: list[BaselineFitDisclosure]
+
+
+class EmissionFactorUsed(Output):
+    factor_id: int
+    region: str
+    kind: FactorKind
+    valid_from: date
+    valid_to: date = Field(description="Exclusive.")
+    kg_co2_per_kwh: Decimal
+    publisher: str
+    document: str
+    published_on: date
+    source_url: str | None
+    needs_verification: bool
+
+
+class AttributionShare(Output):
+    bond_id: int
+    financing_share: Decimal = Field(description="The bond's share of the asset's financing.")
+
+
+class Methodology(Output):
+    asset_id: int
+    benchmarks: list[BenchmarkDisclosure]
+    emission_factors_used: list[EmissionFactorUsed] = Field(
+        description="Every factor version the asset's current daily results used."
+    )
+    attribution: list[AttributionShare]
+    documentation: str = Field(description="Where the methods are described.")
+
+
+class CheckpointBondTotal(Output):
+    bond_id: int
+    energy_reduction_kwh: Decimal = Field(description="Attributed, cumulative.")
+    co2_avoided_t: Decimal = Field(description="Attributed, cumulative.")
+
+
+class CheckpointSummary(Output):
+    """A confirmed checkpoint's tree head, methodology hash and totals as read from the contract;
+    a pending one's as the service recorded them. All null, with `chain_error`, when the chain
+    could not be read."""
+
+    number: int | None = Field(description="The contract's checkpoint number.")
+    status: CheckpointStatus
+    tree_size: int | None
+    root_hex: str | None
+    closes_at: IsoDateTime | None
+    methodology_hash_hex: str | None
+    bond_totals: list[CheckpointBondTotal] | None
+    read_from_chain: bool
+    chain_error: str | None
+    chain_id: int
+    contract_address: str
+    tx_hash: str
+    block_number: int | None
+    confirmed_at: IsoDateTime | None
+
+
+class CheckpointListItem(CheckpointSummary):
+    id: int = Field(description="The service's id of the checkpoint (the list's cursor).")
