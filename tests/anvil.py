@@ -65,13 +65,15 @@ def run_anvil(
     chain_id: int = CHAIN_ID,
     hardfork: str = HARDFORK,
     extra_args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> Iterator[AnvilNode]:
+    """``port``: the one to try first (a restarted node keeps the URL the app was given)."""
     args = [*anvil_args(chain_id, state), *extra_args]
     if hardfork != HARDFORK:
         args[args.index("--hardfork") + 1] = hardfork
     with tempfile.TemporaryFile() as log:
-        for _attempt in range(5):
-            port = _free_port()
+        for attempt in range(5):
+            port = port if attempt == 0 and port is not None else _free_port()
             process = start_anvil(port, args, log)
             if process is not None:
                 break

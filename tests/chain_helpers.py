@@ -23,6 +23,7 @@ class Chain:
         self._ctx: object | None = None
         self.signer = signer
         self.extra_args = extra_args
+        self.port: int | None = None
 
     @property
     def block_time(self) -> str | None:
@@ -31,8 +32,10 @@ class Chain:
         return args[args.index("--block-time") + 1] if "--block-time" in args else None
 
     def start(self) -> AnvilNode:
-        self._ctx = run_anvil(state=self.state, extra_args=self.extra_args)
+        # Back on the port it had, so an app configured with its URL reaches it again.
+        self._ctx = run_anvil(state=self.state, extra_args=self.extra_args, port=self.port)
         self.node = self._ctx.__enter__()  # type: ignore[attr-defined]
+        self.port = self.node.port
         if self.signer is None:
             self.signer = self.node.funded_account()
         elif not self.node.web3().eth.get_balance(self.signer.address):  # a fresh chain
