@@ -31,6 +31,16 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 AUDITOR_KEY = "test-auditor-key-not-a-secret"
 AUDITOR = {"Authorization": f"Bearer {AUDITOR_KEY}"}
 
+
+def credentials(path: str) -> dict[str, str]:
+    """The headers a route under ``path`` takes in tests: admin token, auditor key, or none."""
+    if path.startswith("/v1/admin"):
+        return ADMIN
+    if path.startswith("/v1/audit"):
+        return AUDITOR
+    return {}
+
+
 requires_postgres = pytest.mark.skipif(
     not POSTGRES_URL,
     reason="set GBT_TEST_POSTGRES_URL (e.g. postgresql+psycopg://root@127.0.0.1:5432/test) "

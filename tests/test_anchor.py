@@ -307,12 +307,18 @@ def grow_log(fleet: Fleet, client: TestClient, meter: Any, day: int) -> int:
     return sequence_log(client)
 
 
-def settle(client: TestClient, chain: Chain, rounds: int = 8) -> None:
-    """Anchor until nothing is left to do (a bounded number of runs)."""
+def settle(client: TestClient, chain: Chain, rounds: int = 20) -> None:
+    """Anchor until nothing is left to do (a bounded number of runs: each run re-anchors one
+    lost checkpoint or lands one new one, and on a chain with a block time a run may end
+    waiting for its receipt)."""
+    reports = []
     for _ in range(rounds):
-        if anchor(client, chain).status == "nothing_new":
+        report = anchor(client, chain)
+        if report.status == "nothing_new":
             return
-    raise AssertionError(f"anchoring still busy after {rounds} runs: {checkpoints(client)}")
+        reports.append((report.status, report.detail))
+    rows = [(c.id, c.status, c.number, c.tree_size, c.error) for c in checkpoints(client)]
+    raise AssertionError(f"anchoring still busy after {rounds} runs: {reports} {rows}")
 
 
 def test_chain_that_lost_its_latest_checkpoints(

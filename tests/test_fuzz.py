@@ -19,20 +19,20 @@ from app.impact.jobs import run_impact_cycle
 from app.ledger.jobs import run_sequencer
 from app.main import create_app
 from app.models import Base
-from tests.conftest import ADMIN, AUDITOR, Fleet, allocate, create_bond, half_hours, make_settings
+from tests.conftest import (
+    ADMIN,
+    Fleet,
+    allocate,
+    create_bond,
+    credentials,
+    half_hours,
+    make_settings,
+)
 from tests.live_server import live_server
 
 # Per operation and generation mode (valid, invalid inputs); GBT_FUZZ_EXAMPLES sets more for a
 # longer run (docs/fuzzing.md).
 EXAMPLES = int(os.environ.get("GBT_FUZZ_EXAMPLES", "30"))
-
-
-def credentials(path: str) -> dict[str, str]:
-    if path.startswith("/v1/admin"):
-        return ADMIN
-    if path.startswith("/v1/audit"):
-        return AUDITOR
-    return {}
 
 
 def seed(http: httpx.Client, app_state: Any) -> None:

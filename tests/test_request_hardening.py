@@ -19,21 +19,13 @@ from app.core.db import create_db_engine
 from app.core.pagination import MAX_PAGE
 from app.main import create_app
 from app.models import Base
-from tests.conftest import ADMIN, ADMIN_TOKEN, AUDITOR, Fleet, create_bond, make_settings
+from tests.conftest import ADMIN, ADMIN_TOKEN, Fleet, create_bond, credentials, make_settings
 from tests.live_server import free_port, live_server
 
 REPO = Path(__file__).resolve().parent.parent
 # 200 KB of brackets: far under the size limit, 100,000 levels deep.
 HOSTILE_DEPTH = 100_000
 HOSTILE_BODY = b"[" * HOSTILE_DEPTH + b"]" * HOSTILE_DEPTH
-
-
-def credentials(path: str) -> dict[str, str]:
-    if path.startswith("/v1/admin"):
-        return ADMIN
-    if path.startswith("/v1/audit"):
-        return AUDITOR
-    return {}
 
 
 def assert_too_deep(response: httpx.Response, depth: int) -> None:
