@@ -10,7 +10,7 @@ from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from app.core.schemas import Output
 from app.impact.schemas import FactorKind
-from app.registry.schemas import AssetKind
+from app.registry.schemas import AssetFacts
 
 IsoDateTime = Annotated[
     datetime,
@@ -92,15 +92,8 @@ class BondPeriodFigures(Output):
     attributed_co2_avoided_t: Decimal
 
 
-class InvestorAsset(Output):
-    id: int
-    code: str
-    name: str
-    kind: AssetKind
-    floor_area_m2: Decimal | None
-    grid_region: str
-    timezone: str = Field(description="IANA time zone: days and months are the site's local ones.")
-    commissioning_date: date | None
+class InvestorAsset(AssetFacts):
+    """An asset as investors see it (no registry bookkeeping)."""
 
 
 class Anchoring(Output):

@@ -61,15 +61,20 @@ class AssetCreate(StrictInput):
         return value
 
 
-class AssetOut(Output):
+class AssetFacts(Output):
+    """What an asset is: the fields every view of it shows (admin and investor)."""
+
     id: int
     code: str
     name: str
     kind: AssetKind
     floor_area_m2: Decimal | None
     grid_region: str
-    timezone: str
+    timezone: str = Field(description="IANA time zone: days and months are the site's local ones.")
     commissioning_date: date | None
+
+
+class AssetOut(AssetFacts):
     created_at: datetime
 
 
