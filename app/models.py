@@ -15,10 +15,10 @@ from app.ledger.models import (
     Checkpoint,
     IntegrityMark,
     LogEntry,
-    LogQueue,
     LogState,
     MerkleNode,
 )
+from app.outbox.models import LogQueue
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 
 __all__ = [

@@ -66,7 +66,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.impact.calc.baseline import (
+from app.pure.calc.baseline import (
     BaselineFit,
     fit_daily_baseline,
     predict_daily_wh,
@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ours = run_ours(assets)
     ours_ms = ours.seconds / len(assets) * 1000
-    print("ours: app.impact.calc.baseline fit_daily_baseline + predict_daily_wh")
+    print("ours: app.pure.calc.baseline fit_daily_baseline + predict_daily_wh")
     print(
         f"  time            {ours.seconds:.3f} s total, {ours_ms:.3f} ms per asset "
         f"(CPU {ours.cpu_seconds / len(assets) * 1000:.3f} ms)"

@@ -44,9 +44,9 @@ from app.ledger import anchor, log
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.anvil import CHAIN_ID, DEV_PRIVATE_KEY, anvil_args, start_anvil, stop_anvil
 from app.ledger.chain import ChainClient, ChainConfig
-from app.ledger.encoding import decode_leaf
 from app.ledger.models import Checkpoint, LogEntry
-from app.ledger.totals import bond_totals
+from app.pure.encoding import decode_leaf
+from app.pure.totals import bond_totals
 
 ANVIL_PORT = 18548  # not 8545 (make run) nor 18546 (bench/read_api.py): they may run meanwhile
 Totals = list[tuple[int, int, int]]

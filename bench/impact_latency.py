@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.ingest.signing import SignedReading, ValueKind, encode_batch, public_key_hex
+from app.pure.signing import SignedReading, ValueKind, encode_batch, public_key_hex
 
 INTERVAL_S = 60
 TZ = "Asia/Tokyo"

@@ -26,7 +26,7 @@ What it does:
    CPU of ``--watch-pid`` process trees (e.g. the server's master and PostgreSQL's postmaster),
    then a one-line JSON summary.
 
-Runs with the project's virtualenv: batches are signed with ``app.ingest.signing`` itself.
+Runs with the project's virtualenv: batches are signed with ``app.pure.signing`` itself.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.ingest.signing import SignedReading, ValueKind, encode_batch
+from app.pure.signing import SignedReading, ValueKind, encode_batch
 
 INTERVAL_S = 1800
 MAX_ERROR_BODIES = 5

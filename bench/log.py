@@ -33,11 +33,12 @@ from sqlalchemy import insert
 from app.core.db import create_db_engine, session_factory, utcnow
 from app.core.migrate import upgrade_to_head
 from app.ingest.models import IngestBatch, Reading
-from app.ledger import log, merkle
+from app.ledger import log
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.anvil import CHAIN_ID, DEV_PRIVATE_KEY, anvil_args, start_anvil, stop_anvil
 from app.ledger.chain import ChainClient, ChainConfig
-from app.ledger.models import LogQueue
+from app.outbox.models import LogQueue
+from app.pure import merkle
 from app.registry.models import GreenAsset, Meter
 
 BATCH = 1000

@@ -56,7 +56,7 @@ from app.ledger import log
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.anvil import CHAIN_ID, DEV_PRIVATE_KEY, anvil_args, start_anvil, stop_anvil
 from app.ledger.chain import ChainClient, ChainConfig
-from app.ledger.models import LogQueue
+from app.outbox.models import LogQueue
 from app.registry import service as registry
 from app.registry.models import Allocation, Bond, Meter
 from app.registry.schemas import AllocationCreate, AssetCreate, BondCreate, MeterCreate

@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.ingest.signing import SignedReading, ValueKind, encode_batch
+from app.pure.signing import SignedReading, ValueKind, encode_batch
 from simulator.state import MeterState, SimulatorError, State
 from simulator.transport import Transport
 from simulator.world import MeterSpec, Reading, iso

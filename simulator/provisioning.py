@@ -6,7 +6,7 @@ provisions again and picks up the ids."""
 from pathlib import Path
 from typing import Any
 
-from app.ingest.signing import public_key_hex
+from app.pure.signing import public_key_hex
 from simulator.config import FleetConfig
 from simulator.state import SimulatorError, State
 from simulator.transport import Transport

@@ -18,10 +18,10 @@ from sqlalchemy import create_engine, text
 
 from app.core.db import create_db_engine
 from app.core.settings import Settings
-from app.ingest.signing import SignedReading, ValueKind, encode_batch, public_key_hex
 from app.ledger.jobs import run_sequencer
 from app.main import create_app
 from app.models import Base
+from app.pure.signing import SignedReading, ValueKind, encode_batch, public_key_hex
 from tests.chain_helpers import Chain
 
 T = TypeVar("T")

@@ -20,12 +20,13 @@ from web3 import HTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from app.ingest.models import Reading
-from app.ledger import log, merkle
+from app.ledger import log
 from app.ledger.anchor import AnchorPolicy, AnchorStep, run_anchor_cycle
 from app.ledger.anvil import rpc
 from app.ledger.chain import ChainClient
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
+from app.pure import merkle
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, Fleet, half_hours, sequence_log
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.ledger.encoding import canonical_json, decode_leaf, reading_leaf
-from app.ledger.merkle import leaf_hash
 from app.ledger.sources import meter_key_leaf
+from app.pure.encoding import canonical_json, decode_leaf, reading_leaf
+from app.pure.merkle import leaf_hash
 from app.registry.models import Meter
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "anchoring.md"

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.ingest.models import Reading
-from app.ingest.signing import decode_batch, verify_signature
-from app.ledger import merkle
-from app.ledger.encoding import decode_leaf
 from app.ledger.models import LogEntry
+from app.pure import merkle
+from app.pure.encoding import decode_leaf
+from app.pure.signing import decode_batch, verify_signature
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, half_hours, sequence_log
 from tests.impact_helpers import anchor_confirmed, run_pipeline

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.impact.calc.baseline import (
+from app.pure.calc.baseline import (
     BALANCE_POINTS_C,
     BALANCE_POINTS_F,
     MAX_ABS_NMBE,
@@ -25,8 +25,8 @@ from app.impact.calc.baseline import (
     fit_daily_baseline,
     predict_daily_wh,
 )
-from app.impact.calc.days import DayTotal
-from app.impact.calc.methods import BASELINE_DAYS, fit_baseline_period
+from app.pure.calc.days import DayTotal
+from app.pure.calc.methods import BASELINE_DAYS, fit_baseline_period
 
 GRID = np.asarray(BALANCE_POINTS_C)
 GRID_STEP_C = float(np.max(np.diff(GRID))) + 1e-9  # 3 F, allowing for the 4-place rounding

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.impact.calc.days import (
+from app.pure.calc.days import (
     DayTotal,
     IntervalPoint,
     aggregate_days,

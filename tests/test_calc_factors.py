@@ -8,16 +8,16 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.impact.calc.days import DayTotal
-from app.impact.calc.factors import (
+from app.pure.calc.days import DayTotal
+from app.pure.calc.factors import (
     LOCATION_GRID_AVERAGE,
     EmissionFactor,
     co2_grams,
     japan_fiscal_year,
     select_factor,
 )
-from app.impact.calc.methods import IntensityMethod
-from app.impact.calc.results import day_result
+from app.pure.calc.methods import IntensityMethod
+from app.pure.calc.results import day_result
 
 REGION = "JP"
 

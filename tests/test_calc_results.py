@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.impact.calc.baseline import fit_daily_baseline
-from app.impact.calc.days import DayTotal, IntervalPoint, aggregate_days, mean_temperature_c
-from app.impact.calc.factors import LOCATION_GRID_AVERAGE, EmissionFactor, co2_grams
-from app.impact.calc.methods import (
+from app.pure.calc.baseline import fit_daily_baseline
+from app.pure.calc.days import DayTotal, IntervalPoint, aggregate_days, mean_temperature_c
+from app.pure.calc.factors import LOCATION_GRID_AVERAGE, EmissionFactor, co2_grams
+from app.pure.calc.methods import (
     BaselineMethod,
     GenerationMethod,
     IntensityMethod,
     SeriesMethod,
     full_day_benchmark_wh,
 )
-from app.impact.calc.results import (
+from app.pure.calc.results import (
     MIN_CLAIM_COVERAGE,
     PeriodResult,
     attribute,

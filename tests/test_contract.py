@@ -20,15 +20,14 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, MismatchedABI
 from web3.types import TxReceipt
 
-from app.ledger import merkle
 from app.ledger.anvil import REPO
-from app.ledger.contract import (
-    ANCHOR_ROLE,
+from app.ledger.contract import ANCHOR_ROLE, deploy_registry
+from app.pure import merkle
+from app.pure.artifact import (
     ARTIFACT_PATH,
     REGISTRY_ABI,
     REGISTRY_BYTECODE,
     REGISTRY_DEPLOYED_BYTECODE,
-    deploy_registry,
 )
 from tests.anvil import AnvilNode, run_anvil
 

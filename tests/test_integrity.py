@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.impact.models import BondAssetMonth
 from app.ingest.models import IngestBatch, Reading
-from app.ledger import log, merkle
+from app.ledger import log
 from app.ledger.models import Checkpoint, MerkleNode
 from app.ledger.sources import build_leaves
+from app.pure import merkle
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, Fleet, half_hours
 from tests.impact_helpers import run_pipeline

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.core.db import create_db_engine
-from app.ledger.encoding import decode_leaf
 from app.ledger.models import Checkpoint, LogEntry
 from app.ledger.sources import build_leaves
-from app.ledger.totals import bond_totals
 from app.main import create_app
 from app.models import Base
+from app.pure.encoding import decode_leaf
+from app.pure.totals import bond_totals
 from tests.chain_helpers import Chain
 from tests.conftest import (
     ADMIN,

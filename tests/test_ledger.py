@@ -10,13 +10,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from app.ingest.models import Reading
-from app.ingest.signing import SignedReading, ValueKind, encode_batch
-from app.ledger import integrity, log, merkle
-from app.ledger.encoding import decode_leaf
+from app.ledger import integrity, log
 from app.ledger.models import LogEntry
 from app.ledger.onchain import AnchoredCheckpoints
-from app.ledger.queue import enqueue
 from app.ledger.sources import build_leaves
+from app.outbox.service import enqueue
+from app.pure import merkle
+from app.pure.encoding import decode_leaf
+from app.pure.signing import SignedReading, ValueKind, encode_batch
 from tests.conftest import ADMIN, Fleet, allocate, create_bond, half_hours, sequence_log
 from tests.impact_helpers import run_job
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.ledger import merkle
+from app.pure import merkle
 
 VECTORS = Path(__file__).parent / "data" / "rfc9162"
 REFERENCE = json.loads((VECTORS / "reference-roots.json").read_text())

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from app.core.pagination import MAX_PAGE
-from app.ingest.signing import public_key_hex
+from app.pure.signing import public_key_hex
 from app.registry.router import router as admin_router
 from tests.conftest import ADMIN, ADMIN_TOKEN
 

@@ -1,4 +1,4 @@
-"""Checkpoint totals (app/ledger/totals.py), pure: which day results count toward a bond and how
+"""Checkpoint totals (app/pure/totals.py), pure: which day results count toward a bond and how
 they are attributed. Figures are small enough to check by hand against the rule in the module's
 docstring."""
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.ledger.totals import add_day_results, bond_totals
+from app.pure.totals import add_day_results, bond_totals
 
 
 def allocation(

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.settings import Settings
-from app.ingest.signing import SignedReading, ValueKind
 from app.ingest.validation import ReadingsFloor, validate_readings
+from app.pure.signing import SignedReading, ValueKind
 
 NOW = 1_800_000_000  # a fixed "now", aligned to the half-hour grid
 HALF_HOUR = 1800

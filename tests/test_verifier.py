@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from app.ingest import signing
-from app.ledger import encoding, merkle
-from app.ledger.contract import REGISTRY_ABI, deploy_registry
+from app.ledger.contract import deploy_registry
+from app.pure import encoding, merkle, signing
+from app.pure.artifact import REGISTRY_ABI
 from tests.anvil import AnvilNode, run_anvil
 
 REPO = Path(__file__).resolve().parents[1]
@@ -258,8 +258,8 @@ def test_the_cli_imports_no_service_code() -> None:
         )
     ]
     assert forbidden == []
-    assert "app.ledger.merkle" in modules
-    assert "app.ingest.signing" in modules
+    assert "app.pure.merkle" in modules
+    assert "app.pure.signing" in modules
 
 
 def test_a_valid_bundle_passes_every_check(world: World, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.audit.verify.checks import CheckFailedError
 from app.audit.verify.recompute import compare_bond_totals
-from app.ledger import encoding
+from app.pure import encoding
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, allocate, create_bond, half_hours
 from tests.impact_helpers import BaselineSite, Site, real_now, run_pipeline

@@ -19,10 +19,11 @@ from app.audit.schemas import (
 )
 from app.core.errors import ApiError, not_found
 from app.ingest import service as ingest
-from app.ledger import log, merkle
-from app.ledger.encoding import decode_leaf
+from app.ledger import log
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
+from app.pure import merkle
+from app.pure.encoding import decode_leaf
 
 EXPORT_CHUNK = 5000
 

@@ -12,9 +12,6 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import ApiError, FieldError, unprocessable
-from app.impact.calc.methods import (
-    BASELINE_DAYS,
-)
 from app.impact.models import (
     AssetProgress,
     BenchmarkConfig,
@@ -22,7 +19,10 @@ from app.impact.models import (
 from app.impact.schemas import (
     BenchmarkConfigCreate,
 )
-from app.ledger.queue import enqueue
+from app.outbox.service import enqueue
+from app.pure.calc.methods import (
+    BASELINE_DAYS,
+)
 from app.registry import service as registry
 from app.registry.models import GreenAsset
 

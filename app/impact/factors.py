@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import ApiError, FieldError, unprocessable
-from app.impact.calc.factors import EmissionFactor
 from app.impact.configs import DATA_DIR
 from app.impact.models import (
     EmissionFactorVersion,
@@ -18,7 +17,8 @@ from app.impact.models import (
 from app.impact.schemas import (
     EmissionFactorCreate,
 )
-from app.ledger.queue import enqueue
+from app.outbox.service import enqueue
+from app.pure.calc.factors import EmissionFactor
 
 
 def load_default_emission_factors(session: Session) -> int:

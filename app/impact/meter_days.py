@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import upsert
-from app.impact.calc.days import DayTotal, IntervalPoint, aggregate_days
 from app.impact.models import (
     MeterDay,
 )
 from app.ingest import service as ingest
+from app.pure.calc.days import DayTotal, IntervalPoint, aggregate_days
 from app.registry.models import Meter
 
 

@@ -10,15 +10,15 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from app.core.db import in_ids
-from app.impact.calc.results import (
-    attribute,
-)
 from app.impact.models import (
     ImpactResult,
 )
 from app.impact.rollups import bond_months
 from app.impact.schemas import (
     BondPeriodImpact,
+)
+from app.pure.calc.results import (
+    attribute,
 )
 from app.registry import service as registry
 

@@ -13,9 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.impact.calc.baseline import BaselineFit
-from app.impact.calc.days import mean_temperature_c
-from app.impact.calc.methods import (
+from app.impact.configs import canonical_json, reference_intensities
+from app.impact.meter_days import day_totals
+from app.impact.models import (
+    BaselineFitRecord,
+    BenchmarkConfig,
+)
+from app.pure.calc.baseline import BaselineFit
+from app.pure.calc.days import mean_temperature_c
+from app.pure.calc.methods import (
     BASELINE_DAYS,
     ENERGY_QUANTITY,
     BaselineMethod,
@@ -25,14 +31,8 @@ from app.impact.calc.methods import (
     SeriesMethod,
     fit_baseline_period,
 )
-from app.impact.calc.results import (
+from app.pure.calc.results import (
     fit_summary,
-)
-from app.impact.configs import canonical_json, reference_intensities
-from app.impact.meter_days import day_totals
-from app.impact.models import (
-    BaselineFitRecord,
-    BenchmarkConfig,
 )
 from app.registry import service as registry
 from app.registry.models import GreenAsset, Meter

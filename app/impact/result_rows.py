@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.impact.calc.results import (
-    PeriodResult,
-)
 from app.impact.models import (
     ImpactResult,
+)
+from app.pure.calc.results import (
+    PeriodResult,
 )
 
 FIGURES = (

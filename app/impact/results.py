@@ -15,13 +15,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app.core.errors import FieldError, unprocessable
-from app.impact.calc.days import mean_temperature_c
-from app.impact.calc.factors import select_factor
-from app.impact.calc.results import (
-    PeriodResult,
-    day_result,
-    month_result,
-)
 from app.impact.configs import benchmark_configs
 from app.impact.factors import calc_factor, emission_factors
 from app.impact.meter_days import consecutive_runs, day_totals
@@ -38,7 +31,14 @@ from app.impact.result_rows import (
     to_period_result,
 )
 from app.impact.rollups import roll_up_month
-from app.ledger.queue import enqueue
+from app.outbox.service import enqueue
+from app.pure.calc.days import mean_temperature_c
+from app.pure.calc.factors import select_factor
+from app.pure.calc.results import (
+    PeriodResult,
+    day_result,
+    month_result,
+)
 from app.registry import service as registry
 
 

@@ -13,11 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import upsert
-from app.impact.calc.results import (
-    AttributedTotals,
-    PeriodResult,
-    attributed_totals,
-)
 from app.impact.models import (
     BondAssetMonth,
     BondRollupBuilt,
@@ -26,6 +21,11 @@ from app.impact.models import (
 from app.impact.result_rows import latest_results, next_month, to_period_result
 from app.impact.schemas import (
     BondPeriodImpact,
+)
+from app.pure.calc.results import (
+    AttributedTotals,
+    PeriodResult,
+    attributed_totals,
 )
 from app.registry import service as registry
 from app.registry.models import Allocation

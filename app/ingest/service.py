@@ -15,7 +15,9 @@ from app.core.errors import ApiError, FieldError, conflict, not_found, unprocess
 from app.core.schemas import DB_INT_MAX
 from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
-from app.ingest.signing import (
+from app.ingest.validation import ReadingsFloor, validate_readings
+from app.outbox.service import enqueue
+from app.pure.signing import (
     SIGNATURE_BYTES,
     SignedReading,
     ValueKind,
@@ -23,8 +25,6 @@ from app.ingest.signing import (
     strict_hex,
     verify_signature,
 )
-from app.ingest.validation import ReadingsFloor, validate_readings
-from app.ledger.queue import enqueue
 from app.registry.service import get_meter, lock_meter_for_ingest
 
 # Above this many intervals per reading, a batch is too sparse to fetch its stored values by

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.ingest.signing import SignedReading, ValueKind
+from app.pure.signing import SignedReading, ValueKind
 
 KIND_OF_QUANTITY = {
     "consumption": ValueKind.ENERGY_WH,

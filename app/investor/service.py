@@ -11,7 +11,6 @@ from typing import Any, overload
 from sqlalchemy.orm import Session
 
 from app.core.schemas import Page
-from app.impact.calc.results import AttributedTotals, coverage
 from app.impact.configs import benchmark_configs
 from app.impact.factors import factors_by_ids
 from app.impact.queries import bond_impact, list_results, series_rows
@@ -41,6 +40,7 @@ from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
 from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
+from app.pure.calc.results import AttributedTotals, coverage
 from app.registry import service as registry
 from app.registry.models import Bond
 

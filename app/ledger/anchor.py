@@ -36,10 +36,10 @@ from app.core.locks import try_exclusive
 from app.impact.result_rows import result_ids_of_asset
 from app.ledger import log
 from app.ledger.chain import ChainClient, ChainError
-from app.ledger.encoding import decode_leaf
 from app.ledger.models import ChainDeployment, Checkpoint, LogEntry
 from app.ledger.sources import build_leaves
-from app.ledger.totals import BondTotals, add_day_results, bond_totals, methodology_hash
+from app.pure.encoding import decode_leaf
+from app.pure.totals import BondTotals, add_day_results, bond_totals, methodology_hash
 
 logger = logging.getLogger(__name__)
 LOCK_NAME = "gbt.anchor"

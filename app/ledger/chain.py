@@ -13,7 +13,8 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
-from app.ledger.contract import REGISTRY_ABI, deploy_registry
+from app.ledger.contract import deploy_registry
+from app.pure.artifact import REGISTRY_ABI
 
 # What nodes answer to a transaction they already have or already mined (geth and GoQuorum:
 # "already known", "nonce too low"; Anvil: "transaction already imported").

@@ -1,34 +1,15 @@
-"""The ImpactRegistry contract as built: ABI and bytecode from the checked-in artifact
-(contracts/artifacts/ImpactRegistry.json, written by contracts/build.mjs), and its deployment.
+"""The ImpactRegistry contract's deployment (its ABI and bytecode: app.pure.artifact).
 
 The chain client that anchors checkpoints (gas, nonces, retries, reconciliation) lives elsewhere;
 this module only knows the contract.
 """
 
-import json
-from pathlib import Path
-from typing import Any, cast
-
 from eth_account.signers.local import LocalAccount
-from eth_typing import ABI, ChecksumAddress, HexStr
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
-ARTIFACT_PATH = Path(__file__).resolve().parents[2] / "contracts/artifacts/ImpactRegistry.json"
+from app.pure.artifact import REGISTRY_ABI, REGISTRY_BYTECODE
 
-
-def _load_artifact() -> dict[str, Any]:
-    try:
-        artifact: dict[str, Any] = json.loads(ARTIFACT_PATH.read_text())
-    except FileNotFoundError as e:
-        raise RuntimeError(f"{ARTIFACT_PATH} is missing: run `make contracts`") from e
-    return artifact
-
-
-_ARTIFACT = _load_artifact()
-
-REGISTRY_ABI: ABI = cast(ABI, _ARTIFACT["abi"])
-REGISTRY_BYTECODE: HexStr = HexStr(_ARTIFACT["bytecode"])
-REGISTRY_DEPLOYED_BYTECODE: HexStr = HexStr(_ARTIFACT["deployedBytecode"])
 ANCHOR_ROLE: bytes = Web3.keccak(text="ANCHOR_ROLE")
 
 

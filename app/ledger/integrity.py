@@ -35,14 +35,14 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.impact.rollups import verify_rollups
-from app.ingest import signing
 from app.ingest.models import IngestBatch
 from app.ingest.service import ReadingRecord
-from app.ledger import log, merkle
+from app.ledger import log
 from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint, IntegrityMark, LogEntry, MerkleNode
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.ledger.sources import build_leaves, reading_leaves
+from app.pure import merkle, signing
 from app.registry import service as registry
 
 MARK_ID = 1

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.core.db import bulk_insert, utcnow
-from app.ledger import merkle
-from app.ledger.models import LogEntry, LogQueue, LogState, MerkleNode
+from app.ledger.models import LogEntry, LogState, MerkleNode
 from app.ledger.sources import Source, batch_leaves, build_leaves
+from app.outbox import service as outbox
+from app.pure import merkle
 
 STATE_ID = 1
 T = TypeVar("T")
@@ -94,7 +95,7 @@ def sequence(
     """Move up to ``max_queue_items`` queued sources into the log. Commits."""
     now = now or utcnow()
     size = tree_size(session, lock=True)
-    items = list(session.scalars(select(LogQueue).order_by(LogQueue.id).limit(max_queue_items)))
+    items = outbox.oldest(session, max_queue_items)
     if not items:
         session.rollback()
         return SequenceReport(0, size)
@@ -155,7 +156,7 @@ def sequence(
     state = session.get(LogState, STATE_ID)
     assert state is not None
     state.tree_size = new_size
-    session.execute(delete(LogQueue).where(LogQueue.id.in_([i.id for i in items])))
+    outbox.remove(session, items)
     session.commit()
     return SequenceReport(len(fresh), new_size)
 

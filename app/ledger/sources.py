@@ -15,7 +15,7 @@ from app.impact.configs import configs_by_ids
 from app.impact.factors import factors_by_ids
 from app.impact.result_rows import results_by_ids
 from app.ingest import service as ingest
-from app.ledger.encoding import leaf, reading_leaf
+from app.pure.encoding import leaf, reading_leaf
 from app.registry import service as registry
 from app.registry.models import Meter
 

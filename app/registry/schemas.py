@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from app.core.schemas import DbId, Output, Rfc3339Time, StrictInput
-from app.ingest.signing import parse_public_key
+from app.pure.signing import parse_public_key
 
 AssetKind = Literal["building", "renewable_facility"]
 MeterQuantity = Literal["consumption", "generation", "outdoor_temperature"]

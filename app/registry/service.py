@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.db import Base, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
 from app.core.pagination import keyset_page
-from app.ledger.queue import enqueue
+from app.outbox.service import enqueue
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 from app.registry.schemas import AllocationCreate, AssetCreate, BondCreate, MeterCreate
 

@@ -15,9 +15,8 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
-from app.ingest import signing
-from app.ledger import encoding, merkle
-from app.ledger.contract import REGISTRY_ABI
+from app.pure import encoding, merkle, signing
+from app.pure.artifact import REGISTRY_ABI
 
 BUNDLE_FORMAT = "gbt-proof-bundle/1"
 HASH_BYTES = 32

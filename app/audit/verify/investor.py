@@ -22,8 +22,8 @@ import httpx
 
 from app.audit.verify.checks import Chain, CheckFailedError, Report, UnusableInputError
 from app.audit.verify.recompute import verify_recompute
-from app.impact.calc.results import attribute
-from app.ledger.totals import bond_totals
+from app.pure.calc.results import attribute
+from app.pure.totals import bond_totals
 
 Fetch = Callable[[str, dict[str, Any]], Any]
 UNITS = {"energy": Decimal(1000), "co2": Decimal(1_000_000)}

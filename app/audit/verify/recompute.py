@@ -35,15 +35,16 @@ from app.audit.verify.checks import (
     UnusableInputError,
     check_chain_id,
 )
-from app.impact.calc.days import (
+from app.pure import encoding, merkle, totals
+from app.pure.calc.days import (
     DayTotal,
     IntervalPoint,
     aggregate_days,
     local_day_bounds,
     mean_temperature_c,
 )
-from app.impact.calc.factors import EmissionFactor
-from app.impact.calc.methods import (
+from app.pure.calc.factors import EmissionFactor
+from app.pure.calc.methods import (
     BASELINE_DAYS,
     ENERGY_QUANTITY,
     BaselineMethod,
@@ -53,8 +54,7 @@ from app.impact.calc.methods import (
     SeriesMethod,
     fit_baseline_period,
 )
-from app.impact.calc.results import PeriodResult, day_result, month_result
-from app.ledger import encoding, merkle, totals
+from app.pure.calc.results import PeriodResult, day_result, month_result
 
 DAY_S = 86_400
 COMPARED = (

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from app.impact.calc.baseline import METHOD_VERSION as BASELINE_VERSION
-from app.impact.calc.baseline import BaselineFit, fit_daily_baseline, predict_daily_wh
-from app.impact.calc.days import DayTotal
+from app.pure.calc.baseline import METHOD_VERSION as BASELINE_VERSION
+from app.pure.calc.baseline import BaselineFit, fit_daily_baseline, predict_daily_wh
+from app.pure.calc.days import DayTotal
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from app.impact.calc.baseline import BaselineFit
-from app.impact.calc.days import DayTotal
-from app.impact.calc.factors import EmissionFactor, co2_grams
-from app.impact.calc.methods import BaselineMethod, GenerationMethod, Method, full_day_benchmark_wh
+from app.pure.calc.baseline import BaselineFit
+from app.pure.calc.days import DayTotal
+from app.pure.calc.factors import EmissionFactor, co2_grams
+from app.pure.calc.methods import BaselineMethod, GenerationMethod, Method, full_day_benchmark_wh
 
 MIN_CLAIM_COVERAGE = Decimal("0.9")
 # Six places, rounded down: a month of 1-minute intervals has 44,640 of them, and one missing

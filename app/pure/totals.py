@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from app.ledger.encoding import canonical_json
-from app.ledger.merkle import leaf_hash
+from app.pure.encoding import canonical_json
+from app.pure.merkle import leaf_hash
 
 CALCULATION_VERSIONS = {
     "attribution": "pro-rata-toward-zero/1",
