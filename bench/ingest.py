@@ -97,9 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--series-start",
-        default="1990-01-01",
+        default="2001-01-01",
         help="UTC date of every meter's first interval (far enough back that a long run "
-        "stays in the past)",
+        "stays in the past, and after GBT_INGEST_EARLIEST_READING's default, 2000-01-01)",
     )
     p.add_argument(
         "--max-rate",
