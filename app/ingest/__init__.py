@@ -1,0 +1,1 @@
+"""Ingestion: signed meter batches checked, stored append-only and queued for the log."""

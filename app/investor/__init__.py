@@ -1,0 +1,3 @@
+"""The investor read API: bonds, assets, series, methodology and checkpoints, each figure with its
+anchoring status.
+"""

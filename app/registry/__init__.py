@@ -1,0 +1,1 @@
+"""The registry: bonds, green assets, allocations and meters (admin)."""
