@@ -838,18 +838,28 @@ def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
             "period_start": month.isoformat(),
             "assets_reduction_wh": totals["A"] + totals["B"],
             "assets_co2_avoided_g": month_co2["A"] + month_co2["B"],
-            "attributed_reduction_wh": sum(toward_zero(totals[n] * shares[n]) for n in shares),
-            "attributed_co2_avoided_g": sum(toward_zero(month_co2[n] * shares[n]) for n in shares),
+            # attributed per day, then summed (docs/methodology.md): months add up exactly
+            "attributed_reduction_wh": sum(
+                toward_zero(r * shares[n]) for n in shares for r in reductions[n].values()
+            ),
+            "attributed_co2_avoided_g": sum(
+                toward_zero(co2_g(r, "0.4443") * shares[n])
+                for n in shares
+                for r in reductions[n].values()
+            ),
             "final": True,
         }
     ]
     # Asset A is 60 % + 40 % financed by the two bonds: together they never claim more than A.
     others = [*impact(other_bond, "day", days[0], days[-1])]
     others += impact(other_bond, "month", month, month)
-    for item, a_total in zip(others, [*reductions["A"].values(), totals["A"]], strict=True):
+    a_days = list(reductions["A"].values())
+    for item, a_days_of_item in zip(others, [*([r] for r in a_days), a_days], strict=True):
+        a_total = sum(a_days_of_item)
         assert item["assets_reduction_wh"] == a_total
-        assert item["attributed_reduction_wh"] == toward_zero(a_total * Decimal("0.4"))
-        assert toward_zero(a_total * shares["A"]) + item["attributed_reduction_wh"] <= a_total
+        mine = sum(toward_zero(r * Decimal("0.4")) for r in a_days_of_item)
+        assert item["attributed_reduction_wh"] == mine
+        assert sum(toward_zero(r * shares["A"]) for r in a_days_of_item) + mine <= a_total
 
     empty = create_bond(client, "GB-3")
     assert impact(empty, "month", month, month) == []
