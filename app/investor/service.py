@@ -10,7 +10,6 @@ from typing import Any, overload
 
 from sqlalchemy.orm import Session
 
-from app.core.schemas import Page
 from app.impact.configs import benchmark_configs
 from app.impact.factors import factors_by_ids
 from app.impact.queries import bond_impact, list_results, series_rows
@@ -42,7 +41,6 @@ from app.ledger.models import Checkpoint
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.pure.calc.results import AttributedTotals, coverage
 from app.registry import service as registry
-from app.registry.models import Bond
 
 WH_PER_KWH = Decimal(1000)
 G_PER_T = Decimal(1_000_000)
@@ -160,11 +158,6 @@ def series(
         )
         for row in rows
     ]
-
-
-def bond_page(bonds: Sequence[Bond], next_cursor: str | None) -> Page[InvestorBond]:
-    items = [InvestorBond.model_validate(b) for b in bonds]
-    return Page[InvestorBond](items=items, next_cursor=next_cursor)
 
 
 def asset_detail(session: Session, asset_id: int) -> InvestorAsset:
