@@ -4,7 +4,6 @@ answer carries an ETag and Cache-Control; lists are paged with `limit` and `curs
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy import select
 
 from app.audit import service as audit
 from app.audit.schemas import ProofBundle
@@ -18,9 +17,8 @@ from app.core.deps import (
     Period,
     SessionDep,
 )
-from app.core.errors import not_found
 from app.core.http_cache import cached_json
-from app.core.pagination import decode_cursor, page, series_start
+from app.core.pagination import page, series_start
 from app.core.schemas import DB_ID_MAX, Page
 from app.core.security import require_investor
 from app.investor import service
@@ -34,7 +32,6 @@ from app.investor.schemas import (
     InvestorBondDetail,
     Methodology,
 )
-from app.ledger.models import Checkpoint
 from app.registry import service as registry
 
 router = APIRouter(
@@ -143,18 +140,8 @@ def methodology(request: Request, session: SessionDep, asset_id: IdPath) -> Resp
 def checkpoints(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
-    query = (
-        select(Checkpoint)
-        .where(Checkpoint.status.notin_(("failed", "lost")))  # lost: no longer on chain
-        .order_by(Checkpoint.id.desc())
-    )
-    before = decode_cursor(cursor)
-    if before is not None:
-        query = query.where(Checkpoint.id < before)
-    rows = list(session.scalars(query.limit(limit + 1)))
     anchored = request.app.state.anchored
-    items = [service.checkpoint_list_item(cp, anchored) for cp in rows]
-    return cached_json(request, page(items, limit, lambda item: item.id))
+    return cached_json(request, service.checkpoint_page(session, limit, cursor, anchored))
 
 
 @router.get(
@@ -164,12 +151,8 @@ def checkpoints(
     responses=NOT_MODIFIED,
 )
 def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPath) -> Response:
-    cp = session.scalar(
-        select(Checkpoint).where(Checkpoint.number == number, Checkpoint.status == "confirmed")
-    )
-    if cp is None:
-        raise not_found("checkpoint", number)
-    return cached_json(request, service.checkpoint_summary(cp, request.app.state.anchored))
+    anchored = request.app.state.anchored
+    return cached_json(request, service.checkpoint(session, number, anchored))
 
 
 @router.get(

@@ -10,6 +10,8 @@ from typing import Any, overload
 
 from sqlalchemy.orm import Session
 
+from app.core.errors import not_found
+from app.core.schemas import Page
 from app.impact.configs import benchmark_configs
 from app.impact.factors import factors_by_ids
 from app.impact.queries import bond_impact, list_results, series_rows
@@ -35,7 +37,7 @@ from app.investor.schemas import (
     Methodology,
     ProceedsAllocation,
 )
-from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
+from app.ledger import checkpoints
 from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
@@ -124,8 +126,22 @@ def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> Checkpo
     )
 
 
-def checkpoint_list_item(cp: Checkpoint, anchored: AnchoredCheckpoints) -> CheckpointListItem:
-    return CheckpointListItem(**dict(checkpoint_summary(cp, anchored)), id=cp.id)
+def checkpoint(session: Session, number: int, anchored: AnchoredCheckpoints) -> CheckpointSummary:
+    """The confirmed checkpoint with this contract number (404 when there is none)."""
+    cp = checkpoints.confirmed(session, number)
+    if cp is None:
+        raise not_found("checkpoint", number)
+    return checkpoint_summary(cp, anchored)
+
+
+def checkpoint_page(
+    session: Session, limit: int, cursor: str | None, anchored: AnchoredCheckpoints
+) -> Page[CheckpointListItem]:
+    """The checkpoints a chain holds or will (not failed or lost ones), newest first."""
+    rows = checkpoints.newest_first(session, limit, cursor, on_chain_only=True)
+    return rows.page(
+        lambda cp: CheckpointListItem(**dict(checkpoint_summary(cp, anchored)), id=cp.id)
+    )
 
 
 def _anchoring(final: bool, anchoring: tuple[int, int | None] | None) -> Anchoring:
@@ -140,7 +156,7 @@ def series(
     session: Session, asset_id: int, period: str, first: date | None, last: date | None
 ) -> list[AssetPeriodFigures]:
     rows = series_rows(session, asset_id, period, first, last)
-    anchoring = anchoring_of(session, "result", [r.id for r in rows])
+    anchoring = checkpoints.anchoring_of(session, "result", [r.id for r in rows])
     return [
         AssetPeriodFigures(
             period_start=row.period_start,
@@ -252,7 +268,7 @@ def _anchored_totals(
 ) -> AnchoredBondTotals | None:
     """The bond's totals in the latest confirmed checkpoint, read from the contract (never from
     the database's copy); the reason instead of figures when the chain cannot be read."""
-    latest = latest_confirmed_checkpoint(session)
+    latest = checkpoints.latest_confirmed(session)
     if latest is None:
         return None
     found = _on_chain(latest, anchored)
