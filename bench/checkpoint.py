@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import create_db_engine, session_factory
 from app.core.migrate import upgrade_to_head
-from app.ledger import anchor, log
+from app.ledger import contents, log
 from app.ledger.anchor import AnchorPolicy, run_anchor_cycle
 from app.ledger.anvil import CHAIN_ID, DEV_PRIVATE_KEY, anvil_args, start_anvil, stop_anvil
 from app.ledger.chain import ChainClient, ChainConfig
@@ -92,11 +92,11 @@ def leaves_by_kind(sf: sessionmaker[Session]) -> dict[str, int]:
 
 
 class TimedContents:
-    """Wraps ``anchor._checkpoint_contents`` (looked up as a module global at each checkpoint)
-    to time the totals apart from the chain work of the anchor cycle around them."""
+    """Wraps ``contents.checkpoint_contents`` (the anchor job looks it up in its module at each
+    checkpoint) to time the totals apart from the chain work of the anchor cycle around them."""
 
     def __init__(self) -> None:
-        self.inner = anchor._checkpoint_contents
+        self.inner = contents.checkpoint_contents
         self.seconds: list[float] = []
 
     def __call__(self, session: Session, size: int) -> tuple[Totals, bytes]:
@@ -125,15 +125,15 @@ def anchor_once(
 
 
 def full_pass(
-    sf: sessionmaker[Session], size: int, contents: Callable[[Session, int], tuple[Totals, bytes]]
+    sf: sessionmaker[Session], size: int, compute: Callable[[Session, int], tuple[Totals, bytes]]
 ) -> tuple[float, Totals]:
-    """``_checkpoint_contents`` of ``size`` with no earlier checkpoint to start from: the
+    """``checkpoint_contents`` of ``size`` with no earlier checkpoint to start from: the
     checkpoints are deleted in a transaction that is rolled back, so the service's own code
     takes its no-base path (as for a first checkpoint) and nothing is changed."""
     with sf() as session:
         session.execute(delete(Checkpoint))
         t = time.perf_counter()
-        totals, _ = contents(session, size)
+        totals, _ = compute(session, size)
         seconds = time.perf_counter() - t
         session.rollback()
     return seconds, totals
@@ -148,7 +148,7 @@ def rebuild_all(sf: sessionmaker[Session], size: int) -> tuple[float, Totals]:
         leaves = [
             decode_leaf(data)
             for kind in ("allocation", "result")
-            for _, data in anchor._leaves_of(session, kind, 0, size)
+            for _, data in contents.leaves_of(session, kind, 0, size)
         ]
     totals = bond_totals(leaves)
     return time.perf_counter() - t, totals
@@ -204,8 +204,8 @@ def main() -> None:
         print(f"ANALYZE of the schema's tables: {out['analyze_s']:.1f} s")
 
     # The anchor cycle calls the service's totals through this wrapper, which times them.
-    contents = TimedContents()
-    anchor._checkpoint_contents = contents
+    timed = TimedContents()
+    contents.checkpoint_contents = timed
     with tempfile.TemporaryDirectory() as tmp:
         with open(Path(tmp) / "anvil.log", "wb") as anvil_log:
             process = start_anvil(ANVIL_PORT, anvil_args(state=Path(tmp) / "state.json"), anvil_log)
@@ -220,7 +220,7 @@ def main() -> None:
                 return ChainClient(config)
 
             out["cp1_anchor_s"], cp1_totals = anchor_once(engine, sf, client, size1)
-            out["cp1_totals_s"] = contents.seconds[-1]
+            out["cp1_totals_s"] = timed.seconds[-1]
             print(
                 f"checkpoint 1 (no base: full pass), tree size {size1:,}: totals "
                 f"{out['cp1_totals_s']:.3f} s, anchor cycle {out['cp1_anchor_s']:.2f} s "
@@ -240,7 +240,7 @@ def main() -> None:
             )
 
             out["cp2_anchor_s"], cp2_totals = anchor_once(engine, sf, client, size2)
-            out["cp2_totals_s"] = contents.seconds[-1]
+            out["cp2_totals_s"] = timed.seconds[-1]
             print(
                 f"checkpoint 2 (from checkpoint 1: incremental), tree size {size2:,}: totals "
                 f"{out['cp2_totals_s']:.3f} s, anchor cycle {out['cp2_anchor_s']:.2f} s"
@@ -248,7 +248,7 @@ def main() -> None:
         finally:
             stop_anvil(process)
 
-    out["full_pass_s"], full_totals = full_pass(sf, size2, contents.inner)
+    out["full_pass_s"], full_totals = full_pass(sf, size2, timed.inner)
     print(f"no base at tree size {size2:,} (full pass): totals {out['full_pass_s']:.3f} s")
     out["rebuild_all_s"], rebuilt_totals = rebuild_all(sf, size2)
     print(

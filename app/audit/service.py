@@ -5,7 +5,6 @@ import json
 from collections.abc import Iterator
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.schemas import (
@@ -19,7 +18,7 @@ from app.audit.schemas import (
 )
 from app.core.errors import ApiError, not_found
 from app.ingest import service as ingest
-from app.ledger import log
+from app.ledger import checkpoints, log
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
 from app.pure import merkle
@@ -58,12 +57,7 @@ def checkpoint_head(cp: Checkpoint) -> CheckpointHead:
 
 def confirmed_checkpoint(session: Session, number: int) -> Checkpoint:
     """The confirmed checkpoint with this contract number (404 when there is none)."""
-    cp = session.scalar(
-        select(Checkpoint)
-        .where(Checkpoint.status == "confirmed", Checkpoint.number == number)
-        .order_by(Checkpoint.id.desc())
-        .limit(1)
-    )
+    cp = checkpoints.confirmed(session, number)
     if cp is None:
         raise not_found("confirmed checkpoint", number)
     return cp
@@ -82,12 +76,7 @@ def _checkpoint_for(session: Session, leaf_index: int, number: int | None) -> Ch
                 "ask for a later checkpoint"
             )
         return cp
-    latest = session.scalar(
-        select(Checkpoint)
-        .where(Checkpoint.status == "confirmed", Checkpoint.tree_size > leaf_index)
-        .order_by(Checkpoint.number.desc(), Checkpoint.id.desc())
-        .limit(1)
-    )
+    latest = checkpoints.latest_covering(session, leaf_index)
     if latest is None:
         raise _not_anchored(
             f"leaf {leaf_index} is sequenced but no confirmed checkpoint includes it yet: "

@@ -1,7 +1,8 @@
 """FastAPI dependencies shared by the routers."""
 
 from collections.abc import Iterator
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -24,3 +25,6 @@ IdPath = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 CheckpointNumberPath = Annotated[int, Path(ge=0, le=DB_ID_MAX)]
 CheckpointNumberQuery = Annotated[int, Query(ge=0, le=DB_ID_MAX)]
 IdFilter = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]
+Period = Annotated[Literal["day", "month"], Query(description="Local calendar day or month.")]
+FirstDay = Annotated[date | None, Query(description="First period start (inclusive).")]
+LastDay = Annotated[date | None, Query(description="Last period start (inclusive).")]

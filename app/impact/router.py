@@ -1,13 +1,12 @@
 """Admin API for the impact calculation: benchmarks, emission factors, results, recomputes."""
 
 import json
-from datetime import date, timedelta
-from typing import Annotated, Literal
+from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.core.db import utcnow
-from app.core.deps import IdPath, SessionDep
+from app.core.deps import FirstDay, IdPath, LastDay, Period, SessionDep
 from app.core.errors import ApiError
 from app.core.locks import try_exclusive
 from app.core.security import require_admin
@@ -28,10 +27,6 @@ from app.impact.schemas import (
 RECOMPUTE_WAIT_S = 30.0
 
 router = APIRouter(prefix="/v1/admin", tags=["impact"], dependencies=[Depends(require_admin)])
-
-Period = Annotated[Literal["day", "month"], Query(description="Local calendar day or month.")]
-FirstDay = Annotated[date | None, Query(description="First period start (inclusive).")]
-LastDay = Annotated[date | None, Query(description="Last period start (inclusive).")]
 
 
 def _config_out(config: BenchmarkConfig) -> BenchmarkConfigOut:

@@ -9,6 +9,7 @@ from app.core.errors import error_body
 from app.core.schemas import Page, Rfc3339Time
 from app.core.security import require_admin
 from app.ingest import service
+from app.ingest.models import Reading
 from app.ingest.schemas import BatchIn, BatchResult, ReadingOut
 
 router = APIRouter(tags=["ingest"])
@@ -63,23 +64,20 @@ def get_readings(
     limit: LimitQuery = 1000,
     cursor: CursorQuery = None,
 ) -> Page[ReadingOut]:
-    rows, next_cursor = service.list_readings(
+    return service.list_readings(
         session, meter_id, start_from, start_to, all_revisions, limit, cursor
-    )
-    return Page(
-        items=[
-            ReadingOut(
-                id=r.id,
-                meter_id=r.meter_id,
-                start=r.start_at,
-                end=r.end_at,
-                energy_wh=r.energy_wh,
-                temperature_centi_c=r.temperature_centi_c,
-                revision=r.revision,
-                supersedes_id=r.supersedes_id,
-                batch_id=r.batch_id,
-            )
-            for r in rows
-        ],
-        next_cursor=next_cursor,
+    ).page(_reading_out)
+
+
+def _reading_out(r: Reading) -> ReadingOut:
+    return ReadingOut(
+        id=r.id,
+        meter_id=r.meter_id,
+        start=r.start_at,
+        end=r.end_at,
+        energy_wh=r.energy_wh,
+        temperature_centi_c=r.temperature_centi_c,
+        revision=r.revision,
+        supersedes_id=r.supersedes_id,
+        batch_id=r.batch_id,
     )

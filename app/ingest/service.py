@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.core.db import bulk_insert, upsert, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
+from app.core.pagination import Rows, cut
 from app.core.schemas import DB_INT_MAX
 from app.ingest.models import IngestBatch, Reading, ReadingChange
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
@@ -330,7 +331,7 @@ def list_readings(
     all_revisions: bool,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Reading], str | None]:
+) -> Rows[Reading]:
     """A meter's readings ordered by (start, revision); by default only the latest revision of
     each interval. ``start_to`` is exclusive. The cursor is ``<start epoch s>:<revision>``."""
     get_meter(session, meter_id)
@@ -367,11 +368,7 @@ def list_readings(
     rows = list(
         session.scalars(query.order_by(Reading.start_at, Reading.revision).limit(limit + 1))
     )
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, f"{int(last.start_at.timestamp())}:{last.revision}"
+    return cut(rows, limit, lambda last: f"{int(last.start_at.timestamp())}:{last.revision}")
 
 
 class ReadingRecord(NamedTuple):

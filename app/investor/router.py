@@ -1,19 +1,24 @@
 """Investor read API: public or with a read-only investor key (never the admin token). Every
 answer carries an ETag and Cache-Control; lists are paged with `limit` and `cursor`."""
 
-from collections.abc import Callable
-from datetime import date, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.audit import service as audit
 from app.audit.schemas import ProofBundle
-from app.core.deps import CheckpointNumberPath, CursorQuery, IdPath, LimitQuery, SessionDep
-from app.core.errors import FieldError, not_found, unprocessable
+from app.core.deps import (
+    CheckpointNumberPath,
+    CursorQuery,
+    FirstDay,
+    IdPath,
+    LastDay,
+    LimitQuery,
+    Period,
+    SessionDep,
+)
 from app.core.http_cache import cached_json
-from app.core.pagination import decode_cursor
+from app.core.pagination import page, series_start
 from app.core.schemas import DB_ID_MAX, Page
 from app.core.security import require_investor
 from app.investor import service
@@ -27,37 +32,23 @@ from app.investor.schemas import (
     InvestorBondDetail,
     Methodology,
 )
-from app.ledger.models import Checkpoint
 from app.registry import service as registry
 
 router = APIRouter(
     prefix="/v1/investor", tags=["investor"], dependencies=[Depends(require_investor)]
 )
 
-Period = Annotated[Literal["day", "month"], Query(description="Local calendar day or month.")]
-FirstDay = Annotated[date | None, Query(description="First period start (inclusive).")]
-LastDay = Annotated[date | None, Query(description="Last period start (inclusive).")]
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (If-None-Match matched the ETag)"}
 }
-
-
-Item = TypeVar("Item")
-
-
-def _page(items: list[Item], limit: int, cursor_of: Callable[[Item], object]) -> Page[Item]:
-    """``limit + 1`` items asked for: the extra one says there is a next page."""
-    if len(items) > limit:
-        return Page(items=items[:limit], next_cursor=str(cursor_of(items[limit - 1])))
-    return Page(items=items, next_cursor=None)
 
 
 @router.get("/bonds", summary="Bonds", response_model=Page[InvestorBond], responses=NOT_MODIFIED)
 def list_bonds(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
-    bonds, next_cursor = registry.list_bonds(session, limit, cursor)
-    return cached_json(request, service.bond_page(bonds, next_cursor))
+    bonds = registry.list_bonds(session, limit, cursor)
+    return cached_json(request, bonds.page(InvestorBond.model_validate))
 
 
 @router.get(
@@ -92,9 +83,9 @@ def bond_impact(
     limit: LimitQuery = 400,
     cursor: CursorQuery = None,
 ) -> Response:
-    first = _after(cursor, first_day)
+    first = series_start(cursor, first_day)
     items = service.bond_series(session, bond_id, period, first, last_day)
-    return cached_json(request, _page(items, limit, lambda item: item.period_start))
+    return cached_json(request, page(items, limit, lambda item: item.period_start))
 
 
 @router.get(
@@ -125,9 +116,9 @@ def asset_series(
     limit: LimitQuery = 400,
     cursor: CursorQuery = None,
 ) -> Response:
-    first = _after(cursor, first_day)
+    first = series_start(cursor, first_day)
     items = service.series(session, asset_id, period, first, last_day)
-    return cached_json(request, _page(items, limit, lambda item: item.period_start))
+    return cached_json(request, page(items, limit, lambda item: item.period_start))
 
 
 @router.get(
@@ -149,18 +140,8 @@ def methodology(request: Request, session: SessionDep, asset_id: IdPath) -> Resp
 def checkpoints(
     request: Request, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Response:
-    query = (
-        select(Checkpoint)
-        .where(Checkpoint.status.notin_(("failed", "lost")))  # lost: no longer on chain
-        .order_by(Checkpoint.id.desc())
-    )
-    before = decode_cursor(cursor)
-    if before is not None:
-        query = query.where(Checkpoint.id < before)
-    rows = list(session.scalars(query.limit(limit + 1)))
     anchored = request.app.state.anchored
-    items = [service.checkpoint_list_item(cp, anchored) for cp in rows]
-    return cached_json(request, _page(items, limit, lambda item: item.id))
+    return cached_json(request, service.checkpoint_page(session, limit, cursor, anchored))
 
 
 @router.get(
@@ -170,12 +151,8 @@ def checkpoints(
     responses=NOT_MODIFIED,
 )
 def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPath) -> Response:
-    cp = session.scalar(
-        select(Checkpoint).where(Checkpoint.number == number, Checkpoint.status == "confirmed")
-    )
-    if cp is None:
-        raise not_found("checkpoint", number)
-    return cached_json(request, service.checkpoint_summary(cp, request.app.state.anchored))
+    anchored = request.app.state.anchored
+    return cached_json(request, service.checkpoint(session, number, anchored))
 
 
 @router.get(
@@ -195,13 +172,3 @@ def proof(
     ref_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
 ) -> Response:
     return cached_json(request, audit.proof_bundle(session, kind, ref_id))
-
-
-def _after(cursor: str | None, first_day: date | None) -> date | None:
-    """Series cursors are the last period start returned; the next page starts after it."""
-    if cursor is None:
-        return first_day
-    try:
-        return date.fromisoformat(cursor) + timedelta(days=1)
-    except (ValueError, OverflowError):  # OverflowError: the last day there is
-        raise unprocessable([FieldError("cursor", "is not a cursor this API returned")]) from None

@@ -10,6 +10,7 @@ from typing import Any, overload
 
 from sqlalchemy.orm import Session
 
+from app.core.errors import not_found
 from app.core.schemas import Page
 from app.impact.configs import benchmark_configs
 from app.impact.factors import factors_by_ids
@@ -36,13 +37,12 @@ from app.investor.schemas import (
     Methodology,
     ProceedsAllocation,
 )
-from app.ledger.anchor import anchoring_of, latest_confirmed_checkpoint
+from app.ledger import checkpoints
 from app.ledger.chain import ChainError, OnChainCheckpoint
 from app.ledger.models import Checkpoint
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.pure.calc.results import AttributedTotals, coverage
 from app.registry import service as registry
-from app.registry.models import Bond
 
 WH_PER_KWH = Decimal(1000)
 G_PER_T = Decimal(1_000_000)
@@ -126,8 +126,22 @@ def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> Checkpo
     )
 
 
-def checkpoint_list_item(cp: Checkpoint, anchored: AnchoredCheckpoints) -> CheckpointListItem:
-    return CheckpointListItem(**dict(checkpoint_summary(cp, anchored)), id=cp.id)
+def checkpoint(session: Session, number: int, anchored: AnchoredCheckpoints) -> CheckpointSummary:
+    """The confirmed checkpoint with this contract number (404 when there is none)."""
+    cp = checkpoints.confirmed(session, number)
+    if cp is None:
+        raise not_found("checkpoint", number)
+    return checkpoint_summary(cp, anchored)
+
+
+def checkpoint_page(
+    session: Session, limit: int, cursor: str | None, anchored: AnchoredCheckpoints
+) -> Page[CheckpointListItem]:
+    """The checkpoints a chain holds or will (not failed or lost ones), newest first."""
+    rows = checkpoints.newest_first(session, limit, cursor, on_chain_only=True)
+    return rows.page(
+        lambda cp: CheckpointListItem(**dict(checkpoint_summary(cp, anchored)), id=cp.id)
+    )
 
 
 def _anchoring(final: bool, anchoring: tuple[int, int | None] | None) -> Anchoring:
@@ -142,7 +156,7 @@ def series(
     session: Session, asset_id: int, period: str, first: date | None, last: date | None
 ) -> list[AssetPeriodFigures]:
     rows = series_rows(session, asset_id, period, first, last)
-    anchoring = anchoring_of(session, "result", [r.id for r in rows])
+    anchoring = checkpoints.anchoring_of(session, "result", [r.id for r in rows])
     return [
         AssetPeriodFigures(
             period_start=row.period_start,
@@ -160,11 +174,6 @@ def series(
         )
         for row in rows
     ]
-
-
-def bond_page(bonds: Sequence[Bond], next_cursor: str | None) -> Page[InvestorBond]:
-    items = [InvestorBond.model_validate(b) for b in bonds]
-    return Page[InvestorBond](items=items, next_cursor=next_cursor)
 
 
 def asset_detail(session: Session, asset_id: int) -> InvestorAsset:
@@ -259,7 +268,7 @@ def _anchored_totals(
 ) -> AnchoredBondTotals | None:
     """The bond's totals in the latest confirmed checkpoint, read from the contract (never from
     the database's copy); the reason instead of figures when the chain cannot be read."""
-    latest = latest_confirmed_checkpoint(session)
+    latest = checkpoints.latest_confirmed(session)
     if latest is None:
         return None
     found = _on_chain(latest, anchored)

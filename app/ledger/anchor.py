@@ -16,37 +16,32 @@ pinned block no older than that receipt, so a block mined between two reads cann
 A confirmed checkpoint the chain no longer holds (a node restarted from an older state, or a
 chain reset) is marked ``lost``, never deleted, and its tree is anchored again as a new
 checkpoint; a row's ``number`` is always the contract's number for it.
+
+The job reads the checkpoint table through ``checkpoints`` and takes a new checkpoint's totals
+and methodology hash from ``contents``.
 """
 
-import itertools
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import TxReceipt
 
-from app.core.db import in_ids, utcnow
+from app.core.db import utcnow
 from app.core.locks import try_exclusive
-from app.impact.result_rows import result_ids_of_asset
-from app.ledger import log
+from app.ledger import checkpoints, contents, log
 from app.ledger.chain import ChainClient, ChainError
-from app.ledger.models import ChainDeployment, Checkpoint, LogEntry
-from app.ledger.sources import build_leaves
-from app.pure.encoding import decode_leaf
-from app.pure.totals import BondTotals, add_day_results, bond_totals, methodology_hash
+from app.ledger.checkpoints import OPEN
+from app.ledger.models import ChainDeployment, Checkpoint
 
 logger = logging.getLogger(__name__)
 LOCK_NAME = "gbt.anchor"
-OPEN = ("pending", "sent")
-# Rows whose tree is, or is on its way to be, on the contract in use.
-LIVE = ("pending", "sent", "confirmed")
-LEAF_CHUNK = 5000
 
 # Where a run can be stopped (a crash, for tests): "recorded" (the new checkpoint is committed,
 # nothing sent), "sent" (broadcast, not yet recorded as sent), "mined" (its receipt read, the
@@ -105,13 +100,7 @@ def _contract_gone(session: Session, chain_id: int, address: str) -> None:
     """The checkpoints of a contract the chain no longer has are lost (their trees are anchored
     again on the new contract); its open ones can never land."""
     reason = f"the registry contract {address} is gone from chain {chain_id} (the chain was reset)"
-    for cp in session.scalars(
-        select(Checkpoint).where(
-            Checkpoint.chain_id == chain_id,
-            Checkpoint.contract_address == address,
-            Checkpoint.status.in_(LIVE),
-        )
-    ):
+    for cp in checkpoints.live_on(session, chain_id, address):
         if cp.status == "confirmed":
             _mark_lost(cp, reason)
         else:
@@ -131,17 +120,7 @@ def check_confirmed(
     returned. Unless ``full``, a contract whose count covers the latest confirmed checkpoint
     and holds it unchanged is taken as holding them all (two reads): it is append-only, and a
     conflict on a reused number is caught when it is confirmed (``_confirm``)."""
-    rows = list(
-        session.scalars(
-            select(Checkpoint)
-            .where(
-                Checkpoint.status == "confirmed",
-                Checkpoint.chain_id == client.chain_id,
-                Checkpoint.contract_address == address,
-            )
-            .order_by(Checkpoint.number, Checkpoint.id)
-        )
-    )
+    rows = checkpoints.confirmed_on(session, client.chain_id, address)
     if not rows:
         return []
     count = client.checkpoint_count(address, block)
@@ -182,9 +161,7 @@ def reconcile(
     at_step: StepHook | None = None,
 ) -> None:
     """Bring every open checkpoint in line with the chain."""
-    for cp in session.scalars(
-        select(Checkpoint).where(Checkpoint.status.in_(OPEN)).order_by(Checkpoint.id)
-    ):
+    for cp in checkpoints.open_ones(session):
         if (cp.chain_id, cp.contract_address) != (client.chain_id, address):
             cp.status, cp.error = (
                 "failed",
@@ -254,15 +231,11 @@ def _confirm(
     mined_in: int | None,
     now: datetime,
 ) -> None:
-    holders = select(Checkpoint).where(
-        Checkpoint.status == "confirmed",
-        Checkpoint.chain_id == cp.chain_id,
-        Checkpoint.contract_address == address,
-        Checkpoint.number == number,
-    )
-    if session.scalar(holders) is not None:  # the chain reused that number: the row holding
-        check_confirmed(session, client, address, block, full=True)  # it was lost, and others
-        for holder in session.scalars(holders):  # the same tree: this transaction wrote it
+    if checkpoints.holding(session, cp.chain_id, address, number):
+        # The chain reused that number: the row holding it was lost (the full check marks it),
+        # and any row still holding it has the same tree, which this transaction wrote.
+        check_confirmed(session, client, address, block, full=True)
+        for holder in checkpoints.holding(session, cp.chain_id, address, number):
             _mark_lost(holder, f"checkpoint {number} on chain was written by {cp.tx_hash}")
     cp.status, cp.number, cp.confirmed_at, cp.block_number = "confirmed", number, now, mined_in
     logger.info(
@@ -312,110 +285,6 @@ def _send(
         at_step("sent", cp)
 
 
-def _checkpoint_contents(session: Session, size: int) -> tuple[list[tuple[int, int, int]], bytes]:
-    """Bond totals and methodology hash of the first ``size`` leaves. Totals move forward from
-    the latest earlier checkpoint by the leaves logged since, so a checkpoint costs what was
-    logged since the last one, not the whole history (``totals.bond_totals`` over every leaf
-    gives the same, and is what the verifier recomputes)."""
-    base_cp = session.scalar(
-        select(Checkpoint)
-        .where(Checkpoint.tree_size <= size)
-        .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc())
-        .limit(1)
-    )
-    start = 0 if base_cp is None else base_cp.tree_size
-    base: BondTotals = (
-        {} if base_cp is None else {b: (r, g) for b, r, g in json.loads(base_cp.totals_json)}
-    )
-    factors = _leaves_of(session, "emission_factor", 0, size)
-    allocations = _leaves_of(session, "allocation", 0, size)
-    old = [decode_leaf(data) for index, data in allocations if index < start]
-    new = [decode_leaf(data) for index, data in allocations if index >= start]
-
-    if not old:  # no allocation before the base, so nothing to move forward: one pass
-        results = _decoded_in_chunks(session, "result", _entries_of(session, "result", 0, size))
-        totals = {b: (r, g) for b, r, g in bond_totals(itertools.chain(new, results))}
-    else:
-        totals = _moved_forward(session, base, old, start, size)
-        for allocation in new:  # logged since the base: its asset's whole history, once
-            ids = result_ids_of_asset(session, allocation["asset_id"], "day")
-            history = _decoded_in_chunks(
-                session, "result", _logged_before(session, "result", ids, size)
-            )
-            for bond_id, r, g in bond_totals(itertools.chain([allocation], history)):
-                previous = totals.get(bond_id, (0, 0))
-                totals[bond_id] = (previous[0] + r, previous[1] + g)
-    ordered = [(bond_id, r, g) for bond_id, (r, g) in sorted(totals.items())]
-    return ordered, methodology_hash([data for _, data in factors])
-
-
-def _moved_forward(
-    session: Session, base: BondTotals, allocations: list[dict[str, Any]], start: int, end: int
-) -> BondTotals:
-    """``base`` (the totals at tree size ``start``) moved forward by the day results logged in
-    [start, end), each with the revision it supersedes."""
-    totals = base
-    entries = _entries_of(session, "result", start, end)
-    for i in range(0, len(entries), LEAF_CHUNK):
-        chunk = [decode_leaf(d) for d in _build(session, "result", entries[i : i + LEAF_CHUNK])]
-        superseded_ids = [x["supersedes_result_id"] for x in chunk if x["supersedes_result_id"]]
-        superseded = {
-            ref_id: decode_leaf(data)
-            for ref_id, data in zip(
-                superseded_ids, _build(session, "result", superseded_ids), strict=True
-            )
-        }
-        pairs = [(x, superseded.get(x["supersedes_result_id"] or 0)) for x in chunk]
-        totals = add_day_results(totals, allocations, pairs)
-    return totals
-
-
-def _entry_refs(session: Session, kind: str, first: int, end: int) -> list[tuple[int, int]]:
-    """(leaf index, ref id) of the log's ``kind`` leaves with first <= index < end."""
-    return [
-        (index, ref_id)
-        for index, ref_id in session.execute(
-            select(LogEntry.leaf_index, LogEntry.ref_id)
-            .where(LogEntry.kind == kind, LogEntry.leaf_index >= first, LogEntry.leaf_index < end)
-            .order_by(LogEntry.leaf_index)
-        )
-    ]
-
-
-def _logged_before(session: Session, kind: str, ref_ids: list[int], end: int) -> list[int]:
-    """Those of ``ref_ids`` whose leaf index is below ``end``, in log order."""
-    found: list[tuple[int, int]] = []
-    for i in range(0, len(ref_ids), LEAF_CHUNK):
-        found += session.execute(
-            select(LogEntry.leaf_index, LogEntry.ref_id).where(
-                LogEntry.kind == kind,
-                LogEntry.ref_id.in_(ref_ids[i : i + LEAF_CHUNK]),
-                LogEntry.leaf_index < end,
-            )
-        ).tuples()
-    return [ref_id for _, ref_id in sorted(found)]
-
-
-def _entries_of(session: Session, kind: str, first: int, end: int) -> list[int]:
-    return [ref_id for _, ref_id in _entry_refs(session, kind, first, end)]
-
-
-def _decoded_in_chunks(session: Session, kind: str, ref_ids: list[int]) -> Iterator[dict[str, Any]]:
-    """The leaves of these sources, decoded, built a chunk at a time (bounded memory)."""
-    for i in range(0, len(ref_ids), LEAF_CHUNK):
-        yield from (decode_leaf(d) for d in _build(session, kind, ref_ids[i : i + LEAF_CHUNK]))
-
-
-def _build(session: Session, kind: str, ref_ids: list[int]) -> list[bytes]:
-    built = build_leaves(session, [(kind, ref_id) for ref_id in ref_ids])
-    return [built[(kind, ref_id)] for ref_id in ref_ids]
-
-
-def _leaves_of(session: Session, kind: str, first: int, end: int) -> list[tuple[int, bytes]]:
-    refs = _entry_refs(session, kind, first, end)
-    return list(zip((i for i, _ in refs), _build(session, kind, [r for _, r in refs]), strict=True))
-
-
 def _new_checkpoint(
     session: Session, client: ChainClient, address: str, policy: AnchorPolicy, now: datetime
 ) -> Checkpoint | None:
@@ -429,18 +298,14 @@ def _new_checkpoint(
         logger.info("anchoring again the tree of lost checkpoint %d (size %d)", lost.id, size)
     else:
         size = log.tree_size(session)
-        last = session.scalar(
-            select(Checkpoint)
-            .where(Checkpoint.status.in_(LIVE))
-            .order_by(Checkpoint.id.desc())
-            .limit(1)
-        )
+        last = checkpoints.latest_live(session)
         if size == 0 or (
             last is not None and (size <= last.tree_size or now - last.created_at < policy.interval)
         ):
             return None
         root, closes_at = log.root(session, size), now
-        totals, method_hash = _checkpoint_contents(session, size)
+        # Looked up in its module at each call: bench/checkpoint.py wraps it.
+        totals, method_hash = contents.checkpoint_contents(session, size)
     signed = client.sign_checkpoint(
         address, client.next_nonce(), size, root, int(closes_at.timestamp()), method_hash, totals
     )
@@ -468,23 +333,8 @@ def _lost_tree_to_anchor_again(
 ) -> Checkpoint | None:
     """The smallest lost tree larger than every tree on (or on its way to) this contract,
     provided the contract would still take it (it only takes growing tree sizes)."""
-    live_size = session.scalar(
-        select(func.max(Checkpoint.tree_size)).where(
-            Checkpoint.status.in_(LIVE),
-            Checkpoint.chain_id == client.chain_id,
-            Checkpoint.contract_address == address,
-        )
-    )
-    lost = session.scalar(
-        select(Checkpoint)
-        .where(
-            Checkpoint.status == "lost",
-            Checkpoint.chain_id == client.chain_id,
-            Checkpoint.tree_size > (live_size or 0),
-        )
-        .order_by(Checkpoint.tree_size, Checkpoint.id)
-        .limit(1)
-    )
+    live_size = checkpoints.largest_live_size(session, client.chain_id, address)
+    lost = checkpoints.smallest_lost_above(session, client.chain_id, live_size or 0)
     if lost is None:
         return None
     block = client.block_number()
@@ -524,9 +374,7 @@ def run_anchor_cycle(
                 check_confirmed(session, client, address, client.block_number(), full)
                 session.commit()
                 _checked_in_full.add(checked)
-                was_open = list(
-                    session.scalars(select(Checkpoint).where(Checkpoint.status.in_(OPEN)))
-                )
+                was_open = checkpoints.open_ones(session)
                 reconcile(session, client, address, now, at_step)
                 cp = next((c for c in was_open if c.status in OPEN), None)
                 if cp is None:
@@ -567,38 +415,3 @@ def _await(
             )
         time.sleep(0.2)
         reconcile(session, client, address, utcnow(), at_step)
-
-
-def latest_confirmed_checkpoint(session: Session) -> Checkpoint | None:
-    return session.scalar(
-        select(Checkpoint)
-        .where(Checkpoint.status == "confirmed")
-        .order_by(Checkpoint.tree_size.desc())
-        .limit(1)
-    )
-
-
-def anchoring_of(
-    session: Session, kind: str, ref_ids: list[int]
-) -> dict[int, tuple[int, int | None]]:
-    """ref_id -> (leaf index, number of the first confirmed checkpoint whose tree contains the
-    leaf, or None while none does), for the sources of this kind that are in the log. One query
-    per 1,000 ids; each covering checkpoint is one index probe, however many checkpoints exist."""
-    covering = (
-        select(Checkpoint.number)
-        .where(Checkpoint.status == "confirmed", Checkpoint.tree_size > LogEntry.leaf_index)
-        .order_by(Checkpoint.tree_size)
-        .limit(1)
-        .correlate(LogEntry)
-        .scalar_subquery()
-    )
-    found: dict[int, tuple[int, int | None]] = {}
-    for i in range(0, len(ref_ids), 1000):
-        chunk = ref_ids[i : i + 1000]
-        for ref_id, leaf_index, number in session.execute(
-            select(LogEntry.ref_id, LogEntry.leaf_index, covering).where(
-                LogEntry.kind == kind, in_ids(session, LogEntry.ref_id, chunk)
-            )
-        ):
-            found[ref_id] = (leaf_index, number)
-    return found

@@ -37,9 +37,9 @@ from app.core.db import utcnow
 from app.impact.rollups import verify_rollups
 from app.ingest.models import IngestBatch
 from app.ingest.service import ReadingRecord
-from app.ledger import log
+from app.ledger import checkpoints, log
 from app.ledger.chain import ChainError, OnChainCheckpoint
-from app.ledger.models import Checkpoint, IntegrityMark, LogEntry, MerkleNode
+from app.ledger.models import IntegrityMark, LogEntry, MerkleNode
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.ledger.sources import build_leaves, reading_leaves
 from app.pure import merkle, signing
@@ -176,11 +176,7 @@ def _check_checkpoints(
     latest: OnChainCheckpoint | None = None
     if not chain_ok:
         return None
-    for cp in session.scalars(
-        select(Checkpoint)
-        .where(Checkpoint.status == "confirmed", Checkpoint.tree_size >= from_size)
-        .order_by(Checkpoint.tree_size)
-    ):
+    for cp in checkpoints.confirmed_from(session, from_size):
         what = f"checkpoint {cp.number} (id {cp.id})"
         if cp.number is None:
             report.add("checkpoint", what, "a contract checkpoint number", "none")
@@ -420,9 +416,7 @@ def _getter(nodes: dict[tuple[int, int], bytes]) -> merkle.GetNode:
 
 
 def _move_mark(session: Session, cp: OnChainCheckpoint, now: datetime) -> None:
-    source = session.scalar(
-        select(Checkpoint).where(Checkpoint.status == "confirmed", Checkpoint.number == cp.number)
-    )
+    source = checkpoints.confirmed(session, cp.number)
     assert source is not None
     mark = session.get(IntegrityMark, MARK_ID)
     if mark is None:

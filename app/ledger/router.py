@@ -6,12 +6,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from app.core.deps import LimitQuery, SessionDep
 from app.core.security import require_admin
+from app.ledger import checkpoints
 from app.ledger.integrity import check
-from app.ledger.models import Checkpoint
 
 router = APIRouter(prefix="/v1/admin", tags=["ledger"], dependencies=[Depends(require_admin)])
 
@@ -63,7 +62,7 @@ class IntegrityOut(BaseModel):
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
 def list_checkpoints(session: SessionDep, limit: LimitQuery = 100) -> list[CheckpointOut]:
-    rows = session.scalars(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(limit))
+    rows = checkpoints.newest_first(session, limit, None, on_chain_only=False).items
     return [
         CheckpointOut(
             id=c.id,

@@ -37,8 +37,7 @@ def create_bond(body: BondCreate, session: SessionDep, response: Response) -> Bo
 def list_bonds(
     session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[BondOut]:
-    items, next_cursor = service.list_bonds(session, limit, cursor)
-    return Page(items=[BondOut.model_validate(b) for b in items], next_cursor=next_cursor)
+    return service.list_bonds(session, limit, cursor).page(BondOut.model_validate)
 
 
 @router.get("/bonds/{bond_id}", response_model=BondOut)
@@ -57,8 +56,7 @@ def create_asset(body: AssetCreate, session: SessionDep, response: Response) -> 
 def list_assets(
     session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[AssetOut]:
-    items, next_cursor = service.list_assets(session, limit, cursor)
-    return Page(items=[AssetOut.model_validate(a) for a in items], next_cursor=next_cursor)
+    return service.list_assets(session, limit, cursor).page(AssetOut.model_validate)
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut)
@@ -83,8 +81,9 @@ def list_allocations(
     bond_id: IdFilter = None,
     asset_id: IdFilter = None,
 ) -> Page[AllocationOut]:
-    items, next_cursor = service.list_allocations(session, limit, cursor, bond_id, asset_id)
-    return Page(items=[AllocationOut.model_validate(a) for a in items], next_cursor=next_cursor)
+    return service.list_allocations(session, limit, cursor, bond_id, asset_id).page(
+        AllocationOut.model_validate
+    )
 
 
 @router.get("/allocations/{allocation_id}", response_model=AllocationOut)
@@ -108,8 +107,7 @@ def list_meters(
     cursor: CursorQuery = None,
     asset_id: IdFilter = None,
 ) -> Page[MeterOut]:
-    items, next_cursor = service.list_meters(session, limit, cursor, asset_id)
-    return Page(items=[MeterOut.model_validate(m) for m in items], next_cursor=next_cursor)
+    return service.list_meters(session, limit, cursor, asset_id).page(MeterOut.model_validate)
 
 
 @router.get("/meters/{meter_id}", response_model=MeterOut)

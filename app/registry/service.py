@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import Base, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
-from app.core.pagination import keyset_page
+from app.core.pagination import Rows, keyset_page
 from app.outbox.service import enqueue
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
 from app.registry.schemas import AllocationCreate, AssetCreate, BondCreate, MeterCreate
@@ -84,7 +84,7 @@ def get_bond(session: Session, bond_id: int) -> Bond:
     return _get(session, Bond, bond_id, "bond")
 
 
-def list_bonds(session: Session, limit: int, cursor: str | None) -> tuple[list[Bond], str | None]:
+def list_bonds(session: Session, limit: int, cursor: str | None) -> Rows[Bond]:
     return keyset_page(session, select(Bond), Bond.id, limit, cursor)
 
 
@@ -101,9 +101,7 @@ def get_asset(session: Session, asset_id: int) -> GreenAsset:
     return _get(session, GreenAsset, asset_id, "asset")
 
 
-def list_assets(
-    session: Session, limit: int, cursor: str | None
-) -> tuple[list[GreenAsset], str | None]:
+def list_assets(session: Session, limit: int, cursor: str | None) -> Rows[GreenAsset]:
     return keyset_page(session, select(GreenAsset), GreenAsset.id, limit, cursor)
 
 
@@ -186,7 +184,7 @@ def list_allocations(
     cursor: str | None,
     bond_id: int | None = None,
     asset_id: int | None = None,
-) -> tuple[list[Allocation], str | None]:
+) -> Rows[Allocation]:
     query = select(Allocation)
     if bond_id is not None:
         query = query.where(Allocation.bond_id == bond_id)
@@ -227,7 +225,7 @@ def find_meter(session: Session, meter_id: int) -> Meter | None:
 
 def list_meters(
     session: Session, limit: int, cursor: str | None, asset_id: int | None = None
-) -> tuple[list[Meter], str | None]:
+) -> Rows[Meter]:
     query = select(Meter)
     if asset_id is not None:
         query = query.where(Meter.asset_id == asset_id)
