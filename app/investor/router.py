@@ -28,6 +28,7 @@ from app.investor.schemas import (
     Methodology,
 )
 from app.ledger.models import Checkpoint
+from app.pure.encoding import LeafKind
 from app.registry import service as registry
 
 router = APIRouter(
@@ -191,7 +192,7 @@ def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPa
 def proof(
     request: Request,
     session: SessionDep,
-    kind: audit.LeafKind,
+    kind: LeafKind,
     ref_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
 ) -> Response:
     return cached_json(request, audit.proof_bundle(session, kind, ref_id))
