@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.ledger.sources import meter_key_leaf
-from app.pure.encoding import canonical_json, decode_leaf, reading_leaf
+from app.pure.encoding import canonical_json, decode_leaf
+from app.pure.leaves import ReadingLeaf, parse_leaf
 from app.pure.merkle import leaf_hash
 from app.registry.models import Meter
 
@@ -38,9 +39,17 @@ def test_example_bytes_and_hash(example: dict[str, str]) -> None:
     assert decode_leaf(data) == json.loads(data)
 
 
+@pytest.mark.parametrize(
+    "example", _examples(), ids=lambda e: json.loads(e["canonical json"])["type"]
+)
+def test_example_reads_back_into_its_kind_and_is_rewritten_exactly(example: dict[str, str]) -> None:
+    data = bytes.fromhex(example["bytes (hex)"])
+    assert parse_leaf(decode_leaf(data)).encode() == data
+
+
 def test_reading_example_is_what_the_reading_encoder_writes() -> None:
     fields = json.loads(_examples()[0]["canonical json"])
-    built = reading_leaf(
+    built = ReadingLeaf(
         reading_id=fields["reading_id"],
         meter_id=fields["meter_id"],
         start=fields["start"],
@@ -51,7 +60,7 @@ def test_reading_example_is_what_the_reading_encoder_writes() -> None:
         supersedes_reading_id=fields["supersedes_reading_id"],
         batch_sequence=fields["batch_sequence"],
         batch_sha256_hex=fields["batch_sha256"],
-    )
+    ).encode()
     assert built.hex() == _examples()[0]["bytes (hex)"]
 
 

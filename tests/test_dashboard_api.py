@@ -62,6 +62,7 @@ def test_config_never_shows_the_service_chain_url(database_url: str, tmp_path: P
     assert embedded.get("/dashboard/config.json").json() == {
         "investor_access": "public",
         "chain_rpc_url": "http://127.0.0.1:8545",
+        "bundle_format": "gbt-proof-bundle/1",
     }
     secret = "https://user:secret-password@rpc.example.net/v3/0123456789abcdef"
     external = app_client(database_url, tmp_path, chain_rpc_url=secret, chain_id=1)
@@ -78,6 +79,7 @@ def test_config_never_shows_the_service_chain_url(database_url: str, tmp_path: P
     assert public.get("/dashboard/config.json").json() == {
         "investor_access": "api_key",
         "chain_rpc_url": "https://rpc.example.net/public",
+        "bundle_format": "gbt-proof-bundle/1",
     }
     for c in (embedded, external, public):
         c.app.state.engine.dispose()  # type: ignore[attr-defined]

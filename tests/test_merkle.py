@@ -1,6 +1,7 @@
 """RFC 9162 Merkle tree: every public test vector (transparency-dev/merkle, copied from the
 team's ../shared/testdata/rfc9162 into tests/data so a clone is self-contained), plus proofs
-generated from stored complete subtrees checked against the verifiers."""
+generated from stored complete subtrees checked against the verifiers, and the compact range
+(the tree kept to its right edge) against the whole tree."""
 
 import base64
 import json
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.pure import merkle
+from app.pure.compact_range import CompactRange, right_edge
 
 VECTORS = Path(__file__).parent / "data" / "rfc9162"
 REFERENCE = json.loads((VECTORS / "reference-roots.json").read_text())
@@ -189,3 +191,26 @@ def test_a_root_that_is_not_a_hash_never_verifies_even_when_it_matches(length: i
     value = bytes(range(length))
     assert not merkle.verify_inclusion(value, 0, 1, [], value)
     assert not merkle.verify_consistency(3, 3, value, value, [])
+
+
+@pytest.mark.parametrize("start", [0, 1, 5, 8, 13])
+@given(chunks=st.lists(st.integers(min_value=0, max_value=9), max_size=8))
+def test_a_compact_range_grows_as_the_whole_tree_does(start: int, chunks: list[int]) -> None:
+    """Grown from the stored right edge of a prefix, in chunks of any size, a compact range
+    creates the nodes the whole tree does, keeps only its right edge, and has its root."""
+    leaves = [f"leaf {i}".encode() for i in range(start + 9 * len(chunks))]
+    full = MemoryTree()
+    full.extend(leaves[:start])
+    tree = CompactRange(start, {key: full.nodes[key] for key in right_edge(start)})
+    for n in chunks:
+        hashes = [merkle.leaf_hash(leaf) for leaf in leaves[full.size : full.size + n]]
+        assert tree.append(hashes) == merkle.append(full.get, full.size, hashes)
+        full.extend(leaves[full.size : full.size + n])
+        assert tree.size == full.size and tree.root() == merkle.root(full.get, full.size)
+        assert sorted(tree.nodes) == sorted(right_edge(full.size))
+
+
+def test_the_right_edge_is_the_subtrees_a_root_combines() -> None:
+    assert right_edge(0) == []
+    assert right_edge(8) == [(3, 0)]
+    assert right_edge(13) == [(3, 0), (2, 2), (0, 12)]  # leaves 0-7, 8-11, 12

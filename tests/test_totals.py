@@ -3,37 +3,62 @@ they are attributed. Figures are small enough to check by hand against the rule 
 docstring."""
 
 import random
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from app.pure.calc.results import PeriodResult
+from app.pure.encoding import decode_leaf
+from app.pure.leaves import AllocationLeaf, ResultLeaf
 from app.pure.totals import add_day_results, bond_totals
 
 
 def allocation(
     bond_id: int, asset_id: int, share: str, issued: str = "2026-01-01"
 ) -> dict[str, Any]:
-    return {
-        "type": "allocation",
-        "bond_id": bond_id,
-        "asset_id": asset_id,
-        "financing_share": share,
-        "bond_issue_date": issued,
-    }
+    data = AllocationLeaf(
+        allocation_id=100 * bond_id + asset_id,
+        bond_id=bond_id,
+        bond_code=f"GB-{bond_id}",
+        bond_issue_date=date.fromisoformat(issued),
+        asset_id=asset_id,
+        currency="JPY",
+        amount_allocated=Decimal(1000),
+        financing_share=Decimal(share),
+    ).encode()
+    return decode_leaf(data)
 
 
 def day(
     asset_id: int, start: str, reduction_wh: int | None, co2_g: int | None, revision: int = 0
 ) -> dict[str, Any]:
-    return {
-        "type": "result",
-        "period": "day",
-        "asset_id": asset_id,
-        "period_start": start,
-        "revision": revision,
-        "reduction_wh": reduction_wh,
-        "co2_avoided_g": co2_g,
-    }
+    result = PeriodResult(
+        period="day",
+        period_start=date.fromisoformat(start),
+        metered_wh=1000,
+        benchmark_wh=None if reduction_wh is None else 1000 + reduction_wh,
+        reduction_wh=reduction_wh,
+        co2_avoided_g=co2_g,
+        intervals_present=48,
+        intervals_expected=48,
+        flags=(),
+        method="series",
+        method_version="series/1",
+        factor_ids=(),
+        final=True,
+    )
+    data = ResultLeaf(
+        result=result,
+        result_id=1,
+        asset_id=asset_id,
+        revision=revision,
+        supersedes_result_id=None,
+        config_id=1,
+        baseline_fit_id=None,
+    ).encode()
+    return decode_leaf(data)
 
 
 def test_each_day_is_attributed_toward_zero_before_summing() -> None:

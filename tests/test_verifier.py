@@ -19,6 +19,7 @@ from web3 import Web3
 from app.ledger.contract import deploy_registry
 from app.pure import encoding, merkle, signing
 from app.pure.artifact import REGISTRY_ABI
+from app.pure.leaves import ReadingLeaf
 from tests.anvil import AnvilNode, run_anvil
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def filler(i: int) -> bytes:
 
 
 def reading_leaf(reading_id: int, reading: signing.SignedReading, batch: bytes) -> bytes:
-    return encoding.reading_leaf(
+    return ReadingLeaf(
         reading_id=reading_id,
         meter_id=METER_ID,
         start=reading.start_s,
@@ -72,7 +73,7 @@ def reading_leaf(reading_id: int, reading: signing.SignedReading, batch: bytes) 
         supersedes_reading_id=None,
         batch_sequence=SEQUENCE,
         batch_sha256_hex=hashlib.sha256(batch).hexdigest(),
-    )
+    ).encode()
 
 
 @dataclass

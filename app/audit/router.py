@@ -15,6 +15,7 @@ from app.core.http_cache import cached_json
 from app.core.schemas import DB_ID_MAX
 from app.core.security import require_auditor
 from app.ledger.models import Checkpoint
+from app.pure.encoding import LeafKind
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_auditor)])
 
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(req
 def proof(
     request: Request,
     session: SessionDep,
-    kind: service.LeafKind,
+    kind: LeafKind,
     ref_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
     checkpoint: CheckpointNumberQuery | None = None,
 ) -> Response:

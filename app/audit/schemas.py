@@ -3,7 +3,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BUNDLE_FORMAT = "gbt-proof-bundle/1"
+from app.pure.audit_formats import BUNDLE_FORMAT
 
 
 class LeafOut(BaseModel):

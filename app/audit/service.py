@@ -1,9 +1,7 @@
 """Proof bundles (docs/audit-bundle.md), consistency proofs and the log export, built from the
 log's stored hashes and the source rows (through the ledger and ingest services)."""
 
-import json
 from collections.abc import Iterator
-from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -22,19 +20,11 @@ from app.ledger import checkpoints, log
 from app.ledger.models import Checkpoint
 from app.ledger.sources import build_leaves
 from app.pure import merkle
+from app.pure.audit_formats import checkpoint_line, leaf_line
 from app.pure.encoding import decode_leaf
+from app.pure.leaves import ReadingLeaf
 
 EXPORT_CHUNK = 5000
-
-LeafKind = Literal[
-    "reading",
-    "result",
-    "meter_key",
-    "meter_revoked",
-    "allocation",
-    "emission_factor",
-    "benchmark_config",
-]
 
 
 def checkpoint_ref(cp: Checkpoint) -> CheckpointRef:
@@ -125,7 +115,7 @@ def proof_bundle(
 
 
 def _provenance(session: Session, reading_leaf: bytes, cp: Checkpoint) -> Provenance:
-    batch_sha256 = bytes.fromhex(decode_leaf(reading_leaf)["batch_sha256"])
+    batch_sha256 = bytes.fromhex(ReadingLeaf.parse(decode_leaf(reading_leaf)).batch_sha256_hex)
     batch = ingest.batch_payload(session, batch_sha256)
     if batch is None:  # the reading's batch row is gone: the log no longer matches the rows
         raise ApiError(500, "integrity_error", f"signed batch {batch_sha256.hex()} is missing")
@@ -173,11 +163,11 @@ def export_lines(
             data = built.get((e.kind, e.ref_id))
             if data is None:  # a source row is gone: the export cannot rebuild the root
                 raise RuntimeError(f"leaf {e.leaf_index} ({e.kind} {e.ref_id}) has no source row")
-            lines.append(json.dumps({"leaf_index": e.leaf_index, "leaf_hex": data.hex()}))
+            lines.append(leaf_line(e.leaf_index, data))
         # End the read transaction between chunks (SQLite's are write-locking BEGIN IMMEDIATE
         # ones: an export must not stall ingestion) and keep memory bounded by one chunk. The
         # log is append-only, so chunks read in separate transactions still fit together.
         session.rollback()
         session.expunge_all()
         yield ("\n".join(lines) + "\n").encode() if lines else b""
-    yield (json.dumps({"checkpoint": cp.model_dump()}) + "\n").encode()
+    yield (checkpoint_line(cp.model_dump()) + "\n").encode()

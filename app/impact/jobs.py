@@ -21,7 +21,7 @@ from app.impact.models import (
     BenchmarkConfig,
     ImpactResult,
 )
-from app.impact.resolution import baseline_window
+from app.impact.resolution import config_baseline_window
 from app.impact.result_rows import closed
 from app.impact.results import recompute_asset
 from app.impact.rollups import build_new_allocation_rollups
@@ -68,7 +68,7 @@ def _with_baseline_dependents(
     configs = benchmark_configs(session, asset_id)
     extra: set[date] = set()
     for i, config in enumerate(configs):
-        window = baseline_window(config)
+        window = config_baseline_window(config)
         if window and any(window[0] <= d <= window[1] for d in days):
             until = (
                 configs[i + 1].effective_from

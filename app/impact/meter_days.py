@@ -14,7 +14,7 @@ from app.impact.models import (
     MeterDay,
 )
 from app.ingest import service as ingest
-from app.pure.calc.days import DayTotal, IntervalPoint, aggregate_days
+from app.pure.calc.days import DayTotal, IntervalPoint, aggregate_days, sum_days
 from app.registry.models import Meter
 
 
@@ -86,17 +86,18 @@ def day_totals(
             )
         )
     }
-    totals: list[DayTotal] = []
     empty_by_meter = {m.id: aggregate_days([], m.interval_s, tz_name, first, last) for m in meters}
+    totals: list[DayTotal] = []
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
-        value_sum = present = expected = 0
-        corrected = False
+        of_meters = []
         for m in meters:
+            empty = empty_by_meter[m.id][offset]  # the intervals the day has, none present
             row = stored.get((m.id, day))
-            value_sum += row.value_sum if row else 0
-            present += row.present if row else 0
-            expected += empty_by_meter[m.id][offset].expected
-            corrected |= bool(row and row.corrected)
-        totals.append(DayTotal(day, value_sum, present, expected, corrected))
+            of_meters.append(
+                empty
+                if row is None
+                else DayTotal(day, row.value_sum, row.present, empty.expected, row.corrected)
+            )
+        totals.append(sum_days(day, of_meters))
     return totals

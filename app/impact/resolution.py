@@ -5,8 +5,7 @@ reference values it resolves to and, for a baseline, its current CalTRACK fit.
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -22,14 +21,11 @@ from app.impact.models import (
 from app.pure.calc.baseline import BaselineFit
 from app.pure.calc.days import mean_temperature_c
 from app.pure.calc.methods import (
-    BASELINE_DAYS,
     ENERGY_QUANTITY,
-    BaselineMethod,
-    GenerationMethod,
-    IntensityMethod,
     Method,
-    SeriesMethod,
+    baseline_window,
     fit_baseline_period,
+    method_from_params,
 )
 from app.pure.calc.results import (
     fit_summary,
@@ -51,30 +47,21 @@ def _fit_from_json(fit_json: str | None) -> BaselineFit | None:
 
 def resolve(session: Session, asset: GreenAsset, config: BenchmarkConfig) -> ResolvedConfig:
     params = json.loads(config.params_json)
-    if config.method == "intensity":
-        value = params.get("kwh_per_m2_year")
-        if value is None:
-            value = reference_intensities()[params["building_type"]]["kwh_per_m2_year"]
-        assert asset.floor_area_m2 is not None
-        return ResolvedConfig(config, IntensityMethod(Decimal(value), asset.floor_area_m2), None)
-    if config.method == "series":
-        values = {date.fromisoformat(v["period_start"]): v["energy_wh"] for v in params["values"]}
-        if params["granularity"] == "day":
-            return ResolvedConfig(config, SeriesMethod(daily_wh=values), None)
-        monthly = {(d.year, d.month): v for d, v in values.items()}
-        return ResolvedConfig(config, SeriesMethod(monthly_wh=monthly), None)
-    if config.method == "generation":
-        return ResolvedConfig(config, GenerationMethod(), None)
-    record = _current_fit(session, asset, config, params)
-    return ResolvedConfig(config, BaselineMethod(_fit_from_json(record.fit_json)), record.id)
+    if config.method == "intensity" and params.get("kwh_per_m2_year") is None:
+        # Configurations stored before the value was filled in at creation: the shipped one.
+        reference = reference_intensities()[params["building_type"]]
+        params["kwh_per_m2_year"] = reference["kwh_per_m2_year"]
+    record = _current_fit(session, asset, config, params) if config.method == "baseline" else None
+    fit = None if record is None else _fit_from_json(record.fit_json)
+    method = method_from_params(config.method, params, asset.floor_area_m2, fit)
+    return ResolvedConfig(config, method, None if record is None else record.id)
 
 
 def _current_fit(
     session: Session, asset: GreenAsset, config: BenchmarkConfig, params: dict[str, Any]
 ) -> BaselineFitRecord:
     """The fit of the baseline period's current data; refitted only when that data changed."""
-    first = date.fromisoformat(params["baseline_start"])
-    last = first + timedelta(days=BASELINE_DAYS - 1)
+    first, last = baseline_window(params)
     energy_meters = meters_of_energy(session, asset)
     temperature_meter = registry.get_meter(session, params["temperature_meter_id"])
     energy = day_totals(session, energy_meters, asset.timezone, first, last)
@@ -125,8 +112,8 @@ def meters_of_energy(session: Session, asset: GreenAsset) -> list[Meter]:
     return [m for m in registry.meters_of_asset(session, asset.id) if m.quantity == quantity]
 
 
-def baseline_window(config: BenchmarkConfig) -> tuple[date, date] | None:
+def config_baseline_window(config: BenchmarkConfig) -> tuple[date, date] | None:
+    """The baseline period of a baseline configuration (None for other methods)."""
     if config.method != "baseline":
         return None
-    first = date.fromisoformat(json.loads(config.params_json)["baseline_start"])
-    return first, first + timedelta(days=BASELINE_DAYS - 1)
+    return baseline_window(json.loads(config.params_json))

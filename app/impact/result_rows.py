@@ -1,9 +1,10 @@
-"""Stored impact results read back: the latest revision per period, a stored row as the pure
-core's PeriodResult, ids by asset, and the period arithmetic the stores share.
+"""Stored impact results: a PeriodResult as a row's values and a row read back as one, the latest
+revision per period, ids by asset, and when a period is closed.
 """
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,42 +13,24 @@ from sqlalchemy.orm import Session
 from app.impact.models import (
     ImpactResult,
 )
-from app.pure.calc.results import (
-    PeriodResult,
-)
+from app.pure.calc import results
+from app.pure.calc.results import PeriodResult
 
-FIGURES = (
-    "final",
-    "metered_wh",
-    "benchmark_wh",
-    "reduction_wh",
-    "co2_avoided_g",
-    "intervals_present",
-    "intervals_expected",
-    "flags",
-    "method",
-    "method_version",
-    "benchmark_config_id",
-    "baseline_fit_id",
-    "factor_ids",
-)
+# The columns a stored revision states (a final row whose values differ gets a new revision):
+# the result's figures, whether it is final, and what it was computed with.
+FIGURES = ("final", *results.FIGURES, "benchmark_config_id", "baseline_fit_id")
 
 
 def row_values(result: PeriodResult, config_id: int, fit_id: int | None) -> dict[str, object]:
+    """The ``FIGURES`` columns of a stored result (flags and factor ids comma-separated)."""
+    figures = {name: getattr(result, name) for name in results.FIGURES}
     return {
+        **figures,
         "final": result.final,
-        "metered_wh": result.metered_wh,
-        "benchmark_wh": result.benchmark_wh,
-        "reduction_wh": result.reduction_wh,
-        "co2_avoided_g": result.co2_avoided_g,
-        "intervals_present": result.intervals_present,
-        "intervals_expected": result.intervals_expected,
         "flags": ",".join(result.flags),
-        "method": result.method,
-        "method_version": result.method_version,
+        "factor_ids": ",".join(str(i) for i in result.factor_ids),
         "benchmark_config_id": config_id,
         "baseline_fit_id": fit_id,
-        "factor_ids": ",".join(str(i) for i in result.factor_ids),
     }
 
 
@@ -73,30 +56,18 @@ def latest_results(
 
 
 def to_period_result(row: ImpactResult) -> PeriodResult:
+    """A stored result as the pure core's PeriodResult (the inverse of ``row_values``)."""
+    figures: dict[str, Any] = {name: getattr(row, name) for name in results.FIGURES}
+    figures["flags"] = tuple(f for f in row.flags.split(",") if f)
+    figures["factor_ids"] = tuple(int(i) for i in row.factor_ids.split(",") if i)
     return PeriodResult(
-        period=row.period,
-        period_start=row.period_start,
-        metered_wh=row.metered_wh,
-        benchmark_wh=row.benchmark_wh,
-        reduction_wh=row.reduction_wh,
-        co2_avoided_g=row.co2_avoided_g,
-        intervals_present=row.intervals_present,
-        intervals_expected=row.intervals_expected,
-        flags=tuple(f for f in row.flags.split(",") if f),
-        method=row.method,
-        method_version=row.method_version,
-        factor_ids=tuple(int(i) for i in row.factor_ids.split(",") if i),
-        final=row.final,
+        period=row.period, period_start=row.period_start, final=row.final, **figures
     )
 
 
 def closed(period_end_local: date, tz: ZoneInfo, grace: timedelta, now: datetime) -> bool:
     """A period is closed (its results final) once its end plus the grace time has passed."""
     return datetime.combine(period_end_local, time(), tz) + grace <= now
-
-
-def next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def result_ids_of_asset(session: Session, asset_id: int, period: str) -> list[int]:

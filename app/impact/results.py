@@ -26,7 +26,6 @@ from app.impact.result_rows import (
     FIGURES,
     closed,
     latest_results,
-    next_month,
     row_values,
     to_period_result,
 )
@@ -34,10 +33,12 @@ from app.impact.rollups import roll_up_month
 from app.outbox.service import enqueue
 from app.pure.calc.days import mean_temperature_c
 from app.pure.calc.factors import select_factor
+from app.pure.calc.methods import in_effect
 from app.pure.calc.results import (
     PeriodResult,
     day_result,
     month_result,
+    next_month,
 )
 from app.registry import service as registry
 
@@ -167,20 +168,17 @@ def _recompute_days(
     existing_days = latest_results(session, asset_id, "day", wanted)
     resolved: dict[int, ResolvedConfig] = {}
     temperature_meters = {}
-    for config in configs:
-        if config.method == "baseline":
-            meter_id = json.loads(config.params_json)["temperature_meter_id"]
-            temperature_meters[config.id] = registry.get_meter(session, meter_id)
+    for baseline in (c for c in configs if c.method == "baseline"):
+        meter_id = json.loads(baseline.params_json)["temperature_meter_id"]
+        temperature_meters[baseline.id] = registry.get_meter(session, meter_id)
 
     months: set[date] = set()
     for first, last in consecutive_runs(wanted):
         energy = day_totals(session, energy_meters, asset.timezone, first, last)
         temps_cache: dict[int, dict[date, float | None]] = {}
         for total in energy:
-            config = max(
-                (c for c in configs if c.effective_from <= total.day),
-                key=lambda c: c.effective_from,
-            )
+            config = in_effect(configs, total.day)
+            assert config is not None  # the days start at the first configuration
             if config.id not in resolved:
                 resolved[config.id] = resolve(session, asset, config)
             current = resolved[config.id]

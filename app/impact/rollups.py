@@ -18,7 +18,7 @@ from app.impact.models import (
     BondRollupBuilt,
     ImpactResult,
 )
-from app.impact.result_rows import latest_results, next_month, to_period_result
+from app.impact.result_rows import latest_results, to_period_result
 from app.impact.schemas import (
     BondPeriodImpact,
 )
@@ -26,6 +26,7 @@ from app.pure.calc.results import (
     AttributedTotals,
     PeriodResult,
     attributed_totals,
+    next_month,
 )
 from app.registry import service as registry
 from app.registry.models import Allocation

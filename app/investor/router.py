@@ -32,6 +32,7 @@ from app.investor.schemas import (
     InvestorBondDetail,
     Methodology,
 )
+from app.pure.encoding import LeafKind
 from app.registry import service as registry
 
 router = APIRouter(
@@ -168,7 +169,7 @@ def checkpoint(request: Request, session: SessionDep, number: CheckpointNumberPa
 def proof(
     request: Request,
     session: SessionDep,
-    kind: audit.LeafKind,
+    kind: LeafKind,
     ref_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
 ) -> Response:
     return cached_json(request, audit.proof_bundle(session, kind, ref_id))

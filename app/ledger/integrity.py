@@ -43,6 +43,7 @@ from app.ledger.models import IntegrityMark, LogEntry, MerkleNode
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.ledger.sources import build_leaves, reading_leaves
 from app.pure import merkle, signing
+from app.pure.compact_range import CompactRange, right_edge
 from app.registry import service as registry
 
 MARK_ID = 1
@@ -140,7 +141,8 @@ def _root_matches(session: Session, on_chain: OnChainCheckpoint, report: Integri
         report.add("node", what, on_chain.root.hex(), str(exc))
         return False
     if derived != on_chain.root:
-        subtrees = ", ".join(f"(level {lv}, index {ix})" for lv, ix in _peaks(on_chain.tree_size))
+        peaks = right_edge(on_chain.tree_size)
+        subtrees = ", ".join(f"(level {lv}, index {ix})" for lv, ix in peaks)
         report.add(
             "checkpoint",
             f"{what}, built from the stored nodes {subtrees}",
@@ -149,17 +151,6 @@ def _root_matches(session: Session, on_chain: OnChainCheckpoint, report: Integri
         )
         return False
     return True
-
-
-def _peaks(size: int) -> list[tuple[int, int]]:
-    """The complete subtrees, left to right, whose hashes a tree head of ``size`` combines."""
-    out: list[tuple[int, int]] = []
-    start = 0
-    for level in reversed(range(size.bit_length())):
-        if size & (1 << level):
-            out.append((level, start >> level))
-            start += 1 << level
-    return out
 
 
 def _check_checkpoints(
@@ -214,11 +205,9 @@ def _check_log(session: Session, report: IntegrityReport, start: int, size: int)
     """Leaves, stored nodes and signed batches of the leaves [start, size)."""
     # The tree of the rebuilt leaves, kept to its right edge; below ``start`` it is the stored
     # right edge, whose hashes the anchored root was just re-derived from.
-    expected: dict[tuple[int, int], bytes] = {}
-    if start:
-        reader = log.NodeReader(session)
-        reader.prefetch(log.right_edge(start))
-        expected = {key: reader(*key) for key in log.right_edge(start)}
+    reader = log.NodeReader(session)
+    reader.prefetch(right_edge(start))
+    tree = CompactRange(start, {key: reader(*key) for key in right_edge(start)})
     wrong: set[tuple[int, int]] = set()
     meters_seen: set[int] = set()
     for first in range(start, size, CHUNK):
@@ -233,11 +222,10 @@ def _check_log(session: Session, report: IntegrityReport, start: int, size: int)
         _check_batches(session, by_batch, report, meters_seen)
         if len(rebuilt) != end - first:  # a leaf is missing: the tree above it cannot be rebuilt
             break
-        created = merkle.append(_getter(expected), first, (rebuilt[i] for i in range(first, end)))
+        created = tree.append(rebuilt[i] for i in range(first, end))
         stored = _stored_nodes(session, created)
         for level, index, h in created:
             key = (level, index)
-            expected[key] = h
             found = stored.get(key)
             report.nodes_checked += level > 0
             if found == h:
@@ -260,9 +248,6 @@ def _check_log(session: Session, report: IntegrityReport, start: int, size: int)
                 h.hex(),
                 "missing" if found is None else found.hex(),
             )
-        edge = set(log.right_edge(end))
-        for key in [k for k in expected if k not in edge]:
-            del expected[key]
 
 
 def _rebuild(
@@ -409,10 +394,6 @@ def _stored_nodes(
         ):
             out[(level, index)] = h
     return out
-
-
-def _getter(nodes: dict[tuple[int, int], bytes]) -> merkle.GetNode:
-    return lambda level, index: nodes[(level, index)]
 
 
 def _move_mark(session: Session, cp: OnChainCheckpoint, now: datetime) -> None:

@@ -19,6 +19,7 @@ from app.ledger.models import LogEntry, LogState, MerkleNode
 from app.ledger.sources import Source, batch_leaves, build_leaves
 from app.outbox import service as outbox
 from app.pure import merkle
+from app.pure.compact_range import right_edge
 
 STATE_ID = 1
 T = TypeVar("T")
@@ -69,18 +70,6 @@ def tree_size(session: Session, lock: bool = False) -> int:
         state = session.scalar(query.with_for_update())
         assert state is not None
     return state.tree_size
-
-
-def right_edge(size: int) -> list[tuple[int, int]]:
-    """The complete subtrees a tree of ``size`` leaves ends with: the only stored nodes that
-    appending can combine with."""
-    keys = []
-    level, index = 0, size
-    while index:
-        if index & 1:
-            keys.append((level, index - 1))
-        level, index = level + 1, index >> 1
-    return keys
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The log's leaves rebuilt from the rows they stand for (through each domain's service).
+"""The log's leaves rebuilt from the rows they stand for (through each domain's service): each
+row's values in its kind's record (app/pure/leaves.py), encoded.
 
 Leaf bytes are never stored: the sequencer builds them once to hash them, and proofs, exports
 and the integrity check build them again from the same rows. A row changed after the fact thus
@@ -12,10 +13,10 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from app.impact.configs import configs_by_ids
-from app.impact.factors import factors_by_ids
-from app.impact.result_rows import results_by_ids
+from app.impact.factors import calc_factor, factors_by_ids
+from app.impact.result_rows import results_by_ids, to_period_result
 from app.ingest import service as ingest
-from app.pure.encoding import leaf, reading_leaf
+from app.pure import leaves
 from app.registry import service as registry
 from app.registry.models import Meter
 
@@ -33,7 +34,7 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
         else ("temperature_centi_c", r.temperature_centi_c)
     )
     assert value is not None
-    return reading_leaf(
+    return leaves.ReadingLeaf(
         reading_id=r.id,
         meter_id=r.meter_id,
         start=_epoch(r.start_at),
@@ -44,17 +45,11 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
         supersedes_reading_id=r.supersedes_id,
         batch_sequence=r.batch_sequence,
         batch_sha256_hex=r.batch_sha256.hex(),
-    )
+    ).encode()
 
 
 def meter_key_leaf(meter: Meter) -> bytes:
-    # installed_at only when the meter has one: leaves of meters registered without it (all of
-    # them before the field existed) keep the bytes they were logged with.
-    installed: dict[str, int] = {}
-    if meter.installed_at is not None:
-        installed["installed_at"] = _epoch(meter.installed_at)
-    return leaf(
-        "meter_key",
+    return leaves.MeterKeyLeaf(
         meter_id=meter.id,
         asset_id=meter.asset_id,
         device_id=meter.device_id,
@@ -62,8 +57,8 @@ def meter_key_leaf(meter: Meter) -> bytes:
         interval_s=meter.interval_s,
         public_key_hex=meter.public_key_hex,
         registered_at=_epoch(meter.created_at),
-        **installed,
-    )
+        installed_at=None if meter.installed_at is None else _epoch(meter.installed_at),
+    ).encode()
 
 
 def reading_leaves(
@@ -113,77 +108,56 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
         for ref_id in by_kind.pop("meter_revoked", []):
             revoked = meters.get(ref_id)
             if revoked is not None and revoked.deactivated_at is not None:
-                out[("meter_revoked", ref_id)] = leaf(
-                    "meter_revoked", meter_id=ref_id, revoked_at=_epoch(revoked.deactivated_at)
-                )
+                out[("meter_revoked", ref_id)] = leaves.MeterRevokedLeaf(
+                    meter_id=ref_id, revoked_at=_epoch(revoked.deactivated_at)
+                ).encode()
     if ids := by_kind.pop("emission_factor", []):
         for f in factors_by_ids(session, ids).values():
-            out[("emission_factor", f.id)] = leaf(
-                "emission_factor",
-                factor_id=f.id,
-                region=f.region,
-                kind=f.kind,
-                valid_from=f.valid_from.isoformat(),
-                valid_to=f.valid_to.isoformat(),
-                kg_co2_per_kwh=str(f.kg_co2_per_kwh),
+            out[("emission_factor", f.id)] = leaves.EmissionFactorLeaf(
+                factor=calc_factor(f),
                 publisher=f.publisher,
                 document=f.document,
-                published_on=f.published_on.isoformat(),
                 needs_verification=f.needs_verification,
-            )
+            ).encode()
     if ids := by_kind.pop("allocation", []):
         for allocation, bond in registry.allocations_by_ids(session, ids).values():
-            out[("allocation", allocation.id)] = leaf(
-                "allocation",
+            out[("allocation", allocation.id)] = leaves.AllocationLeaf(
                 allocation_id=allocation.id,
                 bond_id=bond.id,
                 bond_code=bond.code,
-                bond_issue_date=bond.issue_date.isoformat(),
+                bond_issue_date=bond.issue_date,
                 asset_id=allocation.asset_id,
                 currency=bond.currency,
-                amount_allocated=str(allocation.amount_allocated),
-                financing_share=str(allocation.financing_share),
-            )
+                amount_allocated=allocation.amount_allocated,
+                financing_share=allocation.financing_share,
+            ).encode()
     if ids := by_kind.pop("benchmark_config", []):
         configs = configs_by_ids(session, ids)
         assets = registry.assets_by_ids(session, [c.asset_id for c in configs.values()])
         for c in configs.values():
             asset = assets[c.asset_id]
-            out[("benchmark_config", c.id)] = leaf(
-                "benchmark_config",
+            out[("benchmark_config", c.id)] = leaves.BenchmarkConfigLeaf(
                 config_id=c.id,
                 asset_id=c.asset_id,
                 asset_kind=asset.kind,
-                floor_area_m2=None if asset.floor_area_m2 is None else str(asset.floor_area_m2),
+                floor_area_m2=asset.floor_area_m2,
                 timezone=asset.timezone,
                 grid_region=asset.grid_region,
-                effective_from=c.effective_from.isoformat(),
+                effective_from=c.effective_from,
                 method=c.method,
                 params=json.loads(c.params_json),
-            )
+            ).encode()
     if ids := by_kind.pop("result", []):
         for r in results_by_ids(session, ids).values():
-            out[("result", r.id)] = leaf(
-                "result",
+            out[("result", r.id)] = leaves.ResultLeaf(
+                result=to_period_result(r),
                 result_id=r.id,
                 asset_id=r.asset_id,
-                period=r.period,
-                period_start=r.period_start.isoformat(),
                 revision=r.revision,
                 supersedes_result_id=r.supersedes_id,
-                metered_wh=r.metered_wh,
-                benchmark_wh=r.benchmark_wh,
-                reduction_wh=r.reduction_wh,
-                co2_avoided_g=r.co2_avoided_g,
-                intervals_present=r.intervals_present,
-                intervals_expected=r.intervals_expected,
-                flags=[f for f in r.flags.split(",") if f],
-                method=r.method,
-                method_version=r.method_version,
                 config_id=r.benchmark_config_id,
                 baseline_fit_id=r.baseline_fit_id,
-                factor_ids=[int(i) for i in r.factor_ids.split(",") if i],
-            )
+            ).encode()
     if by_kind:
         raise ValueError(f"unknown leaf kinds: {sorted(by_kind)}")
     return out

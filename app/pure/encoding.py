@@ -1,10 +1,11 @@
-"""Canonical bytes of the log's leaves. Pure: no I/O, no app imports.
+"""Canonical bytes of the log's leaves: the one JSON spelling of a leaf, and the leaf kinds.
+Pure: no I/O, no app imports.
 
 A leaf is the UTF-8 bytes of a JSON object written one way only: keys sorted, no whitespace,
 ASCII only (other characters as \\u escapes), values limited to integers, strings, booleans,
 null, arrays and objects. Quantities are integers in the unit their key names; decimals (factors,
 shares, amounts) are strings, so no float ever enters a leaf. Specified with worked examples in
-docs/anchoring.md.
+docs/anchoring.md; what each kind of leaf holds is app/pure/leaves.py.
 
 Leaves refer to each other by the ids they carry (``reading_id``, ``meter_id``, ``factor_id``,
 ``config_id``, ``allocation_id``, ``result_id``), never by leaf index, so a leaf's bytes do not
@@ -12,18 +13,20 @@ depend on when it was sequenced.
 """
 
 import json
-from typing import Any
+from typing import Any, Literal, get_args
 
 VERSION = 1
-LEAF_TYPES = (
+# The kinds of leaf, as the auditor and investor APIs name them (in this order) in their paths.
+LeafKind = Literal[
     "reading",
+    "result",
     "meter_key",
     "meter_revoked",
-    "emission_factor",
     "allocation",
+    "emission_factor",
     "benchmark_config",
-    "result",
-)
+]
+LEAF_TYPES: tuple[LeafKind, ...] = get_args(LeafKind)
 
 
 def _check(value: Any, path: str) -> None:
@@ -61,35 +64,3 @@ def decode_leaf(data: bytes) -> dict[str, Any]:
     if canonical_json(value) != data:
         raise ValueError("leaf bytes are not in canonical form")
     return value
-
-
-def reading_leaf(
-    *,
-    reading_id: int,
-    meter_id: int,
-    start: int,
-    end: int,
-    value_field: str,
-    value: int,
-    revision: int,
-    supersedes_reading_id: int | None,
-    batch_sequence: int,
-    batch_sha256_hex: str,
-) -> bytes:
-    """``start``/``end``: Unix seconds (UTC); ``value_field``: energy_wh or temperature_centi_c;
-    ``batch_sha256_hex``: SHA-256 of the signed batch's canonical bytes (docs/ingest-signing.md),
-    which ties the reading to the meter's signature."""
-    if value_field not in ("energy_wh", "temperature_centi_c"):
-        raise ValueError(f"unknown value field {value_field!r}")
-    return leaf(
-        "reading",
-        reading_id=reading_id,
-        meter_id=meter_id,
-        start=start,
-        end=end,
-        **{value_field: value},
-        revision=revision,
-        supersedes_reading_id=supersedes_reading_id,
-        batch_sequence=batch_sequence,
-        batch_sha256=batch_sha256_hex,
-    )

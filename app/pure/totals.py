@@ -11,11 +11,13 @@ checkpoint, so an auditor can recompute them from an export. Pure: no I/O.
 """
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from decimal import ROUND_DOWN, Decimal
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
+from app.pure.calc.results import attribute
 from app.pure.encoding import canonical_json
+from app.pure.leaves import AllocationLeaf, ResultLeaf
 from app.pure.merkle import leaf_hash
 
 CALCULATION_VERSIONS = {
@@ -28,52 +30,62 @@ CALCULATION_VERSIONS = {
     "totals": "day-results-latest-revision-since-issue/2",
 }
 
-
-def _attribute(value: int | None, share: Decimal) -> int:
-    if value is None:
-        return 0
-    return int((Decimal(value) * share).to_integral_value(ROUND_DOWN))
+BondTotal = tuple[int, int, int]  # (bond id, reduction Wh, CO2 avoided g)
+BondTotals = dict[int, tuple[int, int]]  # bond id -> (reduction Wh, CO2 avoided g)
 
 
-def bond_totals(leaves: Iterable[dict[str, Any]]) -> list[tuple[int, int, int]]:
-    """``[(bond_id, reduction_wh, co2_avoided_g)]`` ascending by bond id."""
-    allocations: list[tuple[int, int, Decimal, str]] = []
-    latest: dict[tuple[int, str], dict[str, Any]] = {}
+def _attributed(day: ResultLeaf, allocation: AllocationLeaf) -> tuple[int, int]:
+    """What the day adds to the allocation's bond (nothing for a day before its issue date)."""
+    if day.result.period_start < allocation.bond_issue_date:
+        return 0, 0
+    share = allocation.financing_share
+    return (
+        attribute(day.result.reduction_wh, share) or 0,
+        attribute(day.result.co2_avoided_g, share) or 0,
+    )
+
+
+def bond_totals(leaves: Iterable[Mapping[str, Any]]) -> list[BondTotal]:
+    """``[(bond_id, reduction_wh, co2_avoided_g)]`` ascending by bond id, over decoded leaves
+    (those of other kinds are left out)."""
+    allocations: list[AllocationLeaf] = []
+    results: list[ResultLeaf] = []
     for leaf in leaves:
         if leaf["type"] == "allocation":
-            allocations.append(
-                (
-                    leaf["bond_id"],
-                    leaf["asset_id"],
-                    Decimal(leaf["financing_share"]),
-                    leaf["bond_issue_date"],
-                )
-            )
-        elif leaf["type"] == "result" and leaf["period"] == "day":
-            key = (leaf["asset_id"], leaf["period_start"])
-            if key not in latest or leaf["revision"] > latest[key]["revision"]:
-                latest[key] = leaf
-    by_asset: dict[int, list[dict[str, Any]]] = {}
+            allocations.append(AllocationLeaf.parse(leaf))
+        elif leaf["type"] == "result":
+            results.append(ResultLeaf.parse(leaf))
+    return totals_of(allocations, results)
+
+
+def totals_of(
+    allocations: Iterable[AllocationLeaf], results: Iterable[ResultLeaf]
+) -> list[BondTotal]:
+    """``bond_totals`` of parsed allocation and result leaves."""
+    latest: dict[tuple[int, date], ResultLeaf] = {}
+    for leaf in results:
+        if leaf.result.period != "day":
+            continue
+        key = (leaf.asset_id, leaf.result.period_start)
+        if key not in latest or leaf.revision > latest[key].revision:
+            latest[key] = leaf
+    by_asset: dict[int, list[ResultLeaf]] = {}
     for (asset_id, _), leaf in latest.items():
         by_asset.setdefault(asset_id, []).append(leaf)
     totals: dict[int, list[int]] = {}
-    for bond_id, asset_id, share, issued in allocations:
-        acc = totals.setdefault(bond_id, [0, 0])
-        for leaf in by_asset.get(asset_id, []):
-            if leaf["period_start"] < issued:  # ISO dates compare as strings
-                continue
-            acc[0] += _attribute(leaf["reduction_wh"], share)
-            acc[1] += _attribute(leaf["co2_avoided_g"], share)
+    for allocation in allocations:
+        acc = totals.setdefault(allocation.bond_id, [0, 0])
+        for day in by_asset.get(allocation.asset_id, []):
+            reduction_wh, co2_g = _attributed(day, allocation)
+            acc[0] += reduction_wh
+            acc[1] += co2_g
     return [(bond_id, acc[0], acc[1]) for bond_id, acc in sorted(totals.items())]
-
-
-BondTotals = dict[int, tuple[int, int]]  # bond id -> (reduction Wh, CO2 avoided g)
 
 
 def add_day_results(
     base: BondTotals,
-    allocations: Sequence[dict[str, Any]],
-    revisions: Iterable[tuple[dict[str, Any], dict[str, Any] | None]],
+    allocations: Sequence[Mapping[str, Any]],
+    revisions: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
 ) -> BondTotals:
     """``base`` moved forward by day result leaves logged after it, each given with the leaf of
     the revision it supersedes (None for a first revision), for allocations that were already
@@ -81,24 +93,24 @@ def add_day_results(
     so a chain of corrections telescopes to its latest revision: the same totals as
     ``bond_totals`` over the whole prefix, for the cost of the new leaves only."""
     out = {bond_id: [r, g] for bond_id, (r, g) in base.items()}
-    for allocation in allocations:
-        out.setdefault(allocation["bond_id"], [0, 0])
-    by_asset: dict[int, list[dict[str, Any]]] = {}
-    for allocation in allocations:
-        by_asset.setdefault(allocation["asset_id"], []).append(allocation)
+    by_asset: dict[int, list[AllocationLeaf]] = {}
+    for allocation in map(AllocationLeaf.parse, allocations):
+        out.setdefault(allocation.bond_id, [0, 0])
+        by_asset.setdefault(allocation.asset_id, []).append(allocation)
     for leaf, superseded in revisions:
-        if leaf["period"] != "day":
+        day = ResultLeaf.parse(leaf)
+        if day.result.period != "day":
             continue
-        for allocation in by_asset.get(leaf["asset_id"], []):
-            if leaf["period_start"] < allocation["bond_issue_date"]:
-                continue
-            share = Decimal(allocation["financing_share"])
-            acc = out[allocation["bond_id"]]
-            acc[0] += _attribute(leaf["reduction_wh"], share)
-            acc[1] += _attribute(leaf["co2_avoided_g"], share)
-            if superseded is not None:
-                acc[0] -= _attribute(superseded["reduction_wh"], share)
-                acc[1] -= _attribute(superseded["co2_avoided_g"], share)
+        previous = None if superseded is None else ResultLeaf.parse(superseded)
+        for allocation in by_asset.get(day.asset_id, []):
+            acc = out[allocation.bond_id]
+            reduction_wh, co2_g = _attributed(day, allocation)
+            acc[0] += reduction_wh
+            acc[1] += co2_g
+            if previous is not None:
+                reduction_wh, co2_g = _attributed(previous, allocation)
+                acc[0] -= reduction_wh
+                acc[1] -= co2_g
     return {bond_id: (acc[0], acc[1]) for bond_id, acc in out.items()}
 
 

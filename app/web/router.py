@@ -1,5 +1,6 @@
 """Serves the dashboard at ``/dashboard/`` and the one thing it needs besides the investor read
-API (proof bundles included): its configuration (no secrets).
+API (proof bundles included): its configuration (no secrets: the investor access mode, the
+public JSON-RPC endpoint, and the proof bundle format its verify panel accepts).
 
 The page is plain HTML, CSS and JavaScript modules (no build step). Chart.js is not in the
 repository: ``make node-deps`` installs it from npm into ``app/web/node_modules`` (pinned in
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from app.core.errors import ApiError
 from app.core.settings import Settings
 from app.ledger.config import embedded_chain
+from app.pure.audit_formats import BUNDLE_FORMAT
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -43,6 +45,7 @@ def config(request: Request) -> dict[str, Any]:
     return {
         "investor_access": settings.investor_access,
         "chain_rpc_url": public_chain_rpc_url(settings),
+        "bundle_format": BUNDLE_FORMAT,
     }
 
 

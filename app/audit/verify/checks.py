@@ -8,7 +8,7 @@ precise reason; input that cannot be checked at all (malformed bundle, unreachab
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
@@ -17,11 +17,13 @@ from web3.logs import DISCARD
 
 from app.pure import encoding, merkle, signing
 from app.pure.artifact import REGISTRY_ABI
+from app.pure.audit_formats import BUNDLE_FORMAT
+from app.pure.leaves import MeterKeyLeaf, ReadingLeaf
 
-BUNDLE_FORMAT = "gbt-proof-bundle/1"
 HASH_BYTES = 32
 
 Report = Callable[[str], None]
+T = TypeVar("T")
 
 
 class CheckFailedError(Exception):
@@ -345,23 +347,24 @@ def verify_bundle(
     if leaf["type"] == "reading":
         if bundle.provenance is None:
             raise CheckFailedError("provenance", "a reading's bundle must carry its signed batch")
-        verify_provenance(leaf, bundle.provenance, cp, report)
+        verify_provenance(
+            _parsed(ReadingLeaf.parse, leaf, "provenance"), bundle.provenance, cp, report
+        )
 
 
-def _reading_value(leaf: dict[str, Any]) -> tuple[signing.ValueKind, int]:
-    if "energy_wh" in leaf:
-        return signing.ValueKind.ENERGY_WH, leaf["energy_wh"]
-    return signing.ValueKind.TEMPERATURE_CENTI_C, leaf["temperature_centi_c"]
+def _parsed(parse: Callable[[dict[str, Any]], T], leaf: dict[str, Any], what: str) -> T:
+    try:
+        return parse(leaf)
+    except ValueError as e:
+        raise CheckFailedError(what, f"the leaf bytes are not a canonical leaf: {e}") from e
 
 
-def verify_provenance(
-    leaf: dict[str, Any], prov: Provenance, cp: Checkpoint, report: Report
-) -> None:
+def verify_provenance(leaf: ReadingLeaf, prov: Provenance, cp: Checkpoint, report: Report) -> None:
     what = "batch hash"
     actual = hashlib.sha256(prov.batch).hexdigest()
-    if actual != leaf.get("batch_sha256"):
+    if actual != leaf.batch_sha256_hex:
         raise CheckFailedError(
-            what, f"SHA-256 of the batch is {actual}, the leaf says {leaf.get('batch_sha256')}"
+            what, f"SHA-256 of the batch is {actual}, the leaf says {leaf.batch_sha256_hex}"
         )
     report("batch hash")
 
@@ -372,45 +375,42 @@ def verify_provenance(
             "reading is not in the signed batch", f"undecodable batch: {e}"
         ) from e
     what = "reading is not in the signed batch"
-    if meter_id != leaf["meter_id"]:
+    if meter_id != leaf.meter_id:
         raise CheckFailedError(
-            what, f"the batch is meter {meter_id}'s, the leaf says {leaf['meter_id']}"
+            what, f"the batch is meter {meter_id}'s, the leaf says {leaf.meter_id}"
         )
-    if sequence != leaf["batch_sequence"]:
+    if sequence != leaf.batch_sequence:
         raise CheckFailedError(
-            what, f"the batch has sequence {sequence}, the leaf says {leaf['batch_sequence']}"
+            what, f"the batch has sequence {sequence}, the leaf says {leaf.batch_sequence}"
         )
-    kind, value = _reading_value(leaf)
-    same_interval = [r for r in readings if (r.start_s, r.end_s) == (leaf["start"], leaf["end"])]
+    kind, value = leaf.value_kind, leaf.value
+    same_interval = [r for r in readings if (r.start_s, r.end_s) == (leaf.start, leaf.end)]
     if not same_interval:
-        raise CheckFailedError(
-            what, f"the batch has no reading for [{leaf['start']}, {leaf['end']})"
-        )
+        raise CheckFailedError(what, f"the batch has no reading for [{leaf.start}, {leaf.end})")
     if not any(r.kind == kind and r.value == value for r in same_interval):
         signed = ", ".join(f"{r.kind.name.lower()} {r.value}" for r in same_interval)
         raise CheckFailedError(
             what,
-            f"the leaf says {kind.name.lower()} {value} for [{leaf['start']}, {leaf['end']}), "
+            f"the leaf says {kind.name.lower()} {value} for [{leaf.start}, {leaf.end}), "
             f"the meter signed {signed}",
         )
     report("reading is in the signed batch")
 
     what = "meter key leaf included"
-    key = _check_leaf_hash(prov.meter_key, what, "meter_key")
-    if key["meter_id"] != meter_id:
+    key = _parsed(MeterKeyLeaf.parse, _check_leaf_hash(prov.meter_key, what, "meter_key"), what)
+    if key.meter_id != meter_id:
         raise CheckFailedError(
-            what, f"the key leaf is meter {key['meter_id']}'s, not meter {meter_id}'s"
+            what, f"the key leaf is meter {key.meter_id}'s, not meter {meter_id}'s"
         )
     _check_inclusion(prov.meter_key, prov.meter_key_proof, cp, what)
     report("meter key leaf included")
 
     what = "signature"
-    public_key_hex = key["public_key_hex"]
-    if not signing.verify_signature(public_key_hex, prov.signature, prov.batch):
+    if not signing.verify_signature(key.public_key_hex, prov.signature, prov.batch):
         raise CheckFailedError(
             what,
             f"the signature does not verify over the batch with meter {meter_id}'s "
-            f"registered key {public_key_hex}",
+            f"registered key {key.public_key_hex}",
         )
     report(f"signature by meter {meter_id}'s registered key")
 

@@ -23,7 +23,8 @@ import httpx
 from app.audit.verify.checks import Chain, CheckFailedError, Report, UnusableInputError
 from app.audit.verify.recompute import verify_recompute
 from app.pure.calc.results import attribute
-from app.pure.totals import bond_totals
+from app.pure.leaves import AllocationLeaf, ResultLeaf
+from app.pure.totals import totals_of
 
 Fetch = Callable[[str, dict[str, Any]], Any]
 UNITS = {"energy": Decimal(1000), "co2": Decimal(1_000_000)}
@@ -72,11 +73,12 @@ def verify_investor(
     recomputer, cp = verify_recompute(
         export_path, chain, contract, report, expect_chain_id=expect_chain_id
     )
-    recomputed = {b: (r, g) for b, r, g in bond_totals(recomputer.totals_leaves)}
-    allocations: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for leaf in recomputer.totals_leaves:
-        if leaf["type"] == "allocation":
-            allocations[leaf["bond_id"]].append(leaf)
+    recomputed = {
+        b: (r, g) for b, r, g in totals_of(recomputer.allocations, recomputer.day_results)
+    }
+    allocations: dict[int, list[AllocationLeaf]] = defaultdict(list)
+    for allocation in recomputer.allocations:
+        allocations[allocation.bond_id].append(allocation)
     for bond_id in sorted(allocations):
         _check_anchored_totals(bond_id, fetch, chain, cp.contract, cp.number, recomputed, report)
         _check_months(bond_id, allocations[bond_id], recomputer.days, cp.number, fetch, report)
@@ -115,8 +117,8 @@ def _check_anchored_totals(
 
 def _check_months(
     bond_id: int,
-    allocations: list[dict[str, Any]],
-    days: dict[tuple[int, date], dict[str, Any]],
+    allocations: list[AllocationLeaf],
+    days: dict[tuple[int, date], ResultLeaf],
     number: int,
     fetch: Fetch,
     report: Report,
@@ -124,26 +126,24 @@ def _check_months(
     covered: dict[str, bool] = defaultdict(lambda: True)  # month -> all its days in the export
     expected: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for allocation in allocations:
-        share = Decimal(allocation["financing_share"])
-        issued = allocation["bond_issue_date"]
-        path = f"/v1/investor/assets/{allocation['asset_id']}/series"
-        for item in _pages(fetch, path, {"period": "day", "first_day": issued}):
+        path = f"/v1/investor/assets/{allocation.asset_id}/series"
+        first_day = allocation.bond_issue_date.isoformat()
+        for item in _pages(fetch, path, {"period": "day", "first_day": first_day}):
             month = item["period_start"][:7]
             anchoring = item["anchoring"]
-            leaf = days.get((allocation["asset_id"], date.fromisoformat(item["period_start"])))
+            leaf = days.get((allocation.asset_id, date.fromisoformat(item["period_start"])))
             if (
                 anchoring["status"] != "anchored"
                 or anchoring["checkpoint_number"] > number
                 or leaf is None
-                or leaf["result_id"] != item["result_id"]
+                or leaf.result_id != item["result_id"]
             ):
                 covered[month] = False
                 continue
             acc = expected[month]
-            for i, key in enumerate(("reduction_wh", "co2_avoided_g")):
-                value = leaf[key] or 0
-                acc[i] += value
-                acc[i + 2] += attribute(leaf[key], share) or 0
+            for i, value in enumerate((leaf.result.reduction_wh, leaf.result.co2_avoided_g)):
+                acc[i] += value or 0
+                acc[i + 2] += attribute(value, allocation.financing_share) or 0
     checked = 0
     for item in _pages(fetch, f"/v1/investor/bonds/{bond_id}/impact", {"period": "month"}):
         month = item["period_start"][:7]

@@ -85,6 +85,19 @@ def aggregate_days(
     return days
 
 
+def sum_days(day: date, totals: Iterable[DayTotal]) -> DayTotal:
+    """Several meters' totals of one day as one (an asset's meters of one quantity): values and
+    intervals add up, and the day is corrected if any meter's is."""
+    value_sum = present = expected = 0
+    corrected = False
+    for total in totals:
+        value_sum += total.value_sum
+        present += total.present
+        expected += total.expected
+        corrected |= total.corrected
+    return DayTotal(day, value_sum, present, expected, corrected)
+
+
 def mean_temperature_c(total: DayTotal, min_coverage: float = 0.5) -> float | None:
     """Mean of a day's temperature readings (hundredths of a degree C) in degrees C; None when
     fewer than ``min_coverage`` of the day's intervals reported."""

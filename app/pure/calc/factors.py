@@ -24,16 +24,17 @@ def japan_fiscal_year(day: date) -> int:
     return day.year if day.month >= 4 else day.year - 1
 
 
+def applies(factor: EmissionFactor, region: str, day: date) -> bool:
+    """The factor is for this grid region and valid on this day."""
+    return factor.region == region and factor.valid_from <= day < factor.valid_to
+
+
 def select_factor(
     factors: Iterable[EmissionFactor], region: str, day: date, kind: str = LOCATION_GRID_AVERAGE
 ) -> EmissionFactor | None:
     """The factor valid on ``day``; among several versions for it, the latest published (then
     the latest registered)."""
-    valid = [
-        f
-        for f in factors
-        if f.region == region and f.kind == kind and f.valid_from <= day < f.valid_to
-    ]
+    valid = [f for f in factors if f.kind == kind and applies(f, region, day)]
     return max(valid, key=lambda f: (f.published_on, f.id), default=None)
 
 

@@ -1,10 +1,11 @@
 """Benchmark methods: what the asset would have used without the green investment. Pure."""
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Protocol, TypeVar
 
 from app.pure.calc.baseline import METHOD_VERSION as BASELINE_VERSION
 from app.pure.calc.baseline import BaselineFit, fit_daily_baseline, predict_daily_wh
@@ -53,6 +54,49 @@ class GenerationMethod:
 Method = IntensityMethod | BaselineMethod | SeriesMethod | GenerationMethod
 
 
+class Configuration(Protocol):
+    @property
+    def effective_from(self) -> date: ...
+
+
+C = TypeVar("C", bound=Configuration)
+
+
+def in_effect(configs: Iterable[C], day: date) -> C | None:
+    """The benchmark configuration in effect on ``day``: of those effective on or before it,
+    the latest (None before the first)."""
+    return max(
+        (c for c in configs if c.effective_from <= day),
+        key=lambda c: c.effective_from,
+        default=None,
+    )
+
+
+def method_from_params(
+    method: str,
+    params: Mapping[str, Any],
+    floor_area_m2: Decimal | None,
+    baseline_fit: BaselineFit | None,
+) -> Method:
+    """The method a benchmark configuration means: its method name and parameters (as the
+    admin API took them, ``kwh_per_m2_year`` filled in for an intensity), the asset's floor
+    area, and for a baseline the fit of its baseline period (None: insufficient data)."""
+    if method == "intensity":
+        if floor_area_m2 is None:
+            raise ValueError("an intensity benchmark needs the asset's floor area")
+        return IntensityMethod(Decimal(params["kwh_per_m2_year"]), floor_area_m2)
+    if method == "series":
+        values = {date.fromisoformat(v["period_start"]): v["energy_wh"] for v in params["values"]}
+        if params["granularity"] == "day":
+            return SeriesMethod(daily_wh=values)
+        return SeriesMethod(monthly_wh={(d.year, d.month): v for d, v in values.items()})
+    if method == "generation":
+        return GenerationMethod()
+    if method == "baseline":
+        return BaselineMethod(baseline_fit)
+    raise ValueError(f"unknown method {method!r}")
+
+
 def _round(value: Decimal) -> int:
     return int(value.to_integral_value(ROUND_HALF_EVEN))
 
@@ -89,6 +133,12 @@ ENERGY_QUANTITY = {"building": "consumption", "renewable_facility": "generation"
 
 BASELINE_DAYS = 365
 BASELINE_MAX_MISSING = Decimal("0.10")  # CalTRACK: at most 10 % of the baseline days missing
+
+
+def baseline_window(params: Mapping[str, Any]) -> tuple[date, date]:
+    """First and last day of a baseline configuration's baseline period."""
+    first = date.fromisoformat(params["baseline_start"])
+    return first, first + timedelta(days=BASELINE_DAYS - 1)
 
 
 def fit_baseline_period(

@@ -9,7 +9,7 @@ under-state it. Docs: docs/methodology.md.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from app.pure.calc.baseline import BaselineFit
@@ -21,6 +21,23 @@ MIN_CLAIM_COVERAGE = Decimal("0.9")
 # Six places, rounded down: a month of 1-minute intervals has 44,640 of them, and one missing
 # must show as less than 1 (never rounded up to a complete 1.000000).
 COVERAGE_PLACES = Decimal("0.000001")
+
+
+# What a period result states about its period, in the order leaves and rows list them: a stored
+# final result gets a new revision when one of these changes, and a verifier recomputing a
+# logged result compares these.
+FIGURES = (
+    "metered_wh",
+    "benchmark_wh",
+    "reduction_wh",
+    "co2_avoided_g",
+    "intervals_present",
+    "intervals_expected",
+    "flags",
+    "method",
+    "method_version",
+    "factor_ids",
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,11 @@ def day_result(
         factor_ids=(factor.id,) if factor is not None and co2_g is not None else (),
         final=final,
     )
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _sum(values: Sequence[int | None]) -> int | None:

@@ -14,7 +14,7 @@ export async function runVerify(kind, id) {
   $("#verify-result").scrollIntoView({ block: "nearest" });
   try {
     const bundle = await api(`${API}/proofs/${kind}/${id}`);
-    const result = await verifyBundle(bundle, { kind, refId: id, rpcUrl });
+    const result = await verifyBundle(bundle, { kind, refId: id, rpcUrl, format: state.config.bundle_format });
     const outcome = result.checks.some((c) => c.ok === false) ? "fail" : result.ok ? "ok" : "incomplete";
     state.verify = { kind, id, outcome, bundle, ...result };
   } catch (e) {

@@ -2,7 +2,6 @@
 // server nor the bundle: the leaf hash and the RFC 9162 audit path with SHA-256 (Web Crypto),
 // then the root and tree size the registry contract holds, read with a JSON-RPC eth_call.
 
-export const BUNDLE_FORMAT = "gbt-proof-bundle/1";
 // First 4 bytes of keccak256("getCheckpoint(uint256)"); tests/test_dashboard.py checks it.
 export const GET_CHECKPOINT_SELECTOR = "0x20fc4881";
 
@@ -84,13 +83,14 @@ export async function chainCheckpoint(url, contract, number) {
 /**
  * Runs every check (a failed one does not hide the others) and returns
  * {ok, checks: [{id, ok, detail}], leaf}; `ok` is null for a check that could not run.
+ * `format` is the bundle format the service's configuration names (/dashboard/config.json).
  */
-export async function verifyBundle(bundle, { kind, refId, rpcUrl }) {
+export async function verifyBundle(bundle, { kind, refId, rpcUrl, format }) {
   const checks = [];
   const add = (id, ok, detail = {}) => checks.push({ id, ok, detail });
   let leaf = null;
   try {
-    add("check_format", bundle.format === BUNDLE_FORMAT, { text: String(bundle.format) });
+    add("check_format", Boolean(format) && bundle.format === format, { text: String(bundle.format) });
     const leafBytes = hexToBytes(bundle.leaf.leaf_hex);
     try {
       leaf = JSON.parse(new TextDecoder().decode(leafBytes));

@@ -1,0 +1,453 @@
+"""What each kind of leaf holds: a typed, frozen record per kind, built from plain values,
+with its builder (``encode``: the record to canonical bytes) and its parser (``parse``: a
+decoded leaf to the record), shared by the service that writes the log and the verifier that
+reads it. Pure: no I/O, no app imports but pure ones.
+
+``Kind.parse(decode_leaf(record.encode())) == record``. A parser checks each field's JSON type
+and raises ValueError naming the field (bytes can be canonical JSON and still not a well-formed
+leaf of their kind). The canonical form and units: app/pure/encoding.py and docs/anchoring.md.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.pure.calc.factors import EmissionFactor
+from app.pure.calc.results import FIGURES, PeriodResult
+from app.pure.encoding import leaf
+from app.pure.signing import ValueKind
+
+# A reading's value is under the key of its kind (the signed batch's value kinds).
+VALUE_FIELDS = {
+    "energy_wh": ValueKind.ENERGY_WH,
+    "temperature_centi_c": ValueKind.TEMPERATURE_CENTI_C,
+}
+
+
+class _Fields:
+    """Typed reads of one decoded leaf; a missing field or one of the wrong JSON type is a
+    ValueError naming it."""
+
+    def __init__(self, value: Mapping[str, Any], kind: str) -> None:
+        if value.get("type") != kind:
+            raise ValueError(f"not a {kind} leaf")
+        self.value = value
+        self.kind = kind
+
+    def _get(self, key: str, json_type: type, nullable: bool = False) -> Any:
+        if key not in self.value:
+            raise ValueError(f"{self.kind} leaf: missing {key!r}")
+        item = self.value[key]
+        if item is None and nullable:
+            return None
+        # bool is an int in Python, not in JSON
+        if isinstance(item, bool) != (json_type is bool) or not isinstance(item, json_type):
+            raise ValueError(f"{self.kind} leaf: {key!r} must be of JSON type {json_type.__name__}")
+        return item
+
+    def integer(self, key: str) -> int:
+        value: int = self._get(key, int)
+        return value
+
+    def optional_integer(self, key: str) -> int | None:
+        value: int | None = self._get(key, int, nullable=True)
+        return value
+
+    def text(self, key: str) -> str:
+        value: str = self._get(key, str)
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value: bool = self._get(key, bool)
+        return value
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value: dict[str, Any] = self._get(key, dict)
+        return value
+
+    def day(self, key: str) -> date:
+        try:
+            return date.fromisoformat(self.text(key))
+        except ValueError as e:
+            raise ValueError(f"{self.kind} leaf: {key!r}: {e}") from e
+
+    def decimal(self, key: str) -> Decimal:
+        try:
+            return Decimal(self.text(key))
+        except InvalidOperation as e:
+            raise ValueError(f"{self.kind} leaf: {key!r} is not a decimal") from e
+
+    def optional_decimal(self, key: str) -> Decimal | None:
+        return None if self._get(key, str, nullable=True) is None else self.decimal(key)
+
+    def integers(self, key: str) -> tuple[int, ...]:
+        items = self._get(key, list)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+            raise ValueError(f"{self.kind} leaf: {key!r} must be a list of integers")
+        return tuple(items)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        items = self._get(key, list)
+        if not all(isinstance(i, str) for i in items):
+            raise ValueError(f"{self.kind} leaf: {key!r} must be a list of strings")
+        return tuple(items)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadingLeaf:
+    """``start``/``end``: Unix seconds (UTC); ``value_field``: energy_wh or temperature_centi_c;
+    ``batch_sha256_hex``: SHA-256 of the signed batch's canonical bytes (docs/ingest-signing.md),
+    which ties the reading to the meter's signature."""
+
+    reading_id: int
+    meter_id: int
+    start: int
+    end: int
+    value_field: str
+    value: int
+    revision: int
+    supersedes_reading_id: int | None
+    batch_sequence: int
+    batch_sha256_hex: str
+
+    @property
+    def value_kind(self) -> ValueKind:
+        return VALUE_FIELDS[self.value_field]
+
+    def encode(self) -> bytes:
+        if self.value_field not in VALUE_FIELDS:
+            raise ValueError(f"unknown value field {self.value_field!r}")
+        return leaf(
+            "reading",
+            reading_id=self.reading_id,
+            meter_id=self.meter_id,
+            start=self.start,
+            end=self.end,
+            **{self.value_field: self.value},
+            revision=self.revision,
+            supersedes_reading_id=self.supersedes_reading_id,
+            batch_sequence=self.batch_sequence,
+            batch_sha256=self.batch_sha256_hex,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "ReadingLeaf":
+        f = _Fields(value, "reading")
+        present = [k for k in VALUE_FIELDS if k in value]
+        if len(present) != 1:
+            raise ValueError(f"reading leaf: needs exactly one of {', '.join(VALUE_FIELDS)}")
+        return cls(
+            reading_id=f.integer("reading_id"),
+            meter_id=f.integer("meter_id"),
+            start=f.integer("start"),
+            end=f.integer("end"),
+            value_field=present[0],
+            value=f.integer(present[0]),
+            revision=f.integer("revision"),
+            supersedes_reading_id=f.optional_integer("supersedes_reading_id"),
+            batch_sequence=f.integer("batch_sequence"),
+            batch_sha256_hex=f.text("batch_sha256"),
+        )
+
+
+# --- meter_key and meter_revoked ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeterKeyLeaf:
+    """A meter's registration: its asset, what it measures, its interval and its Ed25519 public
+    key; ``registered_at`` and ``installed_at`` in Unix seconds."""
+
+    meter_id: int
+    asset_id: int
+    device_id: str
+    quantity: str
+    interval_s: int
+    public_key_hex: str
+    registered_at: int
+    installed_at: int | None
+
+    def encode(self) -> bytes:
+        # installed_at only when the meter has one: leaves of meters registered without it (all
+        # of them before the field existed) keep the bytes they were logged with.
+        installed = {} if self.installed_at is None else {"installed_at": self.installed_at}
+        return leaf(
+            "meter_key",
+            meter_id=self.meter_id,
+            asset_id=self.asset_id,
+            device_id=self.device_id,
+            quantity=self.quantity,
+            interval_s=self.interval_s,
+            public_key_hex=self.public_key_hex,
+            registered_at=self.registered_at,
+            **installed,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "MeterKeyLeaf":
+        f = _Fields(value, "meter_key")
+        return cls(
+            meter_id=f.integer("meter_id"),
+            asset_id=f.integer("asset_id"),
+            device_id=f.text("device_id"),
+            quantity=f.text("quantity"),
+            interval_s=f.integer("interval_s"),
+            public_key_hex=f.text("public_key_hex"),
+            registered_at=f.integer("registered_at"),
+            installed_at=f.integer("installed_at") if "installed_at" in value else None,
+        )
+
+
+@dataclass(frozen=True)
+class MeterRevokedLeaf:
+    """``revoked_at``: Unix seconds."""
+
+    meter_id: int
+    revoked_at: int
+
+    def encode(self) -> bytes:
+        return leaf("meter_revoked", meter_id=self.meter_id, revoked_at=self.revoked_at)
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "MeterRevokedLeaf":
+        f = _Fields(value, "meter_revoked")
+        return cls(meter_id=f.integer("meter_id"), revoked_at=f.integer("revoked_at"))
+
+
+# --- emission_factor ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmissionFactorLeaf:
+    """A version of a grid emission factor (what the calculation uses) and its source."""
+
+    factor: EmissionFactor
+    publisher: str
+    document: str
+    needs_verification: bool
+
+    def encode(self) -> bytes:
+        return leaf(
+            "emission_factor",
+            factor_id=self.factor.id,
+            region=self.factor.region,
+            kind=self.factor.kind,
+            valid_from=self.factor.valid_from.isoformat(),
+            valid_to=self.factor.valid_to.isoformat(),
+            kg_co2_per_kwh=str(self.factor.kg_co2_per_kwh),
+            publisher=self.publisher,
+            document=self.document,
+            published_on=self.factor.published_on.isoformat(),
+            needs_verification=self.needs_verification,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "EmissionFactorLeaf":
+        f = _Fields(value, "emission_factor")
+        factor = EmissionFactor(
+            id=f.integer("factor_id"),
+            region=f.text("region"),
+            kind=f.text("kind"),
+            valid_from=f.day("valid_from"),
+            valid_to=f.day("valid_to"),
+            kg_co2_per_kwh=f.decimal("kg_co2_per_kwh"),
+            published_on=f.day("published_on"),
+        )
+        return cls(
+            factor=factor,
+            publisher=f.text("publisher"),
+            document=f.text("document"),
+            needs_verification=f.boolean("needs_verification"),
+        )
+
+
+# --- allocation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllocationLeaf:
+    """Proceeds of a bond allocated to an asset; ``financing_share`` drives attribution."""
+
+    allocation_id: int
+    bond_id: int
+    bond_code: str
+    bond_issue_date: date
+    asset_id: int
+    currency: str
+    amount_allocated: Decimal
+    financing_share: Decimal
+
+    def encode(self) -> bytes:
+        return leaf(
+            "allocation",
+            allocation_id=self.allocation_id,
+            bond_id=self.bond_id,
+            bond_code=self.bond_code,
+            bond_issue_date=self.bond_issue_date.isoformat(),
+            asset_id=self.asset_id,
+            currency=self.currency,
+            amount_allocated=str(self.amount_allocated),
+            financing_share=str(self.financing_share),
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "AllocationLeaf":
+        f = _Fields(value, "allocation")
+        return cls(
+            allocation_id=f.integer("allocation_id"),
+            bond_id=f.integer("bond_id"),
+            bond_code=f.text("bond_code"),
+            bond_issue_date=f.day("bond_issue_date"),
+            asset_id=f.integer("asset_id"),
+            currency=f.text("currency"),
+            amount_allocated=f.decimal("amount_allocated"),
+            financing_share=f.decimal("financing_share"),
+        )
+
+
+# --- benchmark_config ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchmarkConfigLeaf:
+    """An asset's benchmark from ``effective_from`` on, with the asset facts its calculation
+    needs (kind, floor area, time zone, grid region); ``params`` as the admin API stored them."""
+
+    config_id: int
+    asset_id: int
+    asset_kind: str
+    floor_area_m2: Decimal | None
+    timezone: str
+    grid_region: str
+    effective_from: date
+    method: str
+    params: dict[str, Any]
+
+    def encode(self) -> bytes:
+        return leaf(
+            "benchmark_config",
+            config_id=self.config_id,
+            asset_id=self.asset_id,
+            asset_kind=self.asset_kind,
+            floor_area_m2=None if self.floor_area_m2 is None else str(self.floor_area_m2),
+            timezone=self.timezone,
+            grid_region=self.grid_region,
+            effective_from=self.effective_from.isoformat(),
+            method=self.method,
+            params=self.params,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "BenchmarkConfigLeaf":
+        f = _Fields(value, "benchmark_config")
+        return cls(
+            config_id=f.integer("config_id"),
+            asset_id=f.integer("asset_id"),
+            asset_kind=f.text("asset_kind"),
+            floor_area_m2=f.optional_decimal("floor_area_m2"),
+            timezone=f.text("timezone"),
+            grid_region=f.text("grid_region"),
+            effective_from=f.day("effective_from"),
+            method=f.text("method"),
+            params=f.mapping("params"),
+        )
+
+
+# --- result -------------------------------------------------------------------------------------
+
+
+def result_figures(result: PeriodResult) -> dict[str, Any]:
+    """The result's figures (``FIGURES``) as a result leaf writes them."""
+    figures = {name: getattr(result, name) for name in FIGURES}
+    return {**figures, "flags": list(result.flags), "factor_ids": list(result.factor_ids)}
+
+
+@dataclass(frozen=True)
+class ResultLeaf:
+    """A final day or month result of an asset (only final results enter the log), the revision
+    it is and supersedes, and the benchmark configuration, baseline fit and factors behind it."""
+
+    result_id: int
+    asset_id: int
+    revision: int
+    supersedes_result_id: int | None
+    config_id: int
+    baseline_fit_id: int | None
+    result: PeriodResult
+
+    def encode(self) -> bytes:
+        return leaf(
+            "result",
+            result_id=self.result_id,
+            asset_id=self.asset_id,
+            period=self.result.period,
+            period_start=self.result.period_start.isoformat(),
+            revision=self.revision,
+            supersedes_result_id=self.supersedes_result_id,
+            **result_figures(self.result),
+            config_id=self.config_id,
+            baseline_fit_id=self.baseline_fit_id,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "ResultLeaf":
+        f = _Fields(value, "result")
+        result = PeriodResult(
+            period=f.text("period"),
+            period_start=f.day("period_start"),
+            metered_wh=f.integer("metered_wh"),
+            benchmark_wh=f.optional_integer("benchmark_wh"),
+            reduction_wh=f.optional_integer("reduction_wh"),
+            co2_avoided_g=f.optional_integer("co2_avoided_g"),
+            intervals_present=f.integer("intervals_present"),
+            intervals_expected=f.integer("intervals_expected"),
+            flags=f.texts("flags"),
+            method=f.text("method"),
+            method_version=f.text("method_version"),
+            factor_ids=f.integers("factor_ids"),
+            final=True,
+        )
+        return cls(
+            result_id=f.integer("result_id"),
+            asset_id=f.integer("asset_id"),
+            revision=f.integer("revision"),
+            supersedes_result_id=f.optional_integer("supersedes_result_id"),
+            config_id=f.integer("config_id"),
+            baseline_fit_id=f.optional_integer("baseline_fit_id"),
+            result=result,
+        )
+
+
+# --- any kind -----------------------------------------------------------------------------------
+
+Leaf = (
+    ReadingLeaf
+    | MeterKeyLeaf
+    | MeterRevokedLeaf
+    | EmissionFactorLeaf
+    | AllocationLeaf
+    | BenchmarkConfigLeaf
+    | ResultLeaf
+)
+PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
+    "reading": ReadingLeaf.parse,
+    "result": ResultLeaf.parse,
+    "meter_key": MeterKeyLeaf.parse,
+    "meter_revoked": MeterRevokedLeaf.parse,
+    "allocation": AllocationLeaf.parse,
+    "emission_factor": EmissionFactorLeaf.parse,
+    "benchmark_config": BenchmarkConfigLeaf.parse,
+}
+
+
+def parse_leaf(value: Mapping[str, Any]) -> Leaf:
+    """The record of a decoded leaf of any kind."""
+    kind = value.get("type")
+    if kind not in PARSERS:
+        raise ValueError(f"unknown leaf type {kind!r}")
+    return PARSERS[kind](value)
