@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Compiles ImpactRegistry.sol with the pinned solc (npm "solc", its JS API, standard JSON input)
-// and writes artifacts/ImpactRegistry.json. Usage: node build.mjs [--out DIR]
+// Compiles each contract below with the pinned solc (npm "solc", its JS API, standard JSON input)
+// and writes artifacts/<Name>.json. Usage: node build.mjs [--out DIR]
 //
-// The settings are fixed here, so a fresh build equals the checked-in artifact byte for byte
-// (tests/test_contract.py checks it). evmVersion is "berlin": the production chain, ibet for Fin
+// Each contract is compiled on its own (its source as the only input, imports read through
+// findImports), so adding a contract never changes another one's artifact. The settings are fixed
+// here, so a fresh build equals the checked-in artifacts byte for byte (tests/test_contract.py
+// checks it). evmVersion is "berlin": the production chain, ibet for Fin
 // (GoQuorum, QBFT), runs the Berlin rules (its genesis activates berlinBlock and no later fork),
 // so the bytecode must not use BASEFEE (London), PUSH0 (Shanghai), or MCOPY and transient
 // storage (Cancun); solc 0.8.28 would target Cancun by default.
@@ -24,8 +26,7 @@ try {
 }
 const pkg = JSON.parse(readFileSync(join(HERE, "package.json"), "utf8"));
 
-const CONTRACT = "ImpactRegistry";
-const SOURCE = `${CONTRACT}.sol`;
+const CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken"];
 const SETTINGS = {
   evmVersion: "berlin",
   optimizer: { enabled: true, runs: 200 },
@@ -45,13 +46,54 @@ function parseArgs(argv) {
 const sha256 = (text) => createHash("sha256").update(text, "utf8").digest("hex");
 
 function findImports(path) {
-  // Only the pinned OpenZeppelin package may be imported; its files are read from node_modules.
+  // Only this folder's own sources ("./Name.sol") and the pinned OpenZeppelin package (read from
+  // node_modules) may be imported.
+  if (/^[A-Za-z0-9]+\.sol$/.test(path)) {
+    try {
+      return { contents: readFileSync(join(HERE, path), "utf8") };
+    } catch (e) {
+      return { error: `${path}: ${e.message}` };
+    }
+  }
   if (!path.startsWith("@openzeppelin/contracts/")) return { error: `import not allowed: ${path}` };
   try {
     return { contents: readFileSync(join(HERE, "node_modules", path), "utf8") };
   } catch (e) {
     return { error: `${path}: ${e.message} (run: npm ci --prefix contracts)` };
   }
+}
+
+function build(name, version, outDir) {
+  const source = `${name}.sol`;
+  const text = readFileSync(join(HERE, source), "utf8");
+  const input = { language: "Solidity", sources: { [source]: { content: text } }, settings: SETTINGS };
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
+
+  const diagnostics = output.errors ?? [];
+  for (const d of diagnostics) process.stderr.write(`${d.formattedMessage ?? d.message}\n`);
+  if (diagnostics.some((d) => d.severity === "error")) process.exit(1);
+
+  const contract = output.contracts[source][name];
+  const sources = Object.fromEntries(
+    Object.keys(output.sources)
+      .sort()
+      .map((path) => [path, sha256(path === source ? text : findImports(path).contents)]),
+  );
+  const artifact = {
+    contractName: name,
+    sourceName: source,
+    sourceHash: `sha256:${sha256(text)}`,
+    sources,
+    compiler: { name: "solc", version },
+    openzeppelinContracts: pkg.devDependencies["@openzeppelin/contracts"],
+    settings: { evmVersion: SETTINGS.evmVersion, optimizer: SETTINGS.optimizer, metadata: SETTINGS.metadata },
+    abi: contract.abi,
+    bytecode: `0x${contract.evm.bytecode.object}`,
+    deployedBytecode: `0x${contract.evm.deployedBytecode.object}`,
+  };
+  const target = join(outDir, `${name}.json`);
+  writeFileSync(target, `${JSON.stringify(artifact, null, 2)}\n`);
+  process.stdout.write(`wrote ${target} (solc ${version}, evmVersion ${SETTINGS.evmVersion})\n`);
 }
 
 function main() {
@@ -61,36 +103,8 @@ function main() {
   if (!version.startsWith(`${wanted}+`)) {
     throw new Error(`solc ${version} is installed, package.json pins ${wanted}: run npm ci`);
   }
-  const source = readFileSync(join(HERE, SOURCE), "utf8");
-  const input = { language: "Solidity", sources: { [SOURCE]: { content: source } }, settings: SETTINGS };
-  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
-
-  const diagnostics = output.errors ?? [];
-  for (const d of diagnostics) process.stderr.write(`${d.formattedMessage ?? d.message}\n`);
-  if (diagnostics.some((d) => d.severity === "error")) process.exit(1);
-
-  const contract = output.contracts[SOURCE][CONTRACT];
-  const sources = Object.fromEntries(
-    Object.keys(output.sources)
-      .sort()
-      .map((name) => [name, sha256(name === SOURCE ? source : findImports(name).contents)]),
-  );
-  const artifact = {
-    contractName: CONTRACT,
-    sourceName: SOURCE,
-    sourceHash: `sha256:${sha256(source)}`,
-    sources,
-    compiler: { name: "solc", version },
-    openzeppelinContracts: pkg.devDependencies["@openzeppelin/contracts"],
-    settings: { evmVersion: SETTINGS.evmVersion, optimizer: SETTINGS.optimizer, metadata: SETTINGS.metadata },
-    abi: contract.abi,
-    bytecode: `0x${contract.evm.bytecode.object}`,
-    deployedBytecode: `0x${contract.evm.deployedBytecode.object}`,
-  };
   mkdirSync(outDir, { recursive: true });
-  const target = join(outDir, `${CONTRACT}.json`);
-  writeFileSync(target, `${JSON.stringify(artifact, null, 2)}\n`);
-  process.stdout.write(`wrote ${target} (solc ${version}, evmVersion ${SETTINGS.evmVersion})\n`);
+  for (const name of CONTRACTS) build(name, version, outDir);
 }
 
 main();

@@ -5,6 +5,7 @@ The binary comes from the pinned npm package in contracts/ (`make contracts` ins
 node runs the Berlin EVM, like the production chain (ibet for Fin, GoQuorum/QBFT): no PUSH0 and no
 EIP-1559, so transactions are legacy (gasPrice) ones. With ``state=path`` the chain is loaded from
 that file at start and written back when the node stops, so a test can restart "the same" chain.
+``send`` signs and mines a transaction; ``custom_error`` decodes a contract's custom error.
 """
 
 import socket
@@ -16,9 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ABI
 from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractCustomError
+from web3.types import TxReceipt
 
 from app.ledger.anvil import (
     CHAIN_ID,
@@ -86,3 +92,40 @@ def run_anvil(
             yield node
         finally:
             stop_anvil(process)
+
+
+def send(w3: Web3, account: LocalAccount, call: Any, gas: int | None = None) -> TxReceipt:
+    """Signs and sends a legacy transaction; with ``gas`` it skips estimation, so a transaction
+    that reverts is mined anyway (status 0)."""
+    params: dict[str, Any] = {
+        "from": account.address,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "gasPrice": w3.eth.gas_price,
+        "chainId": w3.eth.chain_id,
+    }
+    if gas is not None:
+        params["gas"] = gas
+    signed = account.sign_transaction(call.build_transaction(params))
+    return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+
+
+def custom_error(excinfo: pytest.ExceptionInfo[ContractCustomError], abi: ABI) -> tuple[Any, ...]:
+    """(name, *args) of the custom error, one of those ``abi`` declares; addresses checksummed."""
+    errors = {
+        bytes(Web3.keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"))[:4]: (
+            e["name"],
+            [i["type"] for i in e["inputs"]],
+        )
+        for e in abi
+        if e["type"] == "error"
+    }
+    data = bytes.fromhex(str(excinfo.value.data).removeprefix("0x"))
+    name, types = errors[data[:4]]
+    values = abi_decode(types, data[4:])
+    return (
+        name,
+        *(
+            Web3.to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, values, strict=True)
+        ),
+    )

@@ -1,7 +1,8 @@
 """ImpactRegistry on a real Anvil node (Berlin EVM, like the production chain): roles, growing
 tree sizes, the event and the views, and verifyInclusion against the Python verifier on every
-RFC 9162 test vector and on random trees. Also: the checked-in artifact is exactly what the
-pinned compiler builds from the source, and it uses no opcode newer than Berlin."""
+RFC 9162 test vector and on random trees. Also, for every contract (the bond token's own tests
+are in test_bond_token_contract.py): the checked-in artifact is exactly what the pinned compiler
+builds from the source, and it uses no opcode newer than Berlin."""
 
 import base64
 import json
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
@@ -26,24 +26,18 @@ from app.pure import merkle
 from app.pure.artifact import (
     ARTIFACT_PATH,
     REGISTRY_ABI,
-    REGISTRY_BYTECODE,
     REGISTRY_DEPLOYED_BYTECODE,
+    artifact_path,
+    load_artifact,
 )
-from tests.anvil import AnvilNode, run_anvil
+from tests.anvil import AnvilNode, run_anvil, send
+from tests.anvil import custom_error as decode_custom_error
 
 VECTORS = Path(__file__).parent / "data" / "rfc9162" / "inclusion"
 ADMIN_ROLE = b"\x00" * 32
 INT128_MIN, INT128_MAX = -(2**127), 2**127 - 1
 UINT64_MAX = 2**64 - 1
-
-ERRORS = {
-    bytes(Web3.keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"))[:4]: (
-        e["name"],
-        [i["type"] for i in e["inputs"]],
-    )
-    for e in REGISTRY_ABI
-    if e["type"] == "error"
-}
+CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken"]
 
 
 @pytest.fixture(scope="module")
@@ -67,33 +61,9 @@ def registry(w3: Web3, admin: LocalAccount) -> Contract:
     return w3.eth.contract(address=deploy_registry(w3, admin), abi=REGISTRY_ABI)
 
 
-def send(w3: Web3, account: LocalAccount, call: Any, gas: int | None = None) -> TxReceipt:
-    """Signs and sends a legacy transaction; with ``gas`` it skips estimation, so a transaction
-    that reverts is mined anyway (status 0)."""
-    params: dict[str, Any] = {
-        "from": account.address,
-        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-        "gasPrice": w3.eth.gas_price,
-        "chainId": w3.eth.chain_id,
-    }
-    if gas is not None:
-        params["gas"] = gas
-    signed = account.sign_transaction(call.build_transaction(params))
-    return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
-
-
 def custom_error(excinfo: pytest.ExceptionInfo[ContractCustomError]) -> tuple[Any, ...]:
-    """(name, *args) of the contract's custom error."""
-    data = bytes.fromhex(str(excinfo.value.data).removeprefix("0x"))
-    name, types = ERRORS[data[:4]]
-    values = abi_decode(types, data[4:])
-    return (
-        name,
-        *(
-            Web3.to_checksum_address(v) if t == "address" else v
-            for t, v in zip(types, values, strict=True)
-        ),
-    )
+    """(name, *args) of the registry's custom error."""
+    return decode_custom_error(excinfo, REGISTRY_ABI)
 
 
 def add(
@@ -394,9 +364,9 @@ def test_verify_inclusion_agrees_on_random_trees(w3: Web3, registry: Contract) -
 # --- the build --------------------------------------------------------------------------------
 
 
-def test_checked_in_artifact_equals_a_fresh_build(tmp_path: Path) -> None:
+def test_checked_in_artifacts_equal_a_fresh_build(tmp_path: Path) -> None:
     node = shutil.which("node")
-    assert node, "Node.js is needed to build the contract (see README, Contracts)"
+    assert node, "Node.js is needed to build the contracts (see README, Contracts)"
     build = subprocess.run(
         [node, str(REPO / "contracts" / "build.mjs"), "--out", str(tmp_path)],
         capture_output=True,
@@ -404,12 +374,15 @@ def test_checked_in_artifact_equals_a_fresh_build(tmp_path: Path) -> None:
         timeout=120,
     )
     assert build.returncode == 0, build.stderr + "\n(run `make contracts`?)"
-    fresh = json.loads((tmp_path / "ImpactRegistry.json").read_text())
-    checked_in = json.loads(ARTIFACT_PATH.read_text())
-    hint = "contracts/artifacts is stale: run `make contracts` and commit the artifact"
-    for key in ["abi", "bytecode", "deployedBytecode"]:
-        assert json.dumps(fresh[key]) == json.dumps(checked_in[key]), f"{key}: {hint}"
-    assert (tmp_path / "ImpactRegistry.json").read_bytes() == ARTIFACT_PATH.read_bytes(), hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.json" for n in CONTRACTS)
+    assert artifact_path("ImpactRegistry") == ARTIFACT_PATH
+    hint = "contracts/artifacts is stale: run `make contracts` and commit the artifacts"
+    for name in CONTRACTS:
+        fresh = json.loads((tmp_path / f"{name}.json").read_text())
+        checked_in = json.loads(artifact_path(name).read_text())
+        for key in ["abi", "bytecode", "deployedBytecode"]:
+            assert json.dumps(fresh[key]) == json.dumps(checked_in[key]), f"{name} {key}: {hint}"
+        assert (tmp_path / f"{name}.json").read_bytes() == artifact_path(name).read_bytes(), hint
 
 
 # Opcodes that a Berlin chain does not have: BASEFEE (London), PUSH0 (Shanghai), TLOAD, TSTORE,
@@ -426,9 +399,11 @@ def _opcodes(code: bytes) -> Iterator[int]:
         pc += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)  # skip PUSH1..PUSH32 data
 
 
-def test_bytecode_has_no_opcode_newer_than_berlin() -> None:
-    runtime = bytes.fromhex(REGISTRY_DEPLOYED_BYTECODE[2:])
-    creation = bytes.fromhex(REGISTRY_BYTECODE[2:])
+@pytest.mark.parametrize("name", CONTRACTS)
+def test_bytecode_has_no_opcode_newer_than_berlin(name: str) -> None:
+    artifact = load_artifact(name)
+    runtime = bytes.fromhex(artifact.deployed_bytecode[2:])
+    creation = bytes.fromhex(artifact.bytecode[2:])
     code = runtime[: -2 - int.from_bytes(runtime[-2:], "big")]  # without the CBOR metadata
     constructor = creation[: creation.index(runtime)]
     for part in (code, constructor):

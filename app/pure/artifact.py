@@ -1,27 +1,50 @@
-"""The ImpactRegistry contract as built: ABI and bytecode from the checked-in artifact
-(contracts/artifacts/ImpactRegistry.json, written by contracts/build.mjs). Read once at import;
-the service and the standalone verifier share it.
+"""The contracts as built: ABI and bytecode from the checked-in artifacts
+(contracts/artifacts/<Name>.json, written by contracts/build.mjs). Read once at import; the
+service and the standalone verifier share them.
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from eth_typing import ABI, HexStr
 
-ARTIFACT_PATH = Path(__file__).resolve().parents[2] / "contracts/artifacts/ImpactRegistry.json"
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts/artifacts"
+ARTIFACT_PATH = ARTIFACTS_DIR / "ImpactRegistry.json"
 
 
-def _load_artifact() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    abi: ABI
+    bytecode: HexStr  # creation code, constructor arguments not included
+    deployed_bytecode: HexStr
+
+
+def artifact_path(name: str) -> Path:
+    return ARTIFACTS_DIR / f"{name}.json"
+
+
+def load_artifact(name: str) -> Artifact:
+    """The artifact of contract ``name`` (ImpactRegistry, PersonalInfo, GreenBondToken)."""
+    path = artifact_path(name)
     try:
-        artifact: dict[str, Any] = json.loads(ARTIFACT_PATH.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError as e:
-        raise RuntimeError(f"{ARTIFACT_PATH} is missing: run `make contracts`") from e
-    return artifact
+        raise RuntimeError(f"{path} is missing: run `make contracts`") from e
+    return Artifact(
+        name=name,
+        abi=cast(ABI, data["abi"]),
+        bytecode=HexStr(data["bytecode"]),
+        deployed_bytecode=HexStr(data["deployedBytecode"]),
+    )
 
 
-_ARTIFACT = _load_artifact()
+IMPACT_REGISTRY = load_artifact("ImpactRegistry")
+PERSONAL_INFO = load_artifact("PersonalInfo")
+GREEN_BOND_TOKEN = load_artifact("GreenBondToken")
 
-REGISTRY_ABI: ABI = cast(ABI, _ARTIFACT["abi"])
-REGISTRY_BYTECODE: HexStr = HexStr(_ARTIFACT["bytecode"])
-REGISTRY_DEPLOYED_BYTECODE: HexStr = HexStr(_ARTIFACT["deployedBytecode"])
+REGISTRY_ABI: ABI = IMPACT_REGISTRY.abi
+REGISTRY_BYTECODE: HexStr = IMPACT_REGISTRY.bytecode
+REGISTRY_DEPLOYED_BYTECODE: HexStr = IMPACT_REGISTRY.deployed_bytecode
