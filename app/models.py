@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from app.bonds.models import BondToken, TokenPosition
 from app.core.db import Base
 from app.impact.models import (
     AssetProgress,
@@ -28,6 +29,7 @@ __all__ = [
     "BaselineFitRecord",
     "BenchmarkConfig",
     "Bond",
+    "BondToken",
     "ChainDeployment",
     "Checkpoint",
     "EmissionFactorVersion",
@@ -43,4 +45,5 @@ __all__ = [
     "MeterDay",
     "Reading",
     "ReadingChange",
+    "TokenPosition",
 ]
