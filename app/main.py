@@ -9,6 +9,8 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
+from app.bonds.issuer_txs import IssuerChain
+from app.bonds.router import router as bonds_router
 from app.core.body_limit import RequestBodyGuard
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
@@ -32,7 +34,8 @@ log = logging.getLogger(__name__)
 
 API_DESCRIPTION = """
 Green bond impact tracker. Meters post signed interval readings (`ingest`); the issuer manages
-bonds, green assets, allocations of proceeds and meters (`admin`, bearer token).
+bonds, green assets, allocations of proceeds and meters (`admin`, bearer token), and the bond's
+security token on chain (`bond token`).
 
 Errors always have the body `{"error": {"code", "message", "details": [{"field", "reason",
 "index"?}]}}`.
@@ -119,12 +122,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.impact_grace = timedelta(seconds=settings.impact_grace_period_s)
     chain = chain_config(settings)
     app.state.anchored = AnchoredCheckpoints(None if chain is None else client_factory(chain))
+    # The bond token's issuer is the anchoring account, on the anchoring chain.
+    app.state.issuer_chain = IssuerChain(
+        engine=engine,
+        client_factory=None if chain is None else client_factory(chain),
+        registry_policy=anchor_policy(settings),
+        wait_s=settings.chain_timeout_s,
+    )
     install_error_handlers(app)
     app.add_middleware(RequestBodyGuard, max_bytes=settings.ingest_max_body_bytes)
     app.include_router(registry_router)
     app.include_router(ingest_router)
     app.include_router(impact_router)
     app.include_router(ledger_router)
+    app.include_router(bonds_router)
     app.include_router(investor_router)
     app.include_router(audit_router)
     mount_dashboard(app)

@@ -1,6 +1,12 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
-from app.bonds.models import BondToken, TokenPosition
+from app.bonds.models import (
+    BondToken,
+    IssuerKey,
+    IssuerTx,
+    PersonalInfoContract,
+    TokenPosition,
+)
 from app.core.db import Base
 from app.impact.models import (
     AssetProgress,
@@ -37,12 +43,15 @@ __all__ = [
     "ImpactResult",
     "IngestBatch",
     "IntegrityMark",
+    "IssuerKey",
+    "IssuerTx",
     "LogEntry",
     "LogQueue",
     "LogState",
     "MerkleNode",
     "Meter",
     "MeterDay",
+    "PersonalInfoContract",
     "Reading",
     "ReadingChange",
     "TokenPosition",

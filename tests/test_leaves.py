@@ -15,6 +15,7 @@ from app.pure.audit_formats import (
     leaf_line,
     parse_line,
 )
+from app.pure.bond_terms import BondTerms
 from app.pure.calc.factors import EmissionFactor
 from app.pure.calc.results import PeriodResult
 from app.pure.encoding import LEAF_TYPES, decode_leaf
@@ -22,6 +23,7 @@ from app.pure.leaves import (
     PARSERS,
     AllocationLeaf,
     BenchmarkConfigLeaf,
+    BondTokenLeaf,
     EmissionFactorLeaf,
     Leaf,
     MeterKeyLeaf,
@@ -112,6 +114,30 @@ RECORDS: list[Leaf] = [
             True,
         ),
     ),
+    BondTokenLeaf(
+        1,
+        1,
+        "GB-1",
+        31337,
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+        "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "0x" + "ab" * 32,
+        12,
+        0,
+        BondTerms(
+            "Tokyo Green Retrofit Bond 2030 \u6771\u4eac",
+            "TGRB30",
+            1_000_000,
+            "JPY",
+            12_500,
+            (date(2026, 3, 31), date(2026, 9, 30)),
+            date(2030, 3, 31),
+            1_000_000,
+            "Energy efficiency retrofits",
+        ),
+    ),
 ]
 
 
@@ -157,6 +183,11 @@ def test_malformed_fields_of_other_kinds_are_refused() -> None:
         ResultLeaf.parse(result | {"period_start": "April"})
     with pytest.raises(ValueError, match="'financing_share' is not a decimal"):
         AllocationLeaf.parse(_fields(RECORDS[6]) | {"financing_share": "sixty percent"})
+    token = _fields(RECORDS[-1])
+    with pytest.raises(ValueError, match="'interest_payment_dates': day is out of range"):
+        BondTokenLeaf.parse(token | {"interest_payment_dates": ["2026-02-30"]})
+    with pytest.raises(ValueError, match="bond_token leaf: 'initial_supply' must be of JSON"):
+        BondTokenLeaf.parse(token | {"initial_supply": "0"})
     with pytest.raises(ValueError, match="unknown leaf type 'batch'"):
         parse_leaf({"type": "batch"})
 

@@ -3,36 +3,22 @@ totals in ImpactRegistry) and PersonalInfo (holders' encrypted registrations): t
 and bindings. docs/bond-token.md describes the rules.
 """
 
-from dataclasses import dataclass
-from datetime import date
+from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
+from eth_typing import ABI, ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractConstructor
 
 from app.ledger.contract import deploy_contract
-from app.pure.artifact import GREEN_BOND_TOKEN, PERSONAL_INFO
+from app.pure.artifact import GREEN_BOND_TOKEN, PERSONAL_INFO, Artifact
 
-
-@dataclass(frozen=True)
-class BondTerms:
-    """The token's terms (GreenBondToken.Terms), fixed at deployment."""
-
-    name: str
-    symbol: str
-    face_value: int  # per unit, whole units of the currency
-    currency: str  # ISO 4217
-    interest_rate: int  # yearly, percent with 4 decimals: 12500 is 1.2500 %
-    interest_payment_dates: tuple[date, ...]  # strictly ascending, none after redemption
-    redemption_date: date
-    redemption_value: int  # per unit, whole units of the currency
-    purpose: str
-
-
-def yyyymmdd(day: date) -> int:
-    """A date as the contract stores it: 2030-03-31 is 20300331."""
-    return day.year * 10_000 + day.month * 100 + day.day
+# Re-exported: the terms are a pure record (the bond_token leaf carries them too).
+from app.pure.bond_terms import BondTerms as BondTerms
+from app.pure.bond_terms import yyyymmdd as yyyymmdd
 
 
 def terms_tuple(terms: BondTerms) -> tuple[object, ...]:
@@ -57,6 +43,17 @@ def deploy_personal_info(
     return deploy_contract(w3, account, PERSONAL_INFO, timeout=timeout)
 
 
+def token_constructor_args(
+    terms: BondTerms,
+    initial_supply: int,
+    personal_info: ChecksumAddress,
+    impact_registry: ChecksumAddress,
+    bond_id: int,
+) -> tuple[object, ...]:
+    """GreenBondToken's constructor arguments, in order."""
+    return (terms_tuple(terms), initial_supply, personal_info, impact_registry, bond_id)
+
+
 def deploy_green_bond_token(
     w3: Web3,
     account: LocalAccount,
@@ -71,17 +68,13 @@ def deploy_green_bond_token(
     """Deploys a GreenBondToken whose issuer is ``account`` (holding ``initial_supply``), whose
     holders register in ``personal_info`` and whose impact is bond ``bond_id``'s totals in
     ``impact_registry``."""
-    return deploy_contract(
-        w3,
-        account,
-        GREEN_BOND_TOKEN,
-        terms_tuple(terms),
-        initial_supply,
-        personal_info,
-        impact_registry,
-        bond_id,
-        timeout=timeout,
-    )
+    args = token_constructor_args(terms, initial_supply, personal_info, impact_registry, bond_id)
+    return deploy_contract(w3, account, GREEN_BOND_TOKEN, *args, timeout=timeout)
+
+
+def constructor(w3: Web3, artifact: Artifact, *args: object) -> ContractConstructor:
+    """The deployment of ``artifact`` with constructor arguments ``args``, to sign."""
+    return w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args)
 
 
 def green_bond_token(w3: Web3, address: ChecksumAddress) -> Contract:
@@ -90,3 +83,36 @@ def green_bond_token(w3: Web3, address: ChecksumAddress) -> Contract:
 
 def personal_info(w3: Web3, address: ChecksumAddress) -> Contract:
     return w3.eth.contract(address=address, abi=PERSONAL_INFO.abi)
+
+
+def _error_selectors(abi: ABI) -> dict[bytes, tuple[str, list[str], list[str]]]:
+    return {
+        bytes(Web3.keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"))[:4]: (
+            e["name"],
+            [i["name"] for i in e["inputs"]],
+            [i["type"] for i in e["inputs"]],
+        )
+        for e in abi
+        if e["type"] == "error"
+    }
+
+
+_ERRORS = {**_error_selectors(PERSONAL_INFO.abi), **_error_selectors(GREEN_BOND_TOKEN.abi)}
+
+
+def decode_custom_error(data: str | bytes) -> tuple[str, dict[str, Any]] | None:
+    """(name, arguments by name) of a custom error of the bond's contracts from its revert
+    data (addresses checksummed); None when the data is no error of theirs."""
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data
+    found = _ERRORS.get(raw[:4])
+    if found is None:
+        return None
+    name, names, types = found
+    try:
+        values = abi_decode(types, raw[4:])
+    except DecodingError:  # data that only starts like this error
+        return None
+    return name, {
+        n: Web3.to_checksum_address(v) if t == "address" else v
+        for n, t, v in zip(names, types, values, strict=True)
+    }

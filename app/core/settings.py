@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         description="Private key of the anchoring account (holds ANCHOR_ROLE). Required with "
         "`GBT_CHAIN_RPC_URL`; with the embedded Anvil, Anvil's public development key is used.",
     )
+    issuer_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the issuer's RSA private key (2048+ bits; unencrypted, "
+        "readable by the service only) that opens holders' personal information for the "
+        "bondholder register. Never in the repository; its public key is registered through "
+        "`PUT /v1/admin/issuer-key`. Unset: the register cannot be decrypted.",
+    )
     registry_address: str | None = Field(
         default=None,
         description="Address of the ImpactRegistry contract. Unset: deployed on first start "

@@ -1,6 +1,7 @@
-"""Chain access for anchoring: one signer, legacy (gasPrice) transactions so the same code runs
-on Anvil and on a berlin-style consortium chain without EIP-1559 (ibet for Fin is GoQuorum/QBFT),
-nonces taken under the anchor lock, receipts awaited with a timeout."""
+"""Chain access for anchoring (and the bond token's issuer, the same account): one signer,
+legacy (gasPrice) transactions so the same code runs on Anvil and on a berlin-style consortium
+chain without EIP-1559 (ibet for Fin is GoQuorum/QBFT), nonces taken under the anchor lock,
+receipts awaited with a timeout."""
 
 from dataclasses import dataclass
 from typing import Any, cast
@@ -10,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
@@ -50,7 +52,7 @@ class OnChainCheckpoint:
 
 
 @dataclass(frozen=True)
-class SignedCheckpointTx:
+class SignedTx:
     nonce: int
     raw: bytes
     tx_hash: str
@@ -96,19 +98,11 @@ class ChainClient:
         """Transactions of the signer in blocks up to ``block``."""
         return int(self.w3.eth.get_transaction_count(self.account.address, block))
 
-    def sign_checkpoint(
-        self,
-        address: str,
-        nonce: int,
-        tree_size: int,
-        root: bytes,
-        closes_at: int,
-        methodology_hash: bytes,
-        totals: list[tuple[int, int, int]],
-    ) -> SignedCheckpointTx:
-        call = self.registry(address).functions.addCheckpoint(
-            tree_size, root, closes_at, methodology_hash, totals
-        )
+    def sign(self, call: ContractFunction | ContractConstructor, nonce: int) -> SignedTx:
+        """``call`` as a legacy transaction of the service's account with ``nonce``: the
+        configured gas price or the node's, the configured gas limit or the estimate plus a
+        margin. Estimating runs the call: ContractLogicError (ContractCustomError with the
+        contract's error) when the contract refuses it."""
         gas_price = self.config.gas_price_wei
         if gas_price is None:
             gas_price = int(self.w3.eth.gas_price)
@@ -119,12 +113,27 @@ class ChainClient:
             "chainId": self.chain_id,
         }
         params = cast(TxParams, tx)
+        tx["gas"] = self.config.gas_limit or int(call.estimate_gas(params) * 1.25) + 10_000
+        signed = self.account.sign_transaction(cast(Any, call.build_transaction(params)))
+        return SignedTx(nonce, bytes(signed.raw_transaction), "0x" + signed.hash.hex())
+
+    def sign_checkpoint(
+        self,
+        address: str,
+        nonce: int,
+        tree_size: int,
+        root: bytes,
+        closes_at: int,
+        methodology_hash: bytes,
+        totals: list[tuple[int, int, int]],
+    ) -> SignedTx:
+        call = self.registry(address).functions.addCheckpoint(
+            tree_size, root, closes_at, methodology_hash, totals
+        )
         try:
-            tx["gas"] = self.config.gas_limit or int(call.estimate_gas(params) * 1.25) + 10_000
+            return self.sign(call, nonce)
         except ContractLogicError as exc:  # e.g. TreeSizeNotGrowing: the caller retries later
             raise ChainError(f"the contract refuses checkpoint {tree_size}: {exc}") from exc
-        signed = self.account.sign_transaction(cast(Any, call.build_transaction(params)))
-        return SignedCheckpointTx(nonce, bytes(signed.raw_transaction), "0x" + signed.hash.hex())
 
     def broadcast(self, raw: bytes) -> str:
         """Send a signed transaction; sending the same one again is harmless (the node either

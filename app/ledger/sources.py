@@ -4,11 +4,15 @@ row's values in its kind's record (app/pure/leaves.py), encoded.
 Leaf bytes are never stored: the sequencer builds them once to hash them, and proofs, exports
 and the integrity check build them again from the same rows. A row changed after the fact thus
 yields different bytes, a different leaf hash, and a root that no longer matches the anchor.
+
+A kind whose rows a domain above the ledger owns (``bond_token``: app.bonds) is built by that
+domain's function, which it registers here when it is imported (``register_kind``): the ledger
+rebuilds every leaf without importing a layer above it.
 """
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +25,14 @@ from app.registry import service as registry
 from app.registry.models import Meter
 
 Source = tuple[str, int]  # (kind, ref_id): kind is a leaf type, ref_id the row's id
+# The leaves of ``ref_ids`` (a row that is gone is missing from the map).
+KindBuilder = Callable[[Session, list[int]], dict[int, bytes]]
+_kind_builders: dict[str, KindBuilder] = {}
+
+
+def register_kind(kind: str, builder: KindBuilder) -> None:
+    """``builder`` builds the leaves of ``kind`` (a leaf type whose rows a higher layer owns)."""
+    _kind_builders[kind] = builder
 
 
 def _epoch(value: object) -> int:
@@ -158,6 +170,9 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
                 config_id=r.benchmark_config_id,
                 baseline_fit_id=r.baseline_fit_id,
             ).encode()
+    for kind in [k for k in by_kind if k in _kind_builders]:
+        for ref_id, data in _kind_builders[kind](session, by_kind.pop(kind)).items():
+            out[(kind, ref_id)] = data
     if by_kind:
         raise ValueError(f"unknown leaf kinds: {sorted(by_kind)}")
     return out

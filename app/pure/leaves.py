@@ -11,12 +11,14 @@ leaf of their kind). The canonical form and units: app/pure/encoding.py and docs
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from app.pure.bond_terms import BondTerms
 from app.pure.calc.factors import EmissionFactor
 from app.pure.calc.results import FIGURES, PeriodResult
 from app.pure.encoding import leaf
+from app.pure.leaf_fields import LeafFields
 from app.pure.signing import ValueKind
 
 # A reading's value is under the key of its kind (the signed batch's value kinds).
@@ -24,75 +26,6 @@ VALUE_FIELDS = {
     "energy_wh": ValueKind.ENERGY_WH,
     "temperature_centi_c": ValueKind.TEMPERATURE_CENTI_C,
 }
-
-
-class _Fields:
-    """Typed reads of one decoded leaf; a missing field or one of the wrong JSON type is a
-    ValueError naming it."""
-
-    def __init__(self, value: Mapping[str, Any], kind: str) -> None:
-        if value.get("type") != kind:
-            raise ValueError(f"not a {kind} leaf")
-        self.value = value
-        self.kind = kind
-
-    def _get(self, key: str, json_type: type, nullable: bool = False) -> Any:
-        if key not in self.value:
-            raise ValueError(f"{self.kind} leaf: missing {key!r}")
-        item = self.value[key]
-        if item is None and nullable:
-            return None
-        # bool is an int in Python, not in JSON
-        if isinstance(item, bool) != (json_type is bool) or not isinstance(item, json_type):
-            raise ValueError(f"{self.kind} leaf: {key!r} must be of JSON type {json_type.__name__}")
-        return item
-
-    def integer(self, key: str) -> int:
-        value: int = self._get(key, int)
-        return value
-
-    def optional_integer(self, key: str) -> int | None:
-        value: int | None = self._get(key, int, nullable=True)
-        return value
-
-    def text(self, key: str) -> str:
-        value: str = self._get(key, str)
-        return value
-
-    def boolean(self, key: str) -> bool:
-        value: bool = self._get(key, bool)
-        return value
-
-    def mapping(self, key: str) -> dict[str, Any]:
-        value: dict[str, Any] = self._get(key, dict)
-        return value
-
-    def day(self, key: str) -> date:
-        try:
-            return date.fromisoformat(self.text(key))
-        except ValueError as e:
-            raise ValueError(f"{self.kind} leaf: {key!r}: {e}") from e
-
-    def decimal(self, key: str) -> Decimal:
-        try:
-            return Decimal(self.text(key))
-        except InvalidOperation as e:
-            raise ValueError(f"{self.kind} leaf: {key!r} is not a decimal") from e
-
-    def optional_decimal(self, key: str) -> Decimal | None:
-        return None if self._get(key, str, nullable=True) is None else self.decimal(key)
-
-    def integers(self, key: str) -> tuple[int, ...]:
-        items = self._get(key, list)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
-            raise ValueError(f"{self.kind} leaf: {key!r} must be a list of integers")
-        return tuple(items)
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        items = self._get(key, list)
-        if not all(isinstance(i, str) for i in items):
-            raise ValueError(f"{self.kind} leaf: {key!r} must be a list of strings")
-        return tuple(items)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -137,7 +70,7 @@ class ReadingLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "ReadingLeaf":
-        f = _Fields(value, "reading")
+        f = LeafFields(value, "reading")
         present = [k for k in VALUE_FIELDS if k in value]
         if len(present) != 1:
             raise ValueError(f"reading leaf: needs exactly one of {', '.join(VALUE_FIELDS)}")
@@ -190,7 +123,7 @@ class MeterKeyLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "MeterKeyLeaf":
-        f = _Fields(value, "meter_key")
+        f = LeafFields(value, "meter_key")
         return cls(
             meter_id=f.integer("meter_id"),
             asset_id=f.integer("asset_id"),
@@ -215,7 +148,7 @@ class MeterRevokedLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "MeterRevokedLeaf":
-        f = _Fields(value, "meter_revoked")
+        f = LeafFields(value, "meter_revoked")
         return cls(meter_id=f.integer("meter_id"), revoked_at=f.integer("revoked_at"))
 
 
@@ -248,7 +181,7 @@ class EmissionFactorLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "EmissionFactorLeaf":
-        f = _Fields(value, "emission_factor")
+        f = LeafFields(value, "emission_factor")
         factor = EmissionFactor(
             id=f.integer("factor_id"),
             region=f.text("region"),
@@ -297,7 +230,7 @@ class AllocationLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "AllocationLeaf":
-        f = _Fields(value, "allocation")
+        f = LeafFields(value, "allocation")
         return cls(
             allocation_id=f.integer("allocation_id"),
             bond_id=f.integer("bond_id"),
@@ -344,7 +277,7 @@ class BenchmarkConfigLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "BenchmarkConfigLeaf":
-        f = _Fields(value, "benchmark_config")
+        f = LeafFields(value, "benchmark_config")
         return cls(
             config_id=f.integer("config_id"),
             asset_id=f.integer("asset_id"),
@@ -396,7 +329,7 @@ class ResultLeaf:
 
     @classmethod
     def parse(cls, value: Mapping[str, Any]) -> "ResultLeaf":
-        f = _Fields(value, "result")
+        f = LeafFields(value, "result")
         result = PeriodResult(
             period=f.text("period"),
             period_start=f.day("period_start"),
@@ -423,6 +356,89 @@ class ResultLeaf:
         )
 
 
+# --- bond_token ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BondTokenLeaf:
+    """A bond's GreenBondToken deployment: where it is (chain, contract, the deploying
+    transaction and its block), what it links to (the PersonalInfo register, the ImpactRegistry
+    and the bond's id there), its issuer, its initial supply and its terms (dates as ISO
+    strings). Not part of any figure: it puts the token in the evidence chain."""
+
+    token_id: int
+    bond_id: int
+    bond_code: str
+    chain_id: int
+    contract_address: str
+    personal_info_address: str
+    impact_registry_address: str
+    issuer_address: str
+    deploy_tx_hash: str
+    deployed_block: int
+    initial_supply: int
+    terms: BondTerms
+
+    def encode(self) -> bytes:
+        t = self.terms
+        return leaf(
+            "bond_token",
+            token_id=self.token_id,
+            bond_id=self.bond_id,
+            bond_code=self.bond_code,
+            chain_id=self.chain_id,
+            contract_address=self.contract_address,
+            personal_info_address=self.personal_info_address,
+            impact_registry_address=self.impact_registry_address,
+            issuer_address=self.issuer_address,
+            deploy_tx_hash=self.deploy_tx_hash,
+            deployed_block=self.deployed_block,
+            initial_supply=self.initial_supply,
+            name=t.name,
+            symbol=t.symbol,
+            face_value=t.face_value,
+            currency=t.currency,
+            interest_rate=t.interest_rate,
+            interest_payment_dates=[d.isoformat() for d in t.interest_payment_dates],
+            redemption_date=t.redemption_date.isoformat(),
+            redemption_value=t.redemption_value,
+            purpose=t.purpose,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "BondTokenLeaf":
+        f = LeafFields(value, "bond_token")
+        try:
+            dates = tuple(date.fromisoformat(d) for d in f.texts("interest_payment_dates"))
+        except ValueError as e:
+            raise ValueError(f"bond_token leaf: 'interest_payment_dates': {e}") from e
+        terms = BondTerms(
+            name=f.text("name"),
+            symbol=f.text("symbol"),
+            face_value=f.integer("face_value"),
+            currency=f.text("currency"),
+            interest_rate=f.integer("interest_rate"),
+            interest_payment_dates=dates,
+            redemption_date=f.day("redemption_date"),
+            redemption_value=f.integer("redemption_value"),
+            purpose=f.text("purpose"),
+        )
+        return cls(
+            token_id=f.integer("token_id"),
+            bond_id=f.integer("bond_id"),
+            bond_code=f.text("bond_code"),
+            chain_id=f.integer("chain_id"),
+            contract_address=f.text("contract_address"),
+            personal_info_address=f.text("personal_info_address"),
+            impact_registry_address=f.text("impact_registry_address"),
+            issuer_address=f.text("issuer_address"),
+            deploy_tx_hash=f.text("deploy_tx_hash"),
+            deployed_block=f.integer("deployed_block"),
+            initial_supply=f.integer("initial_supply"),
+            terms=terms,
+        )
+
+
 # --- any kind -----------------------------------------------------------------------------------
 
 Leaf = (
@@ -433,6 +449,7 @@ Leaf = (
     | AllocationLeaf
     | BenchmarkConfigLeaf
     | ResultLeaf
+    | BondTokenLeaf
 )
 PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "reading": ReadingLeaf.parse,
@@ -442,6 +459,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "allocation": AllocationLeaf.parse,
     "emission_factor": EmissionFactorLeaf.parse,
     "benchmark_config": BenchmarkConfigLeaf.parse,
+    "bond_token": BondTokenLeaf.parse,
 }
 
 

@@ -279,6 +279,10 @@ def allocations_of_bond(session: Session, bond_id: int) -> list[Allocation]:
     )
 
 
+def bonds_by_ids(session: Session, ids: list[int]) -> dict[int, Bond]:
+    return {b.id: b for b in session.scalars(select(Bond).where(Bond.id.in_(ids)))}
+
+
 def meters_by_ids(session: Session, ids: list[int]) -> dict[int, Meter]:
     return {m.id: m for m in session.scalars(select(Meter).where(Meter.id.in_(ids)))}
 

@@ -117,6 +117,8 @@ class Recomputer:
         self.month_failure: Mismatch | None = None
 
     def add(self, index: int, leaf: Leaf, data: bytes) -> None:
+        """Takes in one leaf; kinds that enter no figure (``meter_revoked``, ``bond_token``) are
+        in the root only."""
         if isinstance(leaf, ReadingLeaf):
             self._invalidate_fits(leaf.meter_id, leaf.start)
             meter = self.meters.get(leaf.meter_id)
