@@ -11,6 +11,7 @@ from app.impact.models import (
     MeterDay,
 )
 from app.ingest.models import IngestBatch, Reading, ReadingChange
+from app.investor.models import SiweNonce
 from app.ledger.models import (
     ChainDeployment,
     Checkpoint,
@@ -45,5 +46,6 @@ __all__ = [
     "MeterDay",
     "Reading",
     "ReadingChange",
+    "SiweNonce",
     "TokenPosition",
 ]
