@@ -4,11 +4,13 @@ own `holderImpactAt` returns at the statement's block; an investor sees only the
 admin any; a statement with no checkpoint or no index yet says so."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -35,6 +37,7 @@ from tests.holding_helpers import (
     signed_message,
 )
 from tests.impact_helpers import run_pipeline
+from tests.live_server import live_server
 from tests.test_investor_api import setup_bond
 
 NOW = datetime.now(UTC)
@@ -180,6 +183,29 @@ def test_an_expired_nonce_is_refused(client: TestClient, investor: LocalAccount)
     with app_state(client).session_factory() as session:
         assert session.get(SiweNonce, text.split("Nonce: ")[1].split("\n")[0]) is None
     assert "not issued" in post_siwe(client, text, signature).json()["error"]["message"]
+
+
+def test_racing_sign_ins_with_one_nonce_let_one_in(database_url: str, tmp_path: Path) -> None:
+    """Eight clients post the same signed message at once to a real server: one token, seven
+    refusals (on PostgreSQL the conditional UPDATE serialises them, in any process)."""
+    settings = make_settings(database_url, tmp_path)
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(settings)
+    investor = Account.create()
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        text, signature = signed_message(http, investor)
+        body = {"message": text, "signature": signature}
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(
+                pool.map(
+                    lambda _: httpx.post(f"{url}/v1/investor/auth/siwe", json=body, timeout=30),
+                    range(8),
+                )
+            )
+    app.state.engine.dispose()
+    assert sorted(r.status_code for r in statuses) == [200] + [401] * 7, [r.text for r in statuses]
 
 
 def test_public_url_sets_the_expected_origin(database_url: str, tmp_path: Path) -> None:
