@@ -73,12 +73,12 @@ def mount_dashboard(app: FastAPI) -> None:
     """``/dashboard/`` (static page, config, libraries) and ``/`` redirecting to the dashboard."""
     app.include_router(page)
     for name, directory in ES_MODULE_PACKAGES.items():
-        # Before the page's own mount, which would otherwise take every /dashboard/ path.
-        app.mount(
-            f"{PREFIX}/vendor/{name}",
-            StaticFiles(directory=directory, check_dir=False),
-            name=f"vendor-{name}",
-        )
+        # Before the page's own mount, which would otherwise take every /dashboard/ path. Not
+        # installed: its URLs are 404s and only signing in fails (the page imports it lazily).
+        if directory.is_dir():
+            app.mount(
+                f"{PREFIX}/vendor/{name}", StaticFiles(directory=directory), name=f"vendor-{name}"
+            )
     app.mount(PREFIX, StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 
     @app.get("/", include_in_schema=False)

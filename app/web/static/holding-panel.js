@@ -1,12 +1,11 @@
 // The "My holding" panel: sign in with an account's key (Sign-In with Ethereum: the message is
 // built and signed here, siwe.js; the key is never sent), read the account's holdings from
 // GET /v1/investor/holdings with the sign-in token, and check each holding on chain with the
-// token's own holderImpactAt (holding.js).
+// token's own holderImpactAt (holding.js). Both are imported when first needed: they load the
+// @noble libraries, and the rest of the page must not depend on those.
 
 import { $, API, el, locale, state, t, tco2, dateTime } from "./state.js";
 import { authorized, postJson } from "./api.js";
-import { accountFromKey, personalSign, siweMessage } from "./siwe.js";
-import { checkHolding } from "./holding.js";
 import { formatNumber, shortHex } from "./format.js";
 
 export const SESSION_STORAGE = "gbt-investor-session";
@@ -27,6 +26,7 @@ export async function signIn(keyText) {
   state.holding = { status: "signing_in" };
   renderHolding();
   try {
+    const { accountFromKey, personalSign, siweMessage } = await import("./siwe.js");
     const account = accountFromKey(keyText);
     const asked = await postJson(`${API}/auth/nonce`);
     const now = Date.now();
@@ -78,6 +78,7 @@ export async function runChainCheck(holding) {
   renderHolding();
   try {
     if (!rpcUrl) throw new Error(t("no_rpc"));
+    const { checkHolding } = await import("./holding.js");
     const results = await checkHolding(holding, state.session.account, rpcUrl);
     checks[holding.bond_id] = { status: results.every((c) => c.ok) ? "ok" : "fail", results };
   } catch (e) {
