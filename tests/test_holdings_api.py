@@ -40,13 +40,17 @@ from tests.impact_helpers import run_pipeline
 from tests.live_server import live_server
 from tests.test_investor_api import setup_bond
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # for times only ever compared as past
 
 
 @pytest.fixture
 def investor() -> LocalAccount:
     account: LocalAccount = Account.create()
     return account
+
+
+def future(minutes: int) -> datetime:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0)
 
 
 def post_siwe(client: TestClient, text: str, signature: str) -> Any:
@@ -69,7 +73,7 @@ def test_nonce_names_what_the_message_must_say(client: TestClient) -> None:
 def test_sign_in_gives_a_token_bound_to_the_account(
     client: TestClient, investor: LocalAccount
 ) -> None:
-    expiry = (NOW + timedelta(minutes=5)).replace(microsecond=0)
+    expiry = future(5)
     text, signature = signed_message(client, investor, expiration_time=expiry)
     response = post_siwe(client, text, signature)
     assert response.status_code == 200, response.text
@@ -91,20 +95,17 @@ def test_sign_in_gives_a_token_bound_to_the_account(
     assert timedelta(seconds=890) < lifetime <= timedelta(seconds=900)
 
 
-def future(minutes: int) -> datetime:
-    return (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0)
-
-
-# Each refusal: the message's fields that differ from a good one, the status, the field named.
+# Each refusal: the message's fields that differ from a good one (times: from now), the status,
+# the field named.
 REFUSALS: dict[str, tuple[dict[str, Any], int, str]] = {
     "wrong domain": ({"domain": "evil.example"}, 401, "message.domain"),
     "domain with another port": ({"domain": "testserver:8080"}, 401, "message.domain"),
     "wrong scheme": ({"scheme": "https"}, 401, "message.scheme"),
     "uri elsewhere": ({"uri": "https://evil.example/login"}, 401, "message.uri"),
     "other chain": ({"chain_id": 1}, 401, "message.chain_id"),
-    "expired": ({"expiration_time": future(-1)}, 401, "message.expiration_time"),
-    "not yet valid": ({"not_before": future(10)}, 401, "message.not_before"),
-    "issued in the future": ({"issued_at": future(10)}, 401, "message.issued_at"),
+    "expired": ({"expiration_time": timedelta(minutes=-1)}, 401, "message.expiration_time"),
+    "not yet valid": ({"not_before": timedelta(minutes=10)}, 401, "message.not_before"),
+    "issued in the future": ({"issued_at": timedelta(minutes=10)}, 401, "message.issued_at"),
     "unknown nonce": ({"nonce": "0123456789abcdef"}, 401, "message.nonce"),
     "malformed nonce": ({"nonce": "short"}, 422, "message.nonce"),
     "malformed address": ({"address": "0xabc"}, 422, "message.address"),
@@ -115,7 +116,11 @@ REFUSALS: dict[str, tuple[dict[str, Any], int, str]] = {
 def test_each_refusal_names_its_field(
     client: TestClient, investor: LocalAccount, case: str
 ) -> None:
-    fields, status, field = REFUSALS[case]
+    changes, status, field = REFUSALS[case]
+    fields = {
+        k: future(v // timedelta(minutes=1)) if isinstance(v, timedelta) else v
+        for k, v in changes.items()
+    }
     text, signature = signed_message(client, investor, **fields)
     response = post_siwe(client, text, signature)
     assert response.status_code == status, response.text
@@ -230,7 +235,7 @@ def test_holdings_need_a_sign_in_or_the_admin_token(
 ) -> None:
     secret = app_state(client).session_secret
     expired = issue_token(secret, investor.address, NOW, NOW - timedelta(seconds=1))
-    forged = issue_token(b"another secret" * 3, investor.address, NOW, NOW + timedelta(hours=1))
+    forged = issue_token(b"another secret" * 3, investor.address, NOW, future(60))
     token = sign_in(client, investor)
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     for headers in [{}, bearer("nonsense"), bearer(expired), bearer(forged), bearer(tampered)]:
