@@ -14,14 +14,16 @@ from app.bonds.router import router as bonds_router
 from app.core.body_limit import RequestBodyGuard
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
-from app.core.security import auditor_keys, investor_keys, resolve_admin_token
+from app.core.security import auditor_keys, investor_keys, resolve_admin_token, session_secret
 from app.core.settings import Settings, get_settings
 from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
 from app.impact.router import router as impact_router
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
+from app.investor.router import account_router
 from app.investor.router import router as investor_router
+from app.investor.sign_in import Origin
 from app.ledger.anchor import run_anchor_cycle
 from app.ledger.config import anchor_policy, chain_config, client_factory
 from app.ledger.jobs import run_sequencer
@@ -110,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_token = resolve_admin_token(settings)
     app.state.investor_keys = investor_keys(settings)
     app.state.auditor_keys = auditor_keys(settings)
+    app.state.session_secret = session_secret(settings)
+    app.state.public_origin = (
+        None if settings.public_url is None else Origin.parse(settings.public_url)
+    )
     if app.state.admin_token in app.state.investor_keys | app.state.auditor_keys:
         raise ValueError("an investor or auditor key must not be the admin token")
     if app.state.investor_keys & app.state.auditor_keys:
@@ -137,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ledger_router)
     app.include_router(bonds_router)
     app.include_router(investor_router)
+    app.include_router(account_router)
     app.include_router(audit_router)
     mount_dashboard(app)
 

@@ -17,6 +17,7 @@ from app.impact.models import (
     MeterDay,
 )
 from app.ingest.models import IngestBatch, Reading, ReadingChange
+from app.investor.models import SiweNonce
 from app.ledger.models import (
     ChainDeployment,
     Checkpoint,
@@ -54,5 +55,6 @@ __all__ = [
     "PersonalInfoContract",
     "Reading",
     "ReadingChange",
+    "SiweNonce",
     "TokenPosition",
 ]

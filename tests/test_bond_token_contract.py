@@ -34,6 +34,7 @@ from app.bonds.contracts import (
 )
 from app.ledger.contract import deploy_registry
 from app.pure.artifact import GREEN_BOND_TOKEN, PERSONAL_INFO, REGISTRY_ABI
+from app.pure.holding import holder_share
 from tests.anvil import AnvilNode, custom_error, run_anvil, send
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -56,14 +57,6 @@ TERMS = BondTerms(
     redemption_value=1_000_000,
     purpose="Energy efficiency retrofits of office buildings (ICMA GBP: energy efficiency)",
 )
-
-
-def trunc_share(total: int, holding: int, supply: int) -> int:
-    """total x holding / supply rounded toward zero (Python's // floors, so on the magnitude)."""
-    if supply == 0:
-        return 0
-    magnitude = abs(total) * holding // supply
-    return -magnitude if total < 0 else magnitude
 
 
 @dataclass
@@ -742,15 +735,15 @@ def test_holder_impact_is_the_share_of_the_latest_checkpoint(approval_bond: Bond
     n1 = bond.checkpoint([(BOND_ID, *latest), (2**64 - 1, 0, 0)])
     assert (n0, n1) == (0, 1)
     for account, holding in holdings.items():
-        expected = [trunc_share(total, holding, supply) for total in latest]
+        expected = [holder_share(total, holding, supply) for total in latest]
         assert t.holderImpact(account).call() == [n1, holding, supply, *expected]
-        expected = [trunc_share(total, holding, supply) for total in first]
+        expected = [holder_share(total, holding, supply) for total in first]
         assert t.holderImpactAt(account, n0).call() == [n0, holding, supply, *expected]
     # The approved transfer moves the pending units, and their impact, to bob.
     bond.ok(bond.issuer, t.approveTransfer(0, ""))
     alice_impact, bob_impact = (t.holderImpact(a).call() for a in (alice.address, bob.address))
     assert alice_impact[1:3] == [1_012, supply] and bob_impact[1:3] == [999, supply]
-    assert bob_impact[3] == trunc_share(latest[0], 999, supply)
+    assert bob_impact[3] == holder_share(latest[0], 999, supply)
     assert bond.refused(bond.issuer, t.holderImpactAt(issuer, 2)) == ("CheckpointNotFound", 2, 2)
 
 
@@ -799,12 +792,12 @@ def test_holder_impact_extremes_and_empty_supply(anvil: AnvilNode) -> None:
         0,
         huge,
         supply,
-        trunc_share(INT128_MIN, huge, supply),
-        trunc_share(INT128_MAX, huge, supply),
+        holder_share(INT128_MIN, huge, supply),
+        holder_share(INT128_MAX, huge, supply),
     ]
     assert t.holderImpact(bond.issuer.address).call()[3:] == [
-        trunc_share(INT128_MIN, SUPPLY, supply),
-        trunc_share(INT128_MAX, SUPPLY, supply),
+        holder_share(INT128_MIN, SUPPLY, supply),
+        holder_share(INT128_MAX, SUPPLY, supply),
     ]
 
     empty = new_bond(anvil, supply=0)
@@ -1123,7 +1116,7 @@ def test_random_operations_keep_the_books_and_the_impact_bounded(
             number,
             holding,
             model.supply,
-            *(trunc_share(total, holding, model.supply) for total in totals),
+            *(holder_share(total, holding, model.supply) for total in totals),
         ]
     for k, total in enumerate(totals):
         attributed = [share[3 + k] for share in shares]

@@ -48,7 +48,7 @@ def test_page_and_chart_library_are_served(client: TestClient) -> None:
         assert client.get(f"/dashboard/{path.name}").status_code == 200, path.name
     # Every ES module the page loads is served: each relative import names a file there.
     for module in static.glob("*.js"):
-        for imported in re.findall(r'from "\./([\w.-]+)"', module.read_text()):
+        for imported in re.findall(r'(?:from |import\()"\./([\w.-]+)"', module.read_text()):
             assert (static / imported).is_file(), f"{module.name} imports {imported}"
     chart = client.get("/dashboard/vendor/chart.umd.js")
     assert chart.status_code == 200, chart.text

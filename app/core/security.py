@@ -1,4 +1,5 @@
-"""Admin authentication (bearer token) and the admin token's first-start generation."""
+"""Admin authentication (bearer token), investor and auditor keys, and the first-start
+generation of the admin token, the auditor key and the investors' session secret."""
 
 import hmac
 import os
@@ -12,6 +13,7 @@ from app.core.settings import Settings
 
 ADMIN_TOKEN_FILE = "admin-token"
 AUDITOR_KEY_FILE = "auditor-key"
+SESSION_SECRET_FILE = "investor-session-secret"
 
 
 def _generated_secret(settings: Settings, file_name: str) -> str:
@@ -48,6 +50,18 @@ def auditor_keys(settings: Settings) -> frozenset[str]:
     return _key_list(settings.auditor_api_keys.get_secret_value(), "GBT_AUDITOR_API_KEYS")
 
 
+def session_secret(settings: Settings) -> bytes:
+    """The HMAC key of investors' sign-in tokens: configured (every API process must share it),
+    or generated once into <data_dir>/investor-session-secret (processes sharing the data
+    directory share it)."""
+    if settings.investor_session_secret is None:
+        return _generated_secret(settings, SESSION_SECRET_FILE).encode()
+    secret = settings.investor_session_secret.get_secret_value()
+    if len(secret) < 32:
+        raise ValueError("GBT_INVESTOR_SESSION_SECRET must be at least 32 characters")
+    return secret.encode()
+
+
 def _key_list(value: str, name: str) -> frozenset[str]:
     keys = frozenset(k.strip() for k in value.split(",")) - {""}
     if any(len(k) < 16 for k in keys):
@@ -61,12 +75,22 @@ def investor_keys(settings: Settings) -> frozenset[str]:
     return _key_list(settings.investor_api_keys.get_secret_value(), "GBT_INVESTOR_API_KEYS")
 
 
-def _presented_key(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("x-api-key") or None
+    return None
+
+
+def is_admin_token(request: Request, token: str) -> bool:
+    expected: str = request.app.state.admin_token
+    return hmac.compare_digest(token.encode(), expected.encode())
+
+
+def _presented_key(request: Request) -> str | None:
+    return bearer_token(request) or request.headers.get("x-api-key") or None
 
 
 def require_investor(request: Request) -> None:
@@ -83,7 +107,7 @@ def require_investor(request: Request) -> None:
             "the investor API needs an investor key ('Authorization: Bearer <key>' or 'X-API-Key')",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if hmac.compare_digest(key.encode(), request.app.state.admin_token.encode()):
+    if is_admin_token(request, key):
         raise ApiError(403, "forbidden", "admin credentials are not investor credentials")
     if not any(
         hmac.compare_digest(key.encode(), k.encode()) for k in request.app.state.investor_keys
@@ -108,15 +132,13 @@ def require_auditor(request: Request) -> None:
 
 def require_admin(request: Request) -> None:
     """401 when no bearer token is sent, 403 when it is the wrong one."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if token is None:
         raise ApiError(
             401,
             "unauthenticated",
             "admin API needs 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    expected: str = request.app.state.admin_token
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    if not is_admin_token(request, token):
         raise ApiError(403, "forbidden", "the bearer token is not the admin token")

@@ -135,6 +135,25 @@ class Settings(BaseSettings):
         description="Comma-separated auditor keys for the audit API (16+ characters each). "
         "Unset: one is generated on first start into <data_dir>/auditor-key.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's public origin (https://impact.example.com): investors' "
+        "Sign-In with Ethereum messages must name its host as their domain and a URI on it. "
+        "Unset: the request's Host header and scheme (development only: set it in production).",
+    )
+    investor_session_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of investors' sign-in tokens (32+ characters; the same in every "
+        "API process). Unset: one is generated on first start into "
+        "<data_dir>/investor-session-secret.",
+    )
+    investor_session_ttl_s: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="Lifetime of an investor's sign-in token (never past the signed message's "
+        "Expiration Time).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server binds to.")
     workers: int = Field(

@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
-from app.core.schemas import Output
+from app.core.schemas import Output, StrictInput
 from app.impact.schemas import FactorKind
+from app.investor.siwe import MAX_MESSAGE_CHARS
+from app.pure.holding import HOLDING_STATEMENT_FORMAT
 from app.registry.schemas import AssetFacts
 
 IsoDateTime = Annotated[
@@ -195,3 +197,95 @@ class CheckpointSummary(Output):
 
 class CheckpointListItem(CheckpointSummary):
     id: int = Field(description="The service's id of the checkpoint (the list's cursor).")
+
+
+# Sign-in with Ethereum and holdings --------------------------------------------------------
+
+
+class NonceOut(Output):
+    nonce: str = Field(description="For the message's `Nonce:` line; good for one sign-in.")
+    issued_at: IsoDateTime
+    expires_at: IsoDateTime = Field(description="Sign in before this, or ask for another.")
+    domain: str = Field(description="What the message's domain must be (this service's).")
+    uri: str = Field(description="A URI on this service, for the message's `URI:` line.")
+    chain_id: int = Field(description="What the message's `Chain ID:` must be.")
+
+
+class SiweSignIn(StrictInput):
+    message: str = Field(
+        max_length=MAX_MESSAGE_CHARS,
+        description="The EIP-4361 message, exactly as signed (LF line ends, none at the end).",
+    )
+    signature: str = Field(
+        max_length=200,
+        description="Its EIP-191 (`personal_sign`) signature: 65 bytes r, s, v as 0x-hex.",
+    )
+
+
+class SessionOut(Output):
+    access_token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    token_type: Literal["bearer"] = "bearer"
+    account: str = Field(description="The account signed in (EIP-55).")
+    expires_at: IsoDateTime = Field(
+        description="Never later than the message's Expiration Time; sign in again after."
+    )
+
+
+class HoldingImpact(Output):
+    """The holding's share of the bond's totals in one confirmed checkpoint, as the token's
+    `holderImpactAt(account, checkpoint_number)` returns it at `block_number`."""
+
+    checkpoint_number: int = Field(description="The latest checkpoint confirmed by the block.")
+    checkpoint_block: int = Field(description="The block its transaction was mined in.")
+    bond_reduction_wh: int = Field(description="The bond's cumulative total, read from chain.")
+    bond_co2_avoided_g: int = Field(description="The bond's cumulative total, read from chain.")
+    reduction_wh: int = Field(
+        description="bond_reduction_wh x holding_units / total_supply_units, toward zero."
+    )
+    co2_avoided_g: int = Field(
+        description="bond_co2_avoided_g x holding_units / total_supply_units, toward zero."
+    )
+    energy_reduction_kwh: Decimal = Field(description="`reduction_wh` in kWh.")
+    co2_avoided_t: Decimal = Field(description="`co2_avoided_g` in t-CO2.")
+
+
+class TokenHolding(Output):
+    bond_id: int = Field(description="The bond (and the token's `bondId`).")
+    bond_code: str
+    bond_name: str
+    chain_id: int
+    token_address: str = Field(description="The bond's GreenBondToken.")
+    impact_registry_address: str = Field(description="The ImpactRegistry it reads totals from.")
+    block_number: int = Field(
+        description="The block every figure holds at: the indexed positions are the chain's "
+        "there, and `holdingOf`, `totalSupply` and `holderImpactAt` called at it return them."
+    )
+    balance_units: int = Field(description="Free balance (`balanceOf`).")
+    locked_units: int = Field(description="Locked balances, all lock addresses (`totalLockedOf`).")
+    pending_units: int = Field(description="Applied to transfer, awaiting the issuer.")
+    holding_units: int = Field(description="balance + locked + pending: what the impact follows.")
+    total_supply_units: int = Field(description="The token's `totalSupply` at the block.")
+    acquired_at: IsoDateTime | None = Field(description="When the account first held units.")
+    impact: HoldingImpact | None = Field(
+        description="Null when no checkpoint was confirmed by the block or the chain could not "
+        "be read (`impact_unavailable` says which)."
+    )
+    impact_unavailable: str | None
+
+
+class UnindexedToken(Output):
+    bond_id: int
+    token_address: str
+
+
+class HoldingStatement(Output):
+    """An account's holdings of the bond tokens, each with its attributed impact; the JSON that
+    `gbt-verify holding` checks against the chain."""
+
+    format: str = Field(HOLDING_STATEMENT_FORMAT, description="The statement's format and version.")
+    account: str = Field(description="The account (EIP-55).")
+    holdings: list[TokenHolding] = Field(description="Tokens the account holds units of.")
+    not_indexed: list[UnindexedToken] = Field(
+        description="Deployed tokens whose positions are not indexed yet: the account's holding "
+        "of them is unknown (not zero)."
+    )

@@ -76,7 +76,7 @@ def _bond_totals(totals: Iterable[Sequence[int]]) -> list[CheckpointBondTotal]:
     ]
 
 
-def _on_chain(cp: Checkpoint, anchored: AnchoredCheckpoints) -> OnChainCheckpoint | str:
+def on_chain(cp: Checkpoint, anchored: AnchoredCheckpoints) -> OnChainCheckpoint | str:
     """The confirmed checkpoint as the contract holds it, or why it cannot be shown."""
     if cp.number is None:
         return "the checkpoint has no contract number"
@@ -101,7 +101,7 @@ def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> Checkpo
         "chain_error": None,
     }
     if cp.status == "confirmed":
-        found = _on_chain(cp, anchored)
+        found = on_chain(cp, anchored)
         if isinstance(found, str):
             head = {key: None for key in head} | {"read_from_chain": False, "chain_error": found}
         else:
@@ -271,7 +271,7 @@ def _anchored_totals(
     latest = checkpoints.latest_confirmed(session)
     if latest is None:
         return None
-    found = _on_chain(latest, anchored)
+    found = on_chain(latest, anchored)
     if isinstance(found, str):
         return AnchoredBondTotals(
             checkpoint_number=latest.number,

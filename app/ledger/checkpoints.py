@@ -43,6 +43,24 @@ def confirmed(session: Session, number: int) -> Checkpoint | None:
     )
 
 
+def latest_confirmed_by_block(
+    session: Session, chain_id: int, address: str, block: int
+) -> Checkpoint | None:
+    """The latest checkpoint of this contract confirmed in block ``block`` or earlier (what a
+    call pinned to that block sees as confirmed)."""
+    return session.scalar(
+        select(Checkpoint)
+        .where(
+            Checkpoint.status == "confirmed",
+            Checkpoint.chain_id == chain_id,
+            Checkpoint.contract_address == address,
+            Checkpoint.block_number <= block,
+        )
+        .order_by(Checkpoint.number.desc(), Checkpoint.id.desc())
+        .limit(1)
+    )
+
+
 def latest_covering(session: Session, leaf_index: int) -> Checkpoint | None:
     """The latest confirmed checkpoint whose tree contains the leaf (a proof bundle's)."""
     return session.scalar(

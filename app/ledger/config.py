@@ -16,6 +16,12 @@ def embedded_chain(settings: Settings) -> bool:
     return settings.chain_rpc_url is None
 
 
+def expected_chain_id(settings: Settings) -> int | None:
+    """The configured chain id (the embedded Anvil's when the chain is embedded); None: the
+    node's, whatever it reports."""
+    return settings.chain_id or (CHAIN_ID if embedded_chain(settings) else None)
+
+
 def chain_config(settings: Settings) -> ChainConfig | None:
     """None when anchoring is off or cannot be configured (with the reason logged)."""
     if not settings.anchoring_enabled:
@@ -29,7 +35,7 @@ def chain_config(settings: Settings) -> ChainConfig | None:
         return None
     return ChainConfig(
         rpc_url=settings.chain_rpc_url or f"http://127.0.0.1:{settings.chain_embedded_port}",
-        expected_chain_id=settings.chain_id or (CHAIN_ID if embedded else None),
+        expected_chain_id=expected_chain_id(settings),
         private_key=key or DEV_PRIVATE_KEY,
         gas_price_wei=settings.chain_gas_price_wei,
         gas_limit=None,

@@ -42,6 +42,10 @@ class AnchoredCheckpoints:
                 self._client = self.client_factory()
             return self._client
 
+    def chain_id(self) -> int:
+        """The id of the chain the configured node serves (ChainError when unreachable)."""
+        return self._connected().chain_id
+
     def get(self, chain_id: int, contract: str, number: int) -> OnChainCheckpoint:
         """Checkpoint ``number`` of ``contract`` on chain ``chain_id``. ChainError when the chain
         cannot be read (unreachable, another chain); NotOnChainError when it has no such

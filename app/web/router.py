@@ -2,10 +2,11 @@
 API (proof bundles included): its configuration (no secrets: the investor access mode, the
 public JSON-RPC endpoint, and the proof bundle format its verify panel accepts).
 
-The page is plain HTML, CSS and JavaScript modules (no build step). Chart.js is not in the
-repository: ``make node-deps`` installs it from npm into ``app/web/node_modules`` (pinned in
-``app/web/package-lock.json``) and this module serves its UMD file, so the page works with no
-internet access.
+The page is plain HTML, CSS and JavaScript modules (no build step). Its libraries are not in
+the repository: ``make node-deps`` installs them from npm into ``app/web/node_modules`` (pinned
+in ``app/web/package-lock.json``) and this module serves them, so the page works with no
+internet access: Chart.js's UMD file, and the ES modules of @noble/curves and @noble/hashes
+(secp256k1 and keccak-256 for signing in with Ethereum; the page's import map names them).
 """
 
 from pathlib import Path
@@ -22,7 +23,13 @@ from app.pure.audit_formats import BUNDLE_FORMAT
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
-CHART_JS = WEB_DIR / "node_modules" / "chart.js" / "dist" / "chart.umd.js"
+NODE_MODULES = WEB_DIR / "node_modules"
+CHART_JS = NODE_MODULES / "chart.js" / "dist" / "chart.umd.js"
+# URL under /dashboard/vendor/ -> package directory (ES modules, served as they are).
+ES_MODULE_PACKAGES = {
+    "noble-curves": NODE_MODULES / "@noble" / "curves",
+    "noble-hashes": NODE_MODULES / "@noble" / "hashes",
+}
 PREFIX = "/dashboard"
 
 page = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -63,8 +70,15 @@ def chart_js() -> FileResponse:
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    """``/dashboard/`` (static page, config, Chart.js) and ``/`` redirecting to the dashboard."""
+    """``/dashboard/`` (static page, config, libraries) and ``/`` redirecting to the dashboard."""
     app.include_router(page)
+    for name, directory in ES_MODULE_PACKAGES.items():
+        # Before the page's own mount, which would otherwise take every /dashboard/ path. Not
+        # installed: its URLs are 404s and only signing in fails (the page imports it lazily).
+        if directory.is_dir():
+            app.mount(
+                f"{PREFIX}/vendor/{name}", StaticFiles(directory=directory), name=f"vendor-{name}"
+            )
     app.mount(PREFIX, StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 
     @app.get("/", include_in_schema=False)

@@ -42,7 +42,7 @@ class UnusableInputError(Exception):
 # --- parsing ------------------------------------------------------------------------------------
 
 
-def _field(obj: Any, key: str, kind: type, where: str) -> Any:
+def field_of(obj: Any, key: str, kind: type, where: str) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         raise UnusableInputError(f"{where}: missing {key!r}")
     value = obj[key]
@@ -83,12 +83,12 @@ class LeafRef:
     @classmethod
     def parse(cls, obj: Any, where: str) -> "LeafRef":
         return cls(
-            kind=_field(obj, "kind", str, where),
-            ref_id=_field(obj, "ref_id", int, where),
-            index=_field(obj, "leaf_index", int, where),
-            data=_hex(_field(obj, "leaf_hex", str, where), f"{where}.leaf_hex"),
+            kind=field_of(obj, "kind", str, where),
+            ref_id=field_of(obj, "ref_id", int, where),
+            index=field_of(obj, "leaf_index", int, where),
+            data=_hex(field_of(obj, "leaf_hex", str, where), f"{where}.leaf_hex"),
             claimed_hash=_hex(
-                _field(obj, "leaf_hash_hex", str, where), f"{where}.leaf_hash_hex", HASH_BYTES
+                field_of(obj, "leaf_hash_hex", str, where), f"{where}.leaf_hash_hex", HASH_BYTES
             ),
         )
 
@@ -104,17 +104,17 @@ class Checkpoint:
 
     @classmethod
     def parse(cls, obj: Any, where: str) -> "Checkpoint":
-        address = _field(obj, "contract_address", str, where)
+        address = field_of(obj, "contract_address", str, where)
         if not Web3.is_address(address):
             raise UnusableInputError(f"{where}.contract_address: not an Ethereum address")
         tx_hash = obj.get("tx_hash")
         if tx_hash is not None and not isinstance(tx_hash, str):
             raise UnusableInputError(f"{where}.tx_hash: must be a 0x-prefixed hex string")
         return cls(
-            number=_field(obj, "number", int, where),
-            tree_size=_field(obj, "tree_size", int, where),
-            root=_hex(_field(obj, "root_hex", str, where), f"{where}.root_hex", HASH_BYTES),
-            chain_id=_field(obj, "chain_id", int, where),
+            number=field_of(obj, "number", int, where),
+            tree_size=field_of(obj, "tree_size", int, where),
+            root=_hex(field_of(obj, "root_hex", str, where), f"{where}.root_hex", HASH_BYTES),
+            chain_id=field_of(obj, "chain_id", int, where),
             contract=Web3.to_checksum_address(address),
             tx_hash=None
             if tx_hash is None
@@ -131,13 +131,13 @@ class Provenance:
 
     @classmethod
     def parse(cls, obj: Any, where: str) -> "Provenance":
-        key = _field(obj, "meter_key", dict, where)
+        key = field_of(obj, "meter_key", dict, where)
         return cls(
-            batch=_hex(_field(obj, "batch_hex", str, where), f"{where}.batch_hex"),
-            signature=_hex(_field(obj, "signature_hex", str, where), f"{where}.signature_hex"),
-            meter_key=LeafRef.parse(_field(key, "leaf", dict, f"{where}.meter_key"), where),
+            batch=_hex(field_of(obj, "batch_hex", str, where), f"{where}.batch_hex"),
+            signature=_hex(field_of(obj, "signature_hex", str, where), f"{where}.signature_hex"),
+            meter_key=LeafRef.parse(field_of(key, "leaf", dict, f"{where}.meter_key"), where),
             meter_key_proof=hash_list(
-                _field(key, "inclusion_proof_hex", list, f"{where}.meter_key"),
+                field_of(key, "inclusion_proof_hex", list, f"{where}.meter_key"),
                 f"{where}.meter_key.inclusion_proof_hex",
             ),
         )
@@ -158,8 +158,8 @@ class Bundle:
             raise UnusableInputError(f"bundle: format must be {BUNDLE_FORMAT!r}")
         provenance = obj.get("provenance")
         return cls(
-            leaf=LeafRef.parse(_field(obj, "leaf", dict, "bundle"), "leaf"),
-            checkpoint=Checkpoint.parse(_field(obj, "checkpoint", dict, "bundle"), "checkpoint"),
+            leaf=LeafRef.parse(field_of(obj, "leaf", dict, "bundle"), "leaf"),
+            checkpoint=Checkpoint.parse(field_of(obj, "checkpoint", dict, "bundle"), "checkpoint"),
             proof=hash_list(obj.get("inclusion_proof_hex"), "inclusion_proof_hex"),
             provenance=None if provenance is None else Provenance.parse(provenance, "provenance"),
         )

@@ -4,6 +4,7 @@
     gbt-verify consistency --rpc URL --contract ADDR --from N1 --to N2 --proof FILE
     gbt-verify recompute --export FILE --rpc URL --contract ADDR [--chain-id N] [--skip-root]
     gbt-verify investor --api URL --export FILE --rpc URL --contract ADDR [--api-key KEY]
+    gbt-verify holding [FILE | --api URL --token TOKEN] --rpc URL [--account ADDR] [--chain-id N]
 
 One line per check ("ok   ..."); the first failure prints "FAIL <what>: <reason>" and exits 1.
 Unusable input (unreadable or malformed JSON, an unreachable node) exits 2.
@@ -26,6 +27,7 @@ from app.audit.verify.checks import (
     verify_bundle,
     verify_checkpoint_consistency,
 )
+from app.audit.verify.holding import verify_holding_statement
 from app.audit.verify.investor import http_fetch, verify_investor
 from app.audit.verify.recompute import verify_recompute
 
@@ -104,7 +106,31 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--contract", required=True, type=_address, help="the registry address")
     inv.add_argument("--chain-id", type=int, help="the chain id you expect")
     inv.add_argument("--timeout", type=float, default=30.0, help="RPC and HTTP timeout (s)")
+    hold = sub.add_parser(
+        "holding",
+        help="check a holder's statement (GET /v1/investor/holdings) against the chain: "
+        "position, supply, checkpoint totals, the share, and the token's holderImpactAt",
+    )
+    hold.add_argument("file", nargs="?", help="the statement (JSON); or fetch it with --api")
+    hold.add_argument("--api", help="base URL of the service, to fetch the statement")
+    hold.add_argument("--token", help="with --api: the sign-in token (or the admin token)")
+    hold.add_argument("--account", type=_address, help="the account you expect (admin: asked)")
+    hold.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
+    hold.add_argument("--chain-id", type=int, help="the chain id you expect")
+    hold.add_argument("--timeout", type=float, default=30.0, help="RPC and HTTP timeout (s)")
     return parser
+
+
+def _statement(args: argparse.Namespace) -> Any:
+    """The statement from its file, or fetched from the service with the bearer token."""
+    if (args.file is None) == (args.api is None):
+        raise UnusableInputError("give the statement's FILE or --api (with --token), not both")
+    if args.file is not None:
+        return _read_json(args.file)
+    if not args.token:
+        raise UnusableInputError("--api needs --token (a sign-in token, or the admin token)")
+    params = {} if args.account is None else {"account": args.account}
+    return http_fetch(args.api, args.token, args.timeout)("/v1/investor/holdings", params)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -137,6 +163,14 @@ def run(argv: list[str] | None = None) -> int:
                 http_fetch(args.api, args.api_key, args.timeout),
                 _ok,
                 expect_chain_id=args.chain_id,
+            )
+        elif args.command == "holding":
+            verify_holding_statement(
+                _statement(args),
+                Chain(args.rpc, args.timeout),
+                _ok,
+                expect_chain_id=args.chain_id,
+                expect_account=args.account,
             )
         else:
             if not 0 <= args.first <= args.second:

@@ -1,20 +1,20 @@
 // The investor API as the dashboard reads it: the viewer's key when one is set, ETag
-// revalidation, errors with the API's code, and every page of a paged list.
+// revalidation, errors with the API's code (and the fields it names), every page of a paged
+// list; and the sign-in routes and the holdings, with the sign-in token.
 
 import { state } from "./state.js";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = "") {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details; // "field: reason; ..." of the API's error details
   }
 }
 
-export async function api(path) {
-  const headers = state.key ? { "X-API-Key": state.key } : {};
-  // no-cache: revalidate with the ETag every time, so the figures are never a minute stale.
-  const response = await fetch(path, { headers, cache: "no-cache" });
+async function call(path, init) {
+  const response = await fetch(path, init);
   if (!response.ok) {
     let body = null;
     try {
@@ -22,9 +22,26 @@ export async function api(path) {
     } catch {
       body = null;
     }
-    throw new ApiError(response.status, body?.error?.code, body?.error?.message || `HTTP ${response.status}`);
+    const details = (body?.error?.details || []).map((d) => `${d.field}: ${d.reason}`).join("; ");
+    throw new ApiError(response.status, body?.error?.code, body?.error?.message || `HTTP ${response.status}`, details);
   }
   return response.json();
+}
+
+export async function api(path) {
+  const headers = state.key ? { "X-API-Key": state.key } : {};
+  // no-cache: revalidate with the ETag every time, so the figures are never a minute stale.
+  return call(path, { headers, cache: "no-cache" });
+}
+
+/** A POST of a JSON body (the sign-in routes). */
+export async function postJson(path, body = {}) {
+  return call(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+/** A GET with a sign-in token (an investor's own holdings; never stored by the browser). */
+export async function authorized(path, token) {
+  return call(path, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
 }
 
 export async function allPages(path) {

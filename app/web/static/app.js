@@ -2,7 +2,8 @@
 // viewer types in, kept in sessionStorage), renders the bond, its assets and the anchoring, and
 // verifies proof bundles in the browser. One ES module per panel, no build step: state.js
 // (shared state and helpers), api.js, loading.js, overview.js, asset.js, methodology.js,
-// checkpoints.js, verify-panel.js; this module renders them all and wires the events.
+// checkpoints.js, verify-panel.js, holding-panel.js (sign-in with Ethereum and the account's
+// holdings); this module renders them all and wires the events.
 
 import { MESSAGES } from "./i18n.js";
 import { zoneLabel } from "./format.js";
@@ -12,11 +13,14 @@ import { renderBondSelect, renderOverview } from "./overview.js";
 import { renderAsset } from "./asset.js";
 import { renderCheckpoints } from "./checkpoints.js";
 import { renderVerify, runVerify } from "./verify-panel.js";
+import { loadHoldings, renderHolding, restoreSession, signIn } from "./holding-panel.js";
 
 async function start() {
   document.body.dataset.ready = "false";
   setStatus(t("loading"));
+  restoreSession();
   await load();
+  await loadHoldings();
   render();
   document.body.dataset.ready = "true";
 }
@@ -34,6 +38,7 @@ function render() {
   renderAsset();
   renderCheckpoints();
   renderVerify();
+  renderHolding();
 }
 
 // Events -------------------------------------------------------------------------------------
@@ -69,6 +74,12 @@ function wire() {
   $("#verify-form").addEventListener("submit", (e) => {
     e.preventDefault();
     runVerify($("#verify-kind").value, Number($("#verify-id").value));
+  });
+  $("#signin-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("#signin-key").value;
+    $("#signin-key").value = "";
+    signIn(key);
   });
   $("#key-panel").addEventListener("submit", (e) => {
     e.preventDefault();

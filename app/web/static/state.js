@@ -27,6 +27,8 @@ export const state = {
   latestDay: null,
   verify: null,
   charts: {},
+  session: null, // the sign-in: {access_token, account, expires_at}
+  holding: null, // the "My holding" panel: {status, statement, checks}
 };
 
 export const $ = (selector) => document.querySelector(selector);

@@ -56,7 +56,7 @@ export async function rootFromInclusionProof(hash, index, size, proof) {
   return sn === 0n ? r : null;
 }
 
-async function rpc(url, method, params) {
+export async function rpc(url, method, params) {
   const response = await fetch(url, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
