@@ -30,6 +30,7 @@ import httpx
 
 from app.core.processes import stop_with_parent
 from app.core.settings import get_settings
+from simulator.bond_token import issue_demo_token, issuer_key
 from simulator.cli import DEMO_FLEET
 from simulator.config import fault_rates, load
 from simulator.runner import Simulator
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     os.environ.setdefault("GBT_ANCHOR_INTERVAL_S", DEMO_ANCHOR_INTERVAL_S)
     settings = get_settings()
+    # The demo issuer's encryption key (development only), so the register export can decrypt.
+    os.environ.setdefault("GBT_ISSUER_KEY_FILE", str(issuer_key(Path(settings.data_dir))))
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     url = f"http://{host}:{settings.port}"
     data_dir = Path(settings.data_dir)
@@ -167,6 +170,7 @@ def _run_fleet(
     threading.Thread(target=watch_server, daemon=True).start()
     try:
         sim.provision()
+        _demo_token(transport, settings_chain_url(), sim.state.ids["bond"])
         started = time.monotonic()
         log.info("demo fleet provisioned (%d meters); sending its history", len(sim.world.meters))
         sim.backfill(sim.last_due_s() - int(args.replay_hours * 3600), stop)
@@ -191,6 +195,21 @@ def _run_fleet(
         sim.write_truth(truth)
         transport.close()
     return 0
+
+
+def settings_chain_url() -> str:
+    settings = get_settings()
+    return settings.chain_rpc_url or f"http://127.0.0.1:{settings.chain_embedded_port}"
+
+
+def _demo_token(transport: Transport, chain_url: str, bond_id: int) -> None:
+    """The demo bond as a token (simulator/bond_token.py). A failure is logged, not fatal: the
+    impact demo runs without it."""
+    key_file = Path(os.environ["GBT_ISSUER_KEY_FILE"])
+    try:
+        issue_demo_token(transport, chain_url, bond_id, key_file)
+    except Exception as exc:
+        log.warning("demo bond token: %s", exc)
 
 
 if __name__ == "__main__":
