@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from app.bonds.index_models import TokenBlock, TokenIndexCursor, TokenPositionChange
 from app.bonds.models import BondToken, TokenPosition
 from app.core.db import Base
 from app.impact.models import (
@@ -45,5 +46,8 @@ __all__ = [
     "MeterDay",
     "Reading",
     "ReadingChange",
+    "TokenBlock",
+    "TokenIndexCursor",
     "TokenPosition",
+    "TokenPositionChange",
 ]
