@@ -42,7 +42,8 @@ chromium:
 		{ $$SUDO apt-get update && \
 		  $$SUDO apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic; }; }
 
-# Compiles contracts/ImpactRegistry.sol, PersonalInfo.sol and GreenBondToken.sol into
+# Compiles contracts/ImpactRegistry.sol, PersonalInfo.sol, GreenBondToken.sol and
+# HoldingsReader.sol into
 # contracts/artifacts/<Name>.json (committed).
 contracts: node-deps
 	node contracts/build.mjs

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from app.audit.router import router as audit_router
 from app.bonds.issuer_txs import IssuerChain
 from app.bonds.router import router as bonds_router
+from app.bonds.jobs import indexer_policy, run_indexer
 from app.core.body_limit import RequestBodyGuard
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
@@ -88,6 +89,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 max_instances=1,
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
+            )
+            scheduler.add_job(
+                run_indexer,
+                "interval",
+                seconds=settings.indexer_interval_s,
+                args=[
+                    app.state.engine,
+                    app.state.session_factory,
+                    client_factory(chain),
+                    indexer_policy(settings),
+                ],
+                id="bond-indexer",
+                max_instances=1,
+                coalesce=True,
             )
         scheduler.start()
     try:

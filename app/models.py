@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from app.bonds.index_models import TokenBlock, TokenIndexCursor, TokenPositionChange
 from app.bonds.models import (
     BondToken,
     IssuerKey,
@@ -56,5 +57,8 @@ __all__ = [
     "Reading",
     "ReadingChange",
     "SiweNonce",
+    "TokenBlock",
+    "TokenIndexCursor",
     "TokenPosition",
+    "TokenPositionChange",
 ]

@@ -1002,6 +1002,69 @@ def step(
     return issuer, t.changeToRedeemed(), "BondRedeemed" if m.redeemed else None, redeem
 
 
+def example_bond(base: Bond, accounts: list[LocalAccount], approval: bool) -> tuple[Bond, Model]:
+    """A new token of ``base``'s issuer for one example, and its model: holders 1-3 start with
+    1,000 units each (so their moves are not all refused), transfers on, approval as drawn."""
+    w3, issuer = base.w3, base.issuer
+    address = deploy_green_bond_token(
+        w3,
+        issuer,
+        TERMS,
+        initial_supply=SUPPLY,
+        personal_info=base.info.address,
+        impact_registry=base.registry.address,
+        bond_id=BOND_ID,
+    )
+    bond = replace(base, token=green_bond_token(w3, address))
+    t = bond.token.functions
+    for holder in accounts[1:4]:
+        bond.ok(issuer, t.transferFrom(issuer.address, holder.address, 1_000))
+    bond.ok(issuer, t.setTransferable(True))
+    if approval:
+        bond.ok(issuer, t.setTransferApprovalRequired(True))
+    model = Model(
+        issuer=issuer.address,
+        registered={x.address for x in accounts[1:4]},
+        balance=defaultdict(
+            int, {str(x.address): 1_000 for x in accounts[1:4]} | {issuer.address: SUPPLY - 3_000}
+        ),
+        locked=defaultdict(int),
+        pending=defaultdict(int),
+        applications=[],
+        supply=SUPPLY,
+        transferable=True,
+        approval=approval,
+    )
+    return bond, model
+
+
+def play(
+    bond: Bond,
+    model: Model,
+    accounts: list[LocalAccount],
+    operations: list[tuple[Any, ...]],
+    inserted: tuple[list[tuple[int, tuple[str, bool]]], int | None],
+    before_each: Callable[[int], None] | None = None,
+) -> None:
+    """Runs the operations, with the flags and the redemption inserted where drawn: each one
+    the model accepts is sent (and applied to the model), each one it refuses is refused by the
+    contract with the same error. ``before_each(i)`` runs before the i-th."""
+    flags, redeem_at = inserted
+    for at, op in flags:
+        operations.insert(at, op)
+    if redeem_at is not None:
+        operations.insert(redeem_at, ("redeemed",))
+    for i, op in enumerate(operations):
+        if before_each is not None:
+            before_each(i)
+        sender, call, error, change = step(model, bond, accounts, op)
+        if error is None:
+            bond.ok(sender, call)
+            change()
+        else:
+            assert bond.refused(sender, call)[0] == error, op
+
+
 @pytest.fixture(scope="module")
 def shared(anvil: AnvilNode) -> tuple[Bond, list[LocalAccount]]:
     """One registry and PersonalInfo, the actors funded and holders 1-3 registered; each example
@@ -1050,50 +1113,9 @@ def test_random_operations_keep_the_books_and_the_impact_bounded(
     totals: tuple[int, int],
 ) -> None:
     base, accounts = shared
-    w3, issuer = base.w3, base.issuer
-    address = deploy_green_bond_token(
-        w3,
-        issuer,
-        TERMS,
-        initial_supply=SUPPLY,
-        personal_info=base.info.address,
-        impact_registry=base.registry.address,
-        bond_id=BOND_ID,
-    )
-    bond = replace(base, token=green_bond_token(w3, address))
+    bond, model = example_bond(base, accounts, approval)
     t = bond.token.functions
-    # Each holder starts with some units, so the holders' moves are not all refused.
-    for holder in accounts[1:4]:
-        bond.ok(issuer, t.transferFrom(issuer.address, holder.address, 1_000))
-    bond.ok(issuer, t.setTransferable(True))
-    if approval:
-        bond.ok(issuer, t.setTransferApprovalRequired(True))
-    model = Model(
-        issuer=issuer.address,
-        registered={x.address for x in accounts[1:4]},
-        balance=defaultdict(
-            int, {str(x.address): 1_000 for x in accounts[1:4]} | {issuer.address: SUPPLY - 3_000}
-        ),
-        locked=defaultdict(int),
-        pending=defaultdict(int),
-        applications=[],
-        supply=SUPPLY,
-        transferable=True,
-        approval=approval,
-    )
-
-    flags, redeem_at = inserted
-    for at, op in flags:
-        operations.insert(at, op)
-    if redeem_at is not None:
-        operations.insert(redeem_at, ("redeemed",))
-    for op in operations:
-        sender, call, error, change = step(model, bond, accounts, op)
-        if error is None:
-            bond.ok(sender, call)
-            change()
-        else:
-            assert bond.refused(sender, call)[0] == error, op
+    play(bond, model, accounts, operations, inserted)
 
     # The books: every account's position as the model has it, and they add up to the supply.
     a = [x.address for x in accounts]

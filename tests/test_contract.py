@@ -37,7 +37,7 @@ VECTORS = Path(__file__).parent / "data" / "rfc9162" / "inclusion"
 ADMIN_ROLE = b"\x00" * 32
 INT128_MIN, INT128_MAX = -(2**127), 2**127 - 1
 UINT64_MAX = 2**64 - 1
-CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken"]
+CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken", "HoldingsReader"]
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +405,8 @@ def test_bytecode_has_no_opcode_newer_than_berlin(name: str) -> None:
     runtime = bytes.fromhex(artifact.deployed_bytecode[2:])
     creation = bytes.fromhex(artifact.bytecode[2:])
     code = runtime[: -2 - int.from_bytes(runtime[-2:], "big")]  # without the CBOR metadata
-    constructor = creation[: creation.index(runtime)]
+    # HoldingsReader's constructor returns its answer, never the runtime code: it is all there is.
+    constructor = creation[: creation.index(runtime)] if runtime in creation else creation
     for part in (code, constructor):
         used = {POST_BERLIN[op] for op in _opcodes(part) if op in POST_BERLIN}
         assert not used

@@ -5,7 +5,7 @@ SQLite (embedded default) and PostgreSQL (production) run the same code. SQLite 
 "database is locked" half-way through a transaction.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -143,11 +143,12 @@ def upsert(session: Session, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def in_ids(session: Session, column: Any, ids: list[int]) -> Any:
-    """``column IN ids``. On PostgreSQL as one array parameter (``= ANY(:ids)``): with hundreds
-    of ids PostgreSQL parses and plans that several times faster than one parameter per id."""
+def in_ids(session: Session, column: Any, ids: Sequence[int | str], item: Any = BigInteger) -> Any:
+    """``column IN ids`` (of SQL type ``item``: ids by default). On PostgreSQL as one array
+    parameter (``= ANY(:ids)``): with hundreds of ids PostgreSQL parses and plans that several
+    times faster than one parameter per id."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(item)))
     return column.in_(ids)
 
 

@@ -108,6 +108,25 @@ class Settings(BaseSettings):
     chain_timeout_s: float = Field(
         default=30.0, gt=0, description="RPC timeout and how long a run waits for a receipt."
     )
+    indexer_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the bond token indexer reads each token's new events into "
+        "the holders' positions (runs only with the chain on: `GBT_ANCHORING_ENABLED`).",
+    )
+    indexer_confirmations: int = Field(
+        default=2,
+        ge=0,
+        description="Blocks mined on top of a block before the indexer counts it; a reorg "
+        "deeper than that is detected and rewound. 0 suits a chain with immediate finality "
+        "(QBFT, as ibet for Fin).",
+    )
+    indexer_block_range: int = Field(
+        default=1000,
+        ge=1,
+        description="Most blocks the indexer reads (one eth_getLogs) and stores in one "
+        "database transaction.",
+    )
     web_chain_rpc_url: str | None = Field(
         default=None,
         description="Public JSON-RPC endpoint the dashboard's browser reads the registry "

@@ -27,7 +27,8 @@ def artifact_path(name: str) -> Path:
 
 
 def load_artifact(name: str) -> Artifact:
-    """The artifact of contract ``name`` (ImpactRegistry, PersonalInfo, GreenBondToken)."""
+    """The artifact of contract ``name`` (ImpactRegistry, PersonalInfo, GreenBondToken,
+    HoldingsReader)."""
     path = artifact_path(name)
     try:
         data = json.loads(path.read_text())
@@ -44,6 +45,7 @@ def load_artifact(name: str) -> Artifact:
 IMPACT_REGISTRY = load_artifact("ImpactRegistry")
 PERSONAL_INFO = load_artifact("PersonalInfo")
 GREEN_BOND_TOKEN = load_artifact("GreenBondToken")
+HOLDINGS_READER = load_artifact("HoldingsReader")
 
 REGISTRY_ABI: ABI = IMPACT_REGISTRY.abi
 REGISTRY_BYTECODE: HexStr = IMPACT_REGISTRY.bytecode
