@@ -10,8 +10,8 @@ from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
 from app.bonds.issuer_txs import IssuerChain
-from app.bonds.router import router as bonds_router
 from app.bonds.jobs import indexer_policy, run_indexer
+from app.bonds.router import router as bonds_router
 from app.core.body_limit import RequestBodyGuard
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers

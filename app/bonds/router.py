@@ -2,13 +2,14 @@
 deployment and details, and the issuer's operations on it. Every route needs the admin token;
 every transaction is signed by the service's chain account, the token's issuer."""
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from app.bonds import issuer_key, operations, service
+from app.bonds import issuer_key, operations, register, service
 from app.bonds.issuer_txs import IssuerChain
 from app.bonds.models import IssuerKey
 from app.bonds.schemas import (
@@ -256,3 +257,31 @@ def token_transactions(
     bond_id: IdPath, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[IssuerTxOut]:
     return service.transactions(session, bond_id, limit, cursor).page(service.tx_out)
+
+
+@router.get(
+    "/bonds/{bond_id}/token/register.csv",
+    summary="The bondholder register at a record date (CSV)",
+    description="社債原簿: every holder at the end of `record_date` (a local date, Asia/Tokyo: "
+    "the last block before the next local midnight), with their name, address and contact "
+    "decrypted with the issuer's private key (`GBT_ISSUER_KEY_FILE`), units, amount and the "
+    "date the holding began. UTF-8 with a byte order mark. 409 until the indexer has read past "
+    "the record date, or when the issuer's key is not configured.",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def holder_register(
+    bond_id: IdPath,
+    session: SessionDep,
+    request: Request,
+    record_date: Annotated[date, Query(description="Local date (Asia/Tokyo).")],
+) -> Response:
+    body = register.export_csv(
+        session, _chain(request), request.app.state.settings, bond_id, record_date
+    )
+    filename = f"bond-{bond_id}-register-{record_date.isoformat()}.csv"
+    return Response(
+        body.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

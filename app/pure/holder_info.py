@@ -139,10 +139,14 @@ def encrypt_for_issuer(public_key_pem: str | bytes, info: HolderInfo) -> str:
     return json.dumps(blob, sort_keys=True, separators=(",", ":"))
 
 
-def decrypt(private_key_pem: str | bytes, blob: str) -> HolderInfo:
+def decrypt(private_key_pem: str | bytes | rsa.RSAPrivateKey, blob: str) -> HolderInfo:
     """The record in ``blob``; ValueError saying why when it is not a blob of this scheme, was
     encrypted for another key, or was altered."""
-    key = private_key(private_key_pem)
+    key = (
+        private_key_pem
+        if isinstance(private_key_pem, rsa.RSAPrivateKey)
+        else private_key(private_key_pem)
+    )
     try:
         parsed = json.loads(blob)
     except (json.JSONDecodeError, TypeError) as e:
