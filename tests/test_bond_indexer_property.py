@@ -19,6 +19,7 @@ from app.bonds.indexer import IndexerPolicy
 from app.bonds.positions import positions
 from app.core.db import create_db_engine, session_factory
 from app.models import Base
+from app.pure.holding import holder_share
 from tests.anvil import AnvilNode, run_anvil
 from tests.indexer_helpers import Indexed
 from tests.test_bond_token_contract import (
@@ -32,7 +33,6 @@ from tests.test_bond_token_contract import (
     new_bond,
     operation,
     play,
-    trunc_share,
 )
 
 
@@ -107,7 +107,7 @@ def test_indexed_positions_are_the_contracts_and_the_impact_is_bounded(
         holders = positions(session, indexed.token_id)
     assert sum(h.units for h in holders) == supply
     for k, total in enumerate(totals):
-        shares = [trunc_share(total, h.units, supply) for h in holders]
+        shares = [holder_share(total, h.units, supply) for h in holders]
         assert abs(sum(shares)) <= abs(total)
         for h, share in zip(holders, shares, strict=True):
             assert t.holderImpact(h.account).call()[3 + k] == share
