@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
 from app.bonds.contracts import green_bond_token, personal_info
+from app.ledger.contract import send_transaction
 from app.pure import holder_info
 from app.pure.holder_info import HolderInfo
 from simulator.transport import Transport
@@ -102,22 +103,10 @@ def _ok(response: Any, what: str) -> dict[str, Any]:
 
 
 def _send(w3: Web3, account: LocalAccount, call: Any) -> None:
-    tx = call.build_transaction(
-        {
-            "from": account.address,
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-            "gasPrice": w3.eth.gas_price,
-            "chainId": w3.eth.chain_id,
-        }
-    )
-    signed = account.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(signed.raw_transaction)
-    )
+    receipt = send_transaction(w3, account, call)
     if receipt["status"] != 1:
-        raise RuntimeError(
-            f"{account.address}: transaction {receipt['transactionHash'].hex()} reverted"
-        )
+        tx = receipt["transactionHash"].hex()
+        raise RuntimeError(f"{account.address}: transaction {tx} reverted")
 
 
 def issue_demo_token(api: Transport, chain_url: str, bond_id: int, key_file: Path) -> str:

@@ -35,6 +35,7 @@ from app.ledger.anvil import (
     start_anvil,
     stop_anvil,
 )
+from app.ledger.contract import send_transaction
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,7 @@ def run_anvil(
 def send(w3: Web3, account: LocalAccount, call: Any, gas: int | None = None) -> TxReceipt:
     """Signs and sends a legacy transaction; with ``gas`` it skips estimation, so a transaction
     that reverts is mined anyway (status 0)."""
-    params: dict[str, Any] = {
-        "from": account.address,
-        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-        "gasPrice": w3.eth.gas_price,
-        "chainId": w3.eth.chain_id,
-    }
-    if gas is not None:
-        params["gas"] = gas
-    signed = account.sign_transaction(call.build_transaction(params))
-    return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+    return send_transaction(w3, account, call, gas=gas)
 
 
 def custom_error(excinfo: pytest.ExceptionInfo[ContractCustomError], abi: ABI) -> tuple[Any, ...]:

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.db import create_db_engine
+from app.core.db import create_db_engine, session_factory
 from app.core.settings import Settings
 from app.ledger.jobs import run_sequencer
 from app.main import create_app
@@ -315,3 +316,12 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
 @pytest.fixture
 def fleet(client: TestClient) -> Fleet:
     return Fleet(client)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test's database with every table created (no app)."""
+    engine = create_db_engine(database_url)
+    Base.metadata.create_all(engine)
+    yield session_factory(engine)
+    engine.dispose()

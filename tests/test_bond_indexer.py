@@ -48,14 +48,6 @@ def sqlite_db(path: Path) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    Base.metadata.create_all(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
 def open_bond(anvil: AnvilNode) -> Bond:
     bond = new_bond(anvil)
     bond.ok(bond.issuer, bond.token.functions.setTransferable(True))

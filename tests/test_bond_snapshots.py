@@ -18,8 +18,6 @@ from app.bonds.positions import (
     record_date_end,
 )
 from app.bonds.token_chain import TokenChain
-from app.core.db import create_db_engine, session_factory
-from app.models import Base
 from tests.anvil import AnvilNode, run_anvil
 from tests.indexer_helpers import Indexed
 from tests.test_bond_token_contract import ZERO, Bond, new_bond
@@ -29,14 +27,6 @@ from tests.test_bond_token_contract import ZERO, Bond, new_bond
 def anvil() -> Iterator[AnvilNode]:
     with run_anvil() as node:
         yield node
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    Base.metadata.create_all(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
