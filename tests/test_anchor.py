@@ -366,6 +366,33 @@ def test_chain_that_lost_its_latest_checkpoints(
     assert served["tree_size"] == lost_sizes[0]
 
 
+@pytest.mark.parametrize("given_up_as", ["failed", "lost"])
+def test_a_given_up_checkpoint_the_contract_holds_is_confirmed(
+    fleet: Fleet, client: TestClient, chain: Chain, given_up_as: str
+) -> None:
+    """A node seen once without a checkpoint it holds later (a torn state dump) made the job
+    give the row up; the chain is the truth, so the next run confirms it under the contract's
+    number instead of leaving a contract checkpoint no row claims."""
+    meter = fleet.meter()
+    for day in (0, 1):
+        grow_log(fleet, client, meter, day)
+        assert anchor(client, chain).status == "confirmed"
+    state = client.app.state  # type: ignore[attr-defined]
+    with state.session_factory() as session:
+        row = session.scalars(select(Checkpoint).order_by(Checkpoint.id.desc())).first()
+        assert row is not None and row.number == 1
+        row.status, row.error, row.number = given_up_as, "an earlier view of the node", None
+        session.commit()
+    assert anchor(client, chain).status == "nothing_new"
+    rows = checkpoints(client)
+    assert [(c.status, c.number, c.error) for c in rows] == [
+        ("confirmed", 0, None),
+        ("confirmed", 1, None),
+    ]
+    with state.session_factory() as session:
+        chain.assert_agrees_with(session)
+
+
 def test_chain_reset_loses_every_checkpoint_and_anchors_them_again(
     fleet: Fleet, client: TestClient, chain: Chain
 ) -> None:

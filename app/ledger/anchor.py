@@ -121,9 +121,10 @@ def check_confirmed(
     and holds it unchanged is taken as holding them all (two reads): it is append-only, and a
     conflict on a reused number is caught when it is confirmed (``_confirm``)."""
     rows = checkpoints.confirmed_on(session, client.chain_id, address)
-    if not rows:
-        return []
     count = client.checkpoint_count(address, block)
+    if not rows:
+        _recognise_unclaimed(session, client, address, block, count, rows)
+        return []
     latest = rows[-1]
     assert latest.number is not None  # confirmed rows carry the contract's number
     if (
@@ -131,6 +132,7 @@ def check_confirmed(
         and latest.number < count
         and client.checkpoint_at(address, latest.number, block) == (latest.tree_size, latest.root)
     ):
+        _recognise_unclaimed(session, client, address, block, count, rows)
         return []
     lost = []
     for cp in rows:
@@ -150,7 +152,41 @@ def check_confirmed(
             )
         _mark_lost(cp, reason)
         lost.append(cp)
+    _recognise_unclaimed(session, client, address, block, count, rows)
     return lost
+
+
+def _recognise_unclaimed(
+    session: Session,
+    client: ChainClient,
+    address: str,
+    block: int,
+    count: int,
+    rows: list[Checkpoint],
+) -> None:
+    """A checkpoint the contract holds at ``block`` under a number no confirmed row claims was
+    written by one of this signer's recorded transactions. When that row was given up (marked
+    failed or lost on an earlier view of a node that later showed otherwise, e.g. one restarted
+    from a torn state dump), the chain wins: the row is confirmed under the contract's number.
+    In the steady state every number is claimed, so this reads nothing."""
+    claimed = {cp.number for cp in rows if cp.status == "confirmed"}
+    for number in range(count):
+        if number in claimed:
+            continue
+        size, root = client.checkpoint_at(address, number, block)
+        cp = checkpoints.given_up_with_tree(session, client.chain_id, address, size, root)
+        if cp is None:
+            continue  # an open row's transaction, settled by ``reconcile``
+        logger.warning(
+            "checkpoint %d (%s: %s) is on chain as contract number %d at block %d: confirmed",
+            cp.id,
+            cp.status,
+            cp.error,
+            number,
+            block,
+        )
+        cp.status, cp.error, cp.number = "confirmed", None, number
+        cp.confirmed_at = cp.confirmed_at or utcnow()
 
 
 def reconcile(

@@ -185,6 +185,24 @@ def latest_live(session: Session) -> Checkpoint | None:
     )
 
 
+def given_up_with_tree(
+    session: Session, chain_id: int, address: str, tree_size: int, root: bytes
+) -> Checkpoint | None:
+    """The newest lost or failed checkpoint of this contract with this tree."""
+    return session.scalar(
+        select(Checkpoint)
+        .where(
+            Checkpoint.status.in_(("lost", "failed")),
+            Checkpoint.chain_id == chain_id,
+            Checkpoint.contract_address == address,
+            Checkpoint.tree_size == tree_size,
+            Checkpoint.root == root,
+        )
+        .order_by(Checkpoint.id.desc())
+        .limit(1)
+    )
+
+
 def largest_live_size(session: Session, chain_id: int, address: str) -> int | None:
     """The largest tree on, or on its way to, this contract."""
     return session.scalar(
