@@ -318,6 +318,140 @@ def test_charts_render_daily_and_monthly_with_coverage_and_methodology(
     assert page.problems == []
 
 
+def energy_chart(p: Any) -> dict[str, Any]:
+    """The energy chart as Chart.js holds it: labels, each dataset's label and data, and the
+    legend's items (what it draws for each series)."""
+    chart: dict[str, Any] = p.evaluate(
+        """() => {
+            const chart = Chart.getChart(document.getElementById('chart-energy'));
+            return {
+                type: chart.config.type,
+                labels: chart.data.labels,
+                datasets: chart.data.datasets.map((d, i) => ({
+                    label: d.label, data: d.data, showLine: d.showLine ?? true,
+                    borderDash: d.borderDash ?? [], backgroundColor: d.backgroundColor,
+                    borderWidth: d.borderWidth,
+                    drawn: chart.getDatasetMeta(i).data.map(e => !e.skip && Number.isFinite(e.y)),
+                })),
+                usePointStyle: chart.options.plugins.legend.labels.usePointStyle ?? false,
+                legend: chart.legend.legendItems.map(i => ({
+                    text: i.text, pointStyle: i.pointStyle, lineDash: i.lineDash ?? [],
+                    lineWidth: i.lineWidth, datasetIndex: i.datasetIndex,
+                })),
+            };
+        }"""
+    )
+    return chart
+
+
+def test_the_day_in_progress_is_not_a_drop_in_the_line(page: Page, site: Site) -> None:
+    """The day in progress (flagged incomplete: its energy is the day so far) is not a point of
+    the metered or benchmark line, which would fall to almost nothing at the end; it is a hollow
+    point of its own, "Today so far"."""
+    p = page.open()
+    series = site.http.get(
+        f"/v1/investor/assets/{site.asset_ids[0]}/series", params={"period": "day"}
+    ).json()["items"]
+    in_progress = [k for k, i in enumerate(series) if "incomplete" in i["flags"]]
+    assert in_progress == [len(series) - 1]  # the fixture's readings run up to now
+    today = series[-1]
+    chart = energy_chart(p)
+    assert chart["type"] == "line"
+    assert chart["labels"] == [i["period_start"] for i in series]
+    metered, benchmark, so_far = chart["datasets"]
+    assert so_far["label"] == "Today so far" and so_far["showLine"] is False
+    assert metered["data"][-1] is None and benchmark["data"][-1] is None
+    assert not metered["drawn"][-1] and not benchmark["drawn"][-1]
+    for k, item in enumerate(series[:-1]):  # every ended day keeps its point, the API's figure
+        assert metered["data"][k] == float(item["metered_kwh"]), item["period_start"]
+        expected = None if item["benchmark_kwh"] is None else float(item["benchmark_kwh"])
+        assert benchmark["data"][k] == expected, item["period_start"]
+    assert so_far["data"] == [None] * (len(series) - 1) + [float(today["metered_kwh"])]
+    assert so_far["drawn"][-1]
+    # The day so far is well below a whole day: the drop the line no longer shows.
+    assert float(today["metered_kwh"]) < max(metered["data"][-8:-1])
+    desc = p.text_content("#chart-energy-desc")
+    assert f"Today so far ({today['period_start']})" in desc
+    p.locator("#chart-energy").screenshot(path=str(ARTIFACTS / "chart-energy-today-so-far.png"))
+    # Monthly bars keep the month in progress, drawn hollow (no fill, a border).
+    p.click("[data-period='month']")
+    p.wait_for_selector("body[data-ready='true']")
+    months = site.http.get(
+        f"/v1/investor/assets/{site.asset_ids[0]}/series", params={"period": "month"}
+    ).json()["items"]
+    bars = energy_chart(p)
+    assert bars["type"] == "bar" and len(bars["datasets"]) == 2
+    for dataset in bars["datasets"]:
+        for k, month in enumerate(months):
+            hollow = "incomplete" in month["flags"]
+            assert (dataset["backgroundColor"][k] == "rgba(255, 255, 255, 0)") == hollow
+            assert dataset["borderWidth"][k] == (2 if hollow else 0)
+    assert "incomplete" in months[-1]["flags"]
+    p.click("[data-lang='ja']")
+    p.click("[data-period='day']")
+    p.wait_for_selector("body[data-ready='true']")
+    japanese = p.evaluate("window.gbtDashboard.messages.ja.today_so_far")
+    assert energy_chart(p)["datasets"][2]["label"] == japanese != "Today so far"
+    assert page.problems == []
+
+
+def legend_swatch_rows(p: Any, index: int, rgb: tuple[int, int, int]) -> list[int]:
+    """The canvas rows (device pixels) holding pixels of this colour inside the legend entry
+    `index`: its swatch (the entry's text is drawn in another colour)."""
+    rows: list[int] = p.evaluate(
+        """([index, [r, g, b]]) => {
+            const canvas = document.getElementById('chart-energy');
+            const chart = Chart.getChart(canvas);
+            const box = chart.legend.legendHitBoxes[index];
+            const ratio = chart.currentDevicePixelRatio;
+            const copy = document.createElement('canvas');
+            copy.width = canvas.width;
+            copy.height = canvas.height;
+            const ctx = copy.getContext('2d', { willReadFrequently: true });
+            ctx.drawImage(canvas, 0, 0);
+            const x = Math.floor(box.left * ratio) - 4, y = Math.floor(box.top * ratio) - 4;
+            const w = Math.ceil(box.width * ratio) + 8, h = Math.ceil(box.height * ratio) + 8;
+            const data = ctx.getImageData(x, y, w, h).data;
+            const rows = new Set();
+            for (let i = 0; i < data.length; i += 4) {
+                const near = (k, v) => Math.abs(data[i + k] - v) < 40;
+                if (data[i + 3] > 150 && near(0, r) && near(1, g) && near(2, b)) {
+                    rows.add(y + Math.floor(i / 4 / w));
+                }
+            }
+            return [...rows].sort((a, b) => a - b);
+        }""",
+        [index, list(rgb)],
+    )
+    return rows
+
+
+def test_the_benchmark_legend_is_a_clean_dashed_line(page: Page) -> None:
+    """The legend draws each series as it looks: a line sample for the lines (the benchmark's
+    dashed as its line is), a circle for the day so far. Chart.js's default box, stroked with
+    the dash pattern over a filled block, was a garbled swatch."""
+    p = page.open()
+    chart = energy_chart(p)
+    assert chart["usePointStyle"] is True
+    legend = {item["text"]: item for item in chart["legend"]}
+    assert set(legend) == {"Metered", "Benchmark", "Today so far"}
+    benchmark = chart["datasets"][legend["Benchmark"]["datasetIndex"]]
+    assert benchmark["borderDash"] == [6, 3]
+    assert legend["Benchmark"]["pointStyle"] == "line"
+    assert legend["Benchmark"]["lineDash"] == benchmark["borderDash"]
+    assert legend["Metered"]["pointStyle"] == "line" and legend["Metered"]["lineDash"] == []
+    assert legend["Benchmark"]["lineWidth"] == legend["Metered"]["lineWidth"] == 2
+    assert legend["Today so far"]["pointStyle"] == "circle"
+    assert legend["Today so far"]["lineDash"] == []
+    # On the canvas: each line swatch is a thin horizontal band of its colour, not a block.
+    for text, colour in (("Benchmark", BENCHMARK), ("Metered", METERED)):
+        rows = legend_swatch_rows(p, chart["legend"].index(legend[text]), colour)
+        assert rows, f"no {text} swatch drawn"
+        assert rows[-1] - rows[0] <= 3, f"the {text} swatch is {rows[-1] - rows[0] + 1} rows high"
+    p.locator("#chart-energy").screenshot(path=str(ARTIFACTS / "chart-energy-legend.png"))
+    assert page.problems == []
+
+
 def test_verify_a_real_anchored_reading_and_result(page: Page, site: Site) -> None:
     p = page.open()
     reading = stored_readings(site.http, site.meter_ids[0], page_size=500)[100]

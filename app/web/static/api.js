@@ -1,6 +1,7 @@
 // The investor API as the dashboard reads it: the viewer's key when one is set, ETag
 // revalidation, errors with the API's code (and the fields it names), every page of a paged
-// list; and the sign-in routes and the holdings, with the sign-in token.
+// list; files offered as downloads; and the sign-in routes and the holdings, with the sign-in
+// token.
 
 import { state } from "./state.js";
 
@@ -13,7 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-async function call(path, init) {
+async function checked(path, init) {
   const response = await fetch(path, init);
   if (!response.ok) {
     let body = null;
@@ -25,13 +26,28 @@ async function call(path, init) {
     const details = (body?.error?.details || []).map((d) => `${d.field}: ${d.reason}`).join("; ");
     throw new ApiError(response.status, body?.error?.code, body?.error?.message || `HTTP ${response.status}`, details);
   }
-  return response.json();
+  return response;
 }
 
+async function call(path, init) {
+  return (await checked(path, init)).json();
+}
+
+const keyHeader = () => (state.key ? { "X-API-Key": state.key } : {});
+
 export async function api(path) {
-  const headers = state.key ? { "X-API-Key": state.key } : {};
   // no-cache: revalidate with the ETag every time, so the figures are never a minute stale.
-  return call(path, { headers, cache: "no-cache" });
+  return call(path, { headers: keyHeader(), cache: "no-cache" });
+}
+
+/** A file the API offers as a download: its bytes and the name its Content-Disposition gives. */
+export async function apiDownload(path) {
+  const response = await checked(path, { headers: keyHeader(), cache: "no-cache" });
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const plain = /filename="?([^";]+)"?/i.exec(disposition);
+  const filename = encoded ? decodeURIComponent(encoded[1]) : plain ? plain[1] : null;
+  return { blob: await response.blob(), filename };
 }
 
 /** A POST of a JSON body (the sign-in routes). */

@@ -3,7 +3,8 @@
 // verifies proof bundles in the browser. One ES module per panel, no build step: state.js
 // (shared state and helpers), api.js, loading.js, overview.js, asset.js, methodology.js,
 // checkpoints.js, verify-panel.js, holding-panel.js (sign-in with Ethereum and the account's
-// holdings); this module renders them all and wires the events.
+// holdings), reports-panel.js (the annual green bond report); this module renders them all and
+// wires the events.
 
 import { MESSAGES } from "./i18n.js";
 import { zoneLabel } from "./format.js";
@@ -14,13 +15,14 @@ import { renderAsset } from "./asset.js";
 import { renderCheckpoints } from "./checkpoints.js";
 import { renderVerify, runVerify } from "./verify-panel.js";
 import { loadHoldings, renderHolding, restoreSession, signIn } from "./holding-panel.js";
+import { loadReportList, renderReports, wireReports } from "./reports-panel.js";
 
 async function start() {
   document.body.dataset.ready = "false";
   setStatus(t("loading"));
   restoreSession();
   await load();
-  await loadHoldings();
+  await Promise.all([loadHoldings(), loadReportList()]);
   render();
   document.body.dataset.ready = "true";
 }
@@ -39,6 +41,7 @@ function render() {
   renderCheckpoints();
   renderVerify();
   renderHolding();
+  renderReports();
 }
 
 // Events -------------------------------------------------------------------------------------
@@ -65,7 +68,10 @@ function wire() {
   }
   $("#bond-select").addEventListener("change", async (e) => {
     state.bondId = Number(e.target.value);
-    await guarded(loadBond);
+    await guarded(async () => {
+      await loadBond();
+      await loadReportList();
+    });
   });
   $("#asset-select").addEventListener("change", async (e) => {
     state.assetId = Number(e.target.value);
@@ -89,6 +95,7 @@ function wire() {
     $("#key-panel").hidden = true;
     start();
   });
+  wireReports();
 }
 
 async function guarded(load) {

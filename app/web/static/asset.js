@@ -10,6 +10,12 @@ import { runVerify } from "./verify-panel.js";
 const MAX_DAY_ROWS = 62;
 const COLORS = { metered: "#1f5fa8", benchmark: "#b5470b", co2: "#0b6146" };
 
+// The period in progress (the API flags it `incomplete`): its energy is only the part so far, so
+// in a line it would look like a collapse at the end. It is left out of the lines and drawn as a
+// hollow point of its own (a day), or as hollow bars (a month).
+const inProgress = (item) => item.flags.includes("incomplete");
+const SO_FAR_DATASET = 2; // the daily chart's datasets: metered, benchmark, the day so far
+
 function flagText(flag) {
   const key = `flag_${flag}`;
   return key in MESSAGES.en ? t(key) : flag;
@@ -55,7 +61,9 @@ function axisNumber(value) {
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 3 }).format(value);
 }
 
-function chartOptions(unit) {
+const unitLabel = (unit) => (ctx) => `${ctx.dataset.label}: ${ctx.parsed.y === null ? t("not_available") : axisNumber(ctx.parsed.y)} ${unit}`;
+
+function chartOptions(unit, label = unitLabel(unit)) {
   return {
     animation: false,
     responsive: true,
@@ -63,17 +71,31 @@ function chartOptions(unit) {
     interaction: { mode: "index", intersect: false },
     plugins: {
       legend: { position: "bottom" },
-      tooltip: {
-        callbacks: {
-          label: (ctx) => `${ctx.dataset.label}: ${ctx.parsed.y === null ? t("not_available") : axisNumber(ctx.parsed.y)} ${unit}`,
-        },
-      },
+      tooltip: { callbacks: { label } },
     },
     scales: {
       x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 16, maxTicksLimit: 8 } },
       y: { beginAtZero: true, title: { display: true, text: unit }, ticks: { callback: (v) => axisNumber(v) } },
     },
   };
+}
+
+/** Legend entries drawn as the series look: a line sample (dashed for a dashed series) and a
+ * hollow point for the day so far. Chart.js's default box would be stroked with the series'
+ * dash pattern and filled, a garbled block; with point styles it takes the point's dash and
+ * width (none and 1px), so both come from the dataset here. */
+function lineLegendLabels(chart) {
+  const items = window.Chart.defaults.plugins.legend.labels.generateLabels(chart);
+  for (const item of items) {
+    const dataset = chart.data.datasets[item.datasetIndex];
+    const point = item.datasetIndex === SO_FAR_DATASET;
+    item.pointStyle = point ? "circle" : "line";
+    item.lineDash = point ? [] : dataset.borderDash || [];
+    item.lineWidth = point ? dataset.pointBorderWidth : dataset.borderWidth;
+    item.strokeStyle = dataset.borderColor;
+    item.fillStyle = point ? dataset.pointBackgroundColor : dataset.borderColor;
+  }
+  return items;
 }
 
 function replaceChart(id, config) {
@@ -88,17 +110,9 @@ function renderCharts(items) {
   const num = (v) => (v === null ? null : Number(v));
   const kind = state.period === "day" ? "line" : "bar";
   const lineStyle = { pointRadius: items.length > 60 ? 0 : 2, borderWidth: 2, spanGaps: false };
-  replaceChart("chart-energy", {
-    type: kind,
-    data: {
-      labels,
-      datasets: [
-        { label: t("metered"), data: items.map((i) => num(i.metered_kwh)), borderColor: COLORS.metered, backgroundColor: COLORS.metered, ...lineStyle },
-        { label: t("benchmark"), data: items.map((i) => num(i.benchmark_kwh)), borderColor: COLORS.benchmark, backgroundColor: COLORS.benchmark, borderDash: kind === "line" ? [6, 3] : undefined, ...lineStyle },
-      ],
-    },
-    options: chartOptions("kWh"),
-  });
+  const soFarKey = state.period === "day" ? "today_so_far" : "month_so_far";
+  if (kind === "line") renderDailyEnergy(items, labels, num, lineStyle, soFarKey);
+  else renderMonthlyEnergy(items, labels, num, soFarKey);
   const co2 = [];
   let running = "0";
   for (const i of items) {
@@ -123,14 +137,81 @@ function renderCharts(items) {
   const first = labels[0];
   const last = labels[labels.length - 1];
   const present = (key) => items.map((i) => i[key]).filter((v) => v !== null);
-  $("#chart-energy-desc").textContent = t("chart_energy_desc", {
-    periods: items.length,
-    first,
-    last,
-    metered: formatNumber(sumDecimals(present("metered_kwh")), 1, locale()),
-    benchmark: formatNumber(sumDecimals(present("benchmark_kwh")), 1, locale()),
-  });
+  const parts = [
+    t("chart_energy_desc", {
+      periods: items.length,
+      first,
+      last,
+      metered: formatNumber(sumDecimals(present("metered_kwh")), 1, locale()),
+      benchmark: formatNumber(sumDecimals(present("benchmark_kwh")), 1, locale()),
+    }),
+  ];
+  for (const i of items.filter(inProgress)) {
+    parts.push(t("so_far_desc", { period: t(soFarKey), start: i.period_start, metered: kwhText(i.metered_kwh), benchmark: kwhText(i.benchmark_kwh) }));
+  }
+  $("#chart-energy-desc").textContent = parts.join(" ");
   $("#chart-co2-desc").textContent = t("chart_co2_desc", { total: tco2(running), first, last });
+}
+
+function renderDailyEnergy(items, labels, num, lineStyle, soFarKey) {
+  const complete = (key) => items.map((i) => (inProgress(i) ? null : num(i[key])));
+  const soFar = items.map((i) => (inProgress(i) ? num(i.metered_kwh) : null));
+  const kwh = (value) => `${value === null ? t("not_available") : axisNumber(value)} kWh`;
+  // The day so far says both of its partial figures in one line; the lines have no value there.
+  const label = (ctx) => {
+    if (ctx.datasetIndex !== SO_FAR_DATASET) return unitLabel("kWh")(ctx);
+    const item = items[ctx.dataIndex];
+    return `${ctx.dataset.label}: ${t("metered")} ${kwh(num(item.metered_kwh))}, ${t("benchmark")} ${kwh(num(item.benchmark_kwh))}`;
+  };
+  const options = chartOptions("kWh", label);
+  options.plugins.tooltip.filter = (ctx) => ctx.datasetIndex === SO_FAR_DATASET || !inProgress(items[ctx.dataIndex]);
+  options.plugins.legend.labels = { usePointStyle: true, generateLabels: lineLegendLabels };
+  replaceChart("chart-energy", {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        { label: t("metered"), data: complete("metered_kwh"), borderColor: COLORS.metered, backgroundColor: COLORS.metered, ...lineStyle },
+        { label: t("benchmark"), data: complete("benchmark_kwh"), borderColor: COLORS.benchmark, backgroundColor: COLORS.benchmark, borderDash: [6, 3], ...lineStyle },
+        {
+          label: t(soFarKey),
+          data: soFar,
+          showLine: false,
+          borderColor: COLORS.metered,
+          backgroundColor: "#ffffff",
+          pointStyle: "circle",
+          pointRadius: 5,
+          pointHoverRadius: 6,
+          pointBorderWidth: 2,
+          pointBorderColor: COLORS.metered,
+          pointBackgroundColor: "#ffffff",
+        },
+      ],
+    },
+    options,
+  });
+}
+
+function renderMonthlyEnergy(items, labels, num, soFarKey) {
+  // Bars keep the month in progress (a bar is an amount, not a trend) but draw it hollow and
+  // name it in the tooltip.
+  const bars = (key, color) => ({
+    label: t(key),
+    data: items.map((i) => num(i[`${key}_kwh`])),
+    borderColor: color,
+    backgroundColor: items.map((i) => (inProgress(i) ? "rgba(255, 255, 255, 0)" : color)),
+    borderWidth: items.map((i) => (inProgress(i) ? 2 : 0)),
+  });
+  const options = chartOptions("kWh");
+  options.plugins.tooltip.callbacks.title = (ctxs) => {
+    const item = items[ctxs[0].dataIndex];
+    return inProgress(item) ? `${item.period_start} (${t(soFarKey)})` : item.period_start;
+  };
+  replaceChart("chart-energy", {
+    type: "bar",
+    data: { labels, datasets: [bars("metered", COLORS.metered), bars("benchmark", COLORS.benchmark)] },
+    options,
+  });
 }
 
 function renderSeriesTable(items) {
