@@ -285,7 +285,11 @@ def build_content(
             "result_proof": f"/v1/audit/proofs/result/{{result_id}}?checkpoint={cp.number}",
             "results": "/v1/investor/assets/{asset_id}/results?period=day"
             f"&start={first.isoformat()}&end={period.end.isoformat()}",
-            "export": f"/v1/audit/export?tree_size={cp.tree_size}",
+            "export": "/v1/audit/export?to={checkpoint_number}",
+            "verify": "gbt-verify report FILE --export EXPORT --rpc URL --contract "
+            f"{cp.contract_address}, EXPORT being the export up to a checkpoint that "
+            "includes this report's leaf (the figures are recomputed at checkpoint "
+            f"{cp.number})",
         },
     }
     return content, status
