@@ -31,6 +31,7 @@ from app.ledger.jobs import run_sequencer
 from app.ledger.onchain import AnchoredCheckpoints
 from app.ledger.router import router as ledger_router
 from app.registry.router import router as registry_router
+from app.reports.router import router as reports_router
 from app.web.router import mount_dashboard
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bonds_router)
     app.include_router(investor_router)
     app.include_router(account_router)
+    app.include_router(reports_router)
     app.include_router(audit_router)
     mount_dashboard(app)
 

@@ -29,6 +29,7 @@ from app.ledger.models import (
 )
 from app.outbox.models import LogQueue
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
+from app.reports.models import PublishedReport
 
 __all__ = [
     "Allocation",
@@ -54,6 +55,7 @@ __all__ = [
     "Meter",
     "MeterDay",
     "PersonalInfoContract",
+    "PublishedReport",
     "Reading",
     "ReadingChange",
     "SiweNonce",

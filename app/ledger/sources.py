@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from app.impact.configs import configs_by_ids
 from app.impact.factors import calc_factor, factors_by_ids
+from app.impact.models import ImpactResult
 from app.impact.result_rows import results_by_ids, to_period_result
 from app.ingest import service as ingest
 from app.pure import leaves
 from app.registry import service as registry
-from app.registry.models import Meter
+from app.registry.models import Allocation, Bond, Meter
 
 Source = tuple[str, int]  # (kind, ref_id): kind is a leaf type, ref_id the row's id
 # The leaves of ``ref_ids`` (a row that is gone is missing from the map).
@@ -71,6 +72,31 @@ def meter_key_leaf(meter: Meter) -> bytes:
         registered_at=_epoch(meter.created_at),
         installed_at=None if meter.installed_at is None else _epoch(meter.installed_at),
     ).encode()
+
+
+def allocation_leaf(allocation: Allocation, bond: Bond) -> leaves.AllocationLeaf:
+    return leaves.AllocationLeaf(
+        allocation_id=allocation.id,
+        bond_id=bond.id,
+        bond_code=bond.code,
+        bond_issue_date=bond.issue_date,
+        asset_id=allocation.asset_id,
+        currency=bond.currency,
+        amount_allocated=allocation.amount_allocated,
+        financing_share=allocation.financing_share,
+    )
+
+
+def result_leaf(r: ImpactResult) -> leaves.ResultLeaf:
+    return leaves.ResultLeaf(
+        result=to_period_result(r),
+        result_id=r.id,
+        asset_id=r.asset_id,
+        revision=r.revision,
+        supersedes_result_id=r.supersedes_id,
+        config_id=r.benchmark_config_id,
+        baseline_fit_id=r.baseline_fit_id,
+    )
 
 
 def reading_leaves(
@@ -133,16 +159,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
             ).encode()
     if ids := by_kind.pop("allocation", []):
         for allocation, bond in registry.allocations_by_ids(session, ids).values():
-            out[("allocation", allocation.id)] = leaves.AllocationLeaf(
-                allocation_id=allocation.id,
-                bond_id=bond.id,
-                bond_code=bond.code,
-                bond_issue_date=bond.issue_date,
-                asset_id=allocation.asset_id,
-                currency=bond.currency,
-                amount_allocated=allocation.amount_allocated,
-                financing_share=allocation.financing_share,
-            ).encode()
+            out[("allocation", allocation.id)] = allocation_leaf(allocation, bond).encode()
     if ids := by_kind.pop("benchmark_config", []):
         configs = configs_by_ids(session, ids)
         assets = registry.assets_by_ids(session, [c.asset_id for c in configs.values()])
@@ -161,15 +178,7 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
             ).encode()
     if ids := by_kind.pop("result", []):
         for r in results_by_ids(session, ids).values():
-            out[("result", r.id)] = leaves.ResultLeaf(
-                result=to_period_result(r),
-                result_id=r.id,
-                asset_id=r.asset_id,
-                revision=r.revision,
-                supersedes_result_id=r.supersedes_id,
-                config_id=r.benchmark_config_id,
-                baseline_fit_id=r.baseline_fit_id,
-            ).encode()
+            out[("result", r.id)] = result_leaf(r).encode()
     for kind in [k for k in by_kind if k in _kind_builders]:
         for ref_id, data in _kind_builders[kind](session, by_kind.pop(kind)).items():
             out[(kind, ref_id)] = data

@@ -26,6 +26,7 @@ LeafKind = Literal[
     "emission_factor",
     "benchmark_config",
     "bond_token",
+    "report",
 ]
 LEAF_TYPES: tuple[LeafKind, ...] = get_args(LeafKind)
 

@@ -439,6 +439,52 @@ class BondTokenLeaf:
         )
 
 
+# --- report -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportLeaf:
+    """A bond's green bond report for a closed period, as published: the SHA-256 of its canonical
+    JSON content (app/pure/report.py) and what it rests on (the checkpoint it cites). Every
+    format of the report embeds that hash, so a downloaded file can be traced to this leaf."""
+
+    report_id: int
+    bond_id: int
+    period_kind: str
+    period_start: date
+    period_end: date
+    checkpoint_number: int
+    checkpoint_tree_size: int
+    content_sha256_hex: str
+
+    def encode(self) -> bytes:
+        return leaf(
+            "report",
+            report_id=self.report_id,
+            bond_id=self.bond_id,
+            period_kind=self.period_kind,
+            period_start=self.period_start.isoformat(),
+            period_end=self.period_end.isoformat(),
+            checkpoint_number=self.checkpoint_number,
+            checkpoint_tree_size=self.checkpoint_tree_size,
+            content_sha256=self.content_sha256_hex,
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "ReportLeaf":
+        f = LeafFields(value, "report")
+        return cls(
+            report_id=f.integer("report_id"),
+            bond_id=f.integer("bond_id"),
+            period_kind=f.text("period_kind"),
+            period_start=f.day("period_start"),
+            period_end=f.day("period_end"),
+            checkpoint_number=f.integer("checkpoint_number"),
+            checkpoint_tree_size=f.integer("checkpoint_tree_size"),
+            content_sha256_hex=f.text("content_sha256"),
+        )
+
+
 # --- any kind -----------------------------------------------------------------------------------
 
 Leaf = (
@@ -450,6 +496,7 @@ Leaf = (
     | BenchmarkConfigLeaf
     | ResultLeaf
     | BondTokenLeaf
+    | ReportLeaf
 )
 PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "reading": ReadingLeaf.parse,
@@ -460,6 +507,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "emission_factor": EmissionFactorLeaf.parse,
     "benchmark_config": BenchmarkConfigLeaf.parse,
     "bond_token": BondTokenLeaf.parse,
+    "report": ReportLeaf.parse,
 }
 
 

@@ -10,15 +10,19 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from app.core.db import Base, BigId, ExactDecimal, UtcDateTime
 
 # 15 significant digits: exact on SQLite (which keeps NUMERIC as a double) and PostgreSQL.
 # 13 integer digits hold any bond (10 trillion in JPY); 2 decimals hold cents.
 Money = ExactDecimal(15, 2)
+# An expected annual figure (MWh or t-CO2), to the kWh or kg.
+ExpectedFigure = ExactDecimal(14, 3)
 
 
 class Bond(Base):
@@ -33,6 +37,9 @@ class Bond(Base):
     issue_date: Mapped[date] = mapped_column(Date)
     maturity_date: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Report details the issuer declares (PUT .../report-details): how proceeds not yet
+    # allocated are held meanwhile.
+    unallocated_held_as: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("amount_issued >= 0", name="amount_issued_not_negative"),
@@ -52,6 +59,11 @@ class GreenAsset(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     commissioning_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Report details the issuer declares: where the project is, what it is (事業概要), and a
+    # renewable plant's capacity.
+    location: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    capacity_kw: Mapped[Decimal | None] = mapped_column(ExactDecimal(14, 3))
 
     __table_args__ = (
         CheckConstraint("kind IN ('building', 'renewable_facility')", name="kind_known"),
@@ -70,12 +82,28 @@ class Allocation(Base):
     amount_allocated: Mapped[Decimal] = mapped_column(Money)
     financing_share: Mapped[Decimal] = mapped_column(ExactDecimal(9, 8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Report details the issuer declares (docs/reporting.md): the ICMA eligible category, the
+    # project's total cost, financing or refinancing (with the look-back period), the date of
+    # allocation, and the expected (ex ante) annual impact.
+    eligible_category: Mapped[str | None] = mapped_column(String(32))
+    project_cost: Mapped[Decimal | None] = mapped_column(Money)
+    refinancing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    lookback_years: Mapped[int | None] = mapped_column(Integer)
+    allocated_on: Mapped[date | None] = mapped_column(Date)
+    expected_energy_savings_mwh: Mapped[Decimal | None] = mapped_column(ExpectedFigure)
+    expected_co2_avoided_t: Mapped[Decimal | None] = mapped_column(ExpectedFigure)
+    expected_generation_mwh: Mapped[Decimal | None] = mapped_column(ExpectedFigure)
 
     __table_args__ = (
         UniqueConstraint("bond_id", "asset_id"),
         CheckConstraint("amount_allocated >= 0", name="amount_not_negative"),
         CheckConstraint(
             "financing_share > 0 AND financing_share <= 1", name="financing_share_in_range"
+        ),
+        CheckConstraint(
+            "eligible_category IS NULL OR eligible_category IN "
+            "('energy_efficiency', 'renewable_energy', 'green_buildings')",
+            name="eligible_category_known",
         ),
     )
 

@@ -9,10 +9,13 @@ from app.registry import service
 from app.registry.schemas import (
     AllocationCreate,
     AllocationOut,
+    AllocationReportDetails,
     AssetCreate,
     AssetOut,
+    AssetReportDetails,
     BondCreate,
     BondOut,
+    BondReportDetails,
     MeterCreate,
     MeterOut,
 )
@@ -122,3 +125,45 @@ def get_meter(meter_id: IdPath, session: SessionDep) -> MeterOut:
 )
 def deactivate_meter(meter_id: IdPath, session: SessionDep) -> MeterOut:
     return MeterOut.model_validate(service.deactivate_meter(session, meter_id))
+
+
+REPORT_DETAILS_DOC = (
+    "What the issuer declares for its green bond reports (docs/reporting.md); the body "
+    "replaces the stored set, so the same PUT twice changes nothing."
+)
+
+
+@router.put(
+    "/bonds/{bond_id}/report-details",
+    response_model=BondReportDetails,
+    description=REPORT_DETAILS_DOC,
+)
+def put_bond_report_details(
+    bond_id: IdPath, body: BondReportDetails, session: SessionDep
+) -> BondReportDetails:
+    bond = service.set_bond_report_details(session, bond_id, body)
+    return BondReportDetails.model_validate(bond, from_attributes=True)
+
+
+@router.put(
+    "/assets/{asset_id}/report-details",
+    response_model=AssetReportDetails,
+    description=REPORT_DETAILS_DOC,
+)
+def put_asset_report_details(
+    asset_id: IdPath, body: AssetReportDetails, session: SessionDep
+) -> AssetReportDetails:
+    asset = service.set_asset_report_details(session, asset_id, body)
+    return AssetReportDetails.model_validate(asset, from_attributes=True)
+
+
+@router.put(
+    "/allocations/{allocation_id}/report-details",
+    response_model=AllocationReportDetails,
+    description=REPORT_DETAILS_DOC,
+)
+def put_allocation_report_details(
+    allocation_id: IdPath, body: AllocationReportDetails, session: SessionDep
+) -> AllocationReportDetails:
+    allocation = service.set_allocation_report_details(session, allocation_id, body)
+    return AllocationReportDetails.model_validate(allocation, from_attributes=True)

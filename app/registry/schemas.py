@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -147,3 +147,75 @@ class MeterOut(Output):
     active: bool
     created_at: datetime
     deactivated_at: datetime | None
+
+
+# Report details: what the issuer declares for its reports (docs/reporting.md). Each PUT
+# replaces the whole set (safe to retry).
+
+EligibleCategory = Literal["energy_efficiency", "renewable_energy", "green_buildings"]
+ExpectedFigure = Decimal | None
+
+
+class BondReportDetails(StrictInput):
+    unallocated_held_as: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="How proceeds not yet allocated are held meanwhile (free text).",
+        examples=["Held in cash and cash equivalents (bank deposits)"],
+    )
+
+
+class AssetReportDetails(StrictInput):
+    location: str | None = Field(default=None, max_length=200, examples=["Tokyo, Japan"])
+    description: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="What the project is (事業概要).",
+        examples=["ZEB-ready research building: insulation, LED, heat pumps, rooftop PV"],
+    )
+    capacity_kw: Decimal | None = Field(
+        default=None,
+        gt=0,
+        max_digits=14,
+        decimal_places=3,
+        description="Installed capacity (kW) of a renewable plant; renewable facilities only.",
+    )
+
+
+def _expected(unit: str) -> Any:
+    return Field(
+        default=None,
+        ge=0,
+        max_digits=14,
+        decimal_places=3,
+        description=f"Expected (ex ante) annual figure the issuer registered, in {unit}.",
+    )
+
+
+class AllocationReportDetails(StrictInput):
+    eligible_category: EligibleCategory = Field(
+        description="ICMA Green Bond Principles eligible category."
+    )
+    project_cost: Decimal | None = Field(
+        default=None,
+        gt=0,
+        max_digits=15,
+        decimal_places=2,
+        description="Total cost (or total financing) of the project, in the bond's currency; "
+        "at least the amount allocated.",
+    )
+    refinancing: bool = Field(
+        default=False, description="True when the proceeds refinance an existing project."
+    )
+    lookback_years: int | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description="Look-back period of a refinancing (years before issuance); refinancing only.",
+    )
+    allocated_on: date | None = Field(
+        default=None, description="Date the proceeds were allocated (default: when recorded)."
+    )
+    expected_energy_savings_mwh: ExpectedFigure = _expected("MWh/year")
+    expected_co2_avoided_t: ExpectedFigure = _expected("t-CO2/year")
+    expected_generation_mwh: ExpectedFigure = _expected("MWh/year")

@@ -15,7 +15,15 @@ from app.core.errors import ApiError, FieldError, conflict, not_found, unprocess
 from app.core.pagination import Rows, keyset_page
 from app.outbox.service import enqueue
 from app.registry.models import Allocation, Bond, GreenAsset, Meter
-from app.registry.schemas import AllocationCreate, AssetCreate, BondCreate, MeterCreate
+from app.registry.schemas import (
+    AllocationCreate,
+    AllocationReportDetails,
+    AssetCreate,
+    AssetReportDetails,
+    BondCreate,
+    BondReportDetails,
+    MeterCreate,
+)
 
 M = TypeVar("M", bound=Base)
 
@@ -344,3 +352,56 @@ def allocations_of_asset(session: Session, asset_id: int) -> list[Allocation]:
             select(Allocation).where(Allocation.asset_id == asset_id).order_by(Allocation.id)
         )
     )
+
+
+# Report details (PUT: the whole set is replaced; the same body twice changes nothing)
+
+
+def set_bond_report_details(session: Session, bond_id: int, data: BondReportDetails) -> Bond:
+    bond = get_bond(session, bond_id)
+    bond.unallocated_held_as = data.unallocated_held_as
+    session.commit()
+    return bond
+
+
+def set_asset_report_details(
+    session: Session, asset_id: int, data: AssetReportDetails
+) -> GreenAsset:
+    asset = get_asset(session, asset_id)
+    if data.capacity_kw is not None and asset.kind != "renewable_facility":
+        raise unprocessable(
+            [
+                FieldError(
+                    "capacity_kw", f"asset {asset_id} is a {asset.kind}, not a renewable plant"
+                )
+            ]
+        )
+    asset.location, asset.description = data.location, data.description
+    asset.capacity_kw = data.capacity_kw
+    session.commit()
+    return asset
+
+
+def set_allocation_report_details(
+    session: Session, allocation_id: int, data: AllocationReportDetails
+) -> Allocation:
+    allocation = get_allocation(session, allocation_id)
+    errors = []
+    if data.project_cost is not None and data.project_cost < allocation.amount_allocated:
+        errors.append(
+            FieldError(
+                "project_cost",
+                f"{data.project_cost} is less than the amount allocated "
+                f"({allocation.amount_allocated})",
+            )
+        )
+    if data.lookback_years is not None and not data.refinancing:
+        errors.append(FieldError("lookback_years", "only a refinancing has a look-back period"))
+    if data.refinancing and data.lookback_years is None:
+        errors.append(FieldError("lookback_years", "is required for a refinancing"))
+    if errors:
+        raise unprocessable(errors)
+    for name, value in data.model_dump().items():
+        setattr(allocation, name, value)
+    session.commit()
+    return allocation

@@ -1,0 +1,359 @@
+"""The green bond report's rules, shared by the service that publishes it and the verifier that
+checks a downloaded copy: the reporting period, the impact figures of each project over it (from
+the day results logged up to the checkpoint the report cites), the figure columns every format
+prints, and the content hash that the report leaf commits to. Pure: no I/O.
+
+Figures (docs/reporting.md maps each to its ICMA / MOE definition):
+
+- Only ``day`` results count, the latest revision of each asset-day in the checkpoint's prefix
+  (as checkpoint totals); days from ``max(period start, bond issue date)`` to the period's end.
+- A day of an asset whose method is ``generation`` (a renewable plant) adds its reduction to
+  ``generation_wh``; any other day adds it to ``energy_savings_wh``. CO2 avoided adds up both.
+  ``energy_savings_wh + generation_wh`` is thus what checkpoint totals call ``reduction_wh``.
+- Attributed to the bond: each day's figure x the allocation's financing share, rounded toward
+  zero, then summed (``attribute``, as checkpoint totals), so a report whose period covers the
+  bond's life up to the checkpoint shows exactly the anchored totals.
+- A day without a claim (null reduction or CO2) adds nothing, and shows in the flag counts.
+
+Integers in the content are Wh and g; formats print MWh and t-CO2 (x 10^-6), exactly.
+"""
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from app.pure.calc.results import attribute, coverage, next_month
+from app.pure.encoding import canonical_json
+from app.pure.leaves import AllocationLeaf, ResultLeaf
+
+REPORT_FORMAT = "gbt-green-bond-report/1"
+PeriodKind = Literal["fiscal_year", "calendar_year", "range"]
+# A date range report longer than this is refused: reports are yearly documents.
+MAX_PERIOD_DAYS = 3 * 366
+
+
+# --- period -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """Inclusive local dates. A Japanese fiscal year ``FY2026`` runs 2026-04-01 to 2027-03-31."""
+
+    kind: PeriodKind
+    start: date
+    end: date
+
+    @classmethod
+    def fiscal_year(cls, year: int) -> "ReportPeriod":
+        return cls("fiscal_year", date(year, 4, 1), date(year + 1, 3, 31))
+
+    @classmethod
+    def calendar_year(cls, year: int) -> "ReportPeriod":
+        return cls("calendar_year", date(year, 1, 1), date(year, 12, 31))
+
+    @classmethod
+    def between(cls, start: date, end: date) -> "ReportPeriod":
+        if end < start:
+            raise ValueError("end: must not be before start")
+        if (end - start).days + 1 > MAX_PERIOD_DAYS:
+            raise ValueError(f"end: a report covers at most {MAX_PERIOD_DAYS} days")
+        return cls("range", start, end)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "fiscal_year":
+            return f"FY{self.start.year}"
+        if self.kind == "calendar_year":
+            return f"CY{self.start.year}"
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    def counted_from(self, issue_date: date) -> date:
+        """Figures count only from the bond's issue date."""
+        return max(self.start, issue_date)
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
+
+def fiscal_year_of(day: date) -> int:
+    """The Japanese fiscal year (April to March) a day falls in, named by its starting year."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+# --- impact figures -----------------------------------------------------------------------------
+
+
+@dataclass
+class MonthFigures:
+    metered_wh: int = 0
+    benchmark_wh: int = 0
+    energy_savings_wh: int = 0
+    generation_wh: int = 0
+    co2_avoided_g: int = 0
+    attributed_co2_avoided_g: int = 0
+
+
+@dataclass
+class AssetFigures:
+    """One project's figures over the counted days of the period."""
+
+    asset_id: int
+    days_expected: int
+    days_reported: int = 0
+    provisional_days: int = 0
+    intervals_present: int = 0
+    intervals_expected: int = 0
+    metered_wh: int = 0
+    benchmark_wh: int = 0
+    energy_savings_wh: int = 0
+    generation_wh: int = 0
+    co2_avoided_g: int = 0
+    attributed_energy_savings_wh: int = 0
+    attributed_generation_wh: int = 0
+    attributed_co2_avoided_g: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
+    methods: set[str] = field(default_factory=set)
+    factor_ids: set[int] = field(default_factory=set)
+    baseline_fit_ids: set[int] = field(default_factory=set)
+    months: dict[date, MonthFigures] = field(default_factory=dict)
+    last_day: date | None = None
+
+    @property
+    def data_coverage(self) -> Decimal:
+        return coverage(self.intervals_present, self.intervals_expected)
+
+    def add(self, day: ResultLeaf, financing_share: Decimal) -> None:
+        r = day.result
+        self.last_day = max(self.last_day or r.period_start, r.period_start)
+        self.days_reported += 1
+        self.provisional_days += 0 if r.final else 1
+        self.intervals_present += r.intervals_present
+        self.intervals_expected += r.intervals_expected
+        self.metered_wh += r.metered_wh
+        self.benchmark_wh += r.benchmark_wh or 0
+        reduction_wh = r.reduction_wh or 0
+        attributed_wh = attribute(r.reduction_wh, financing_share) or 0
+        co2_g = r.co2_avoided_g or 0
+        attributed_co2_g = attribute(r.co2_avoided_g, financing_share) or 0
+        month = self.months.setdefault(r.period_start.replace(day=1), MonthFigures())
+        if r.method == "generation":
+            self.generation_wh += reduction_wh
+            self.attributed_generation_wh += attributed_wh
+            month.generation_wh += reduction_wh
+        else:
+            self.energy_savings_wh += reduction_wh
+            self.attributed_energy_savings_wh += attributed_wh
+            month.metered_wh += r.metered_wh
+            month.benchmark_wh += r.benchmark_wh or 0
+            month.energy_savings_wh += reduction_wh
+        self.co2_avoided_g += co2_g
+        self.attributed_co2_avoided_g += attributed_co2_g
+        month.co2_avoided_g += co2_g
+        month.attributed_co2_avoided_g += attributed_co2_g
+        for flag in r.flags:
+            self.flags[flag] = self.flags.get(flag, 0) + 1
+        self.methods.add(f"{r.method}/{r.method_version}")
+        self.factor_ids.update(r.factor_ids)
+        if day.baseline_fit_id is not None:
+            self.baseline_fit_ids.add(day.baseline_fit_id)
+
+
+def closed(period: ReportPeriod, figures: Iterable[AssetFigures]) -> bool:
+    """The period is closed in the log when every project that reports at all reports its last
+    day (final results enter the log in day order), and one does. A project without any result
+    yet (not monitored) does not hold the report back; its days show as not reported."""
+    reporting = [f for f in figures if f.days_reported]
+    return bool(reporting) and all(f.last_day == period.end for f in reporting)
+
+
+def latest_days(results: Iterable[ResultLeaf]) -> dict[tuple[int, date], ResultLeaf]:
+    """The latest revision of each asset-day among day results (month results are left out)."""
+    latest: dict[tuple[int, date], ResultLeaf] = {}
+    for leaf in results:
+        if leaf.result.period != "day":
+            continue
+        key = (leaf.asset_id, leaf.result.period_start)
+        if key not in latest or leaf.revision > latest[key].revision:
+            latest[key] = leaf
+    return latest
+
+
+def impact_figures(
+    period: ReportPeriod,
+    allocations: Sequence[AllocationLeaf],
+    results: Iterable[ResultLeaf],
+) -> dict[int, AssetFigures]:
+    """Per allocated asset (by asset id): its figures over the period's counted days, from the
+    day results of a log prefix (any revisions; the latest of each day wins)."""
+    figures: dict[int, AssetFigures] = {}
+    shares: dict[int, tuple[Decimal, date]] = {}
+    for allocation in allocations:
+        first = period.counted_from(allocation.bond_issue_date)
+        expected = max(0, (period.end - first).days + 1)
+        figures[allocation.asset_id] = AssetFigures(allocation.asset_id, expected)
+        shares[allocation.asset_id] = (allocation.financing_share, first)
+    for (asset_id, day), leaf in sorted(latest_days(results).items()):
+        if asset_id not in shares:
+            continue
+        share, first = shares[asset_id]
+        if first <= day <= period.end:
+            figures[asset_id].add(leaf, share)
+    return figures
+
+
+def months_of(period: ReportPeriod) -> list[date]:
+    months, month = [], period.start.replace(day=1)
+    while month <= period.end:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+# --- figure columns -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A figure column of the report's tables: ``id`` (with its unit) names it in every format;
+    ``key`` is its field in the content; a content integer divided by ``scale`` is the value a
+    format prints (exactly: Wh / 10^6 = MWh); ``places`` the decimals the PDF shows.
+    ``recomputed``: the verifier recomputes it from the log (the others are the issuer's
+    declarations, committed by the report's hash)."""
+
+    id: str
+    key: str
+    unit: str
+    scale: int = 1
+    places: int = 0
+    recomputed: bool = True
+
+    def value(self, raw: Any) -> Decimal | None:
+        """The printed value of a content field (None stays None)."""
+        if raw is None:
+            return None
+        return Decimal(raw) / self.scale
+
+    def raw(self, value: Decimal) -> Decimal:
+        """Back from a printed value to content units (Wh, g)."""
+        return value * self.scale
+
+    def shown(self, raw: Any) -> str:
+        """The PDF's text for the figure: ``places`` decimals, thousands separated."""
+        value = self.value(raw)
+        if value is None:
+            return "-"
+        return f"{value:,.{self.places}f}"
+
+
+MEGA = 10**6
+ALLOCATION_COLUMNS = (
+    Column("amount_allocated", "amount_allocated", "currency", places=0),
+    Column("financing_share", "financing_share", "ratio", places=4),
+    Column("project_cost", "project_cost", "currency", places=0, recomputed=False),
+)
+IMPACT_COLUMNS = (
+    Column("metered_mwh", "metered_wh", "MWh", MEGA, 3),
+    Column("benchmark_mwh", "benchmark_wh", "MWh", MEGA, 3),
+    Column("energy_savings_mwh", "energy_savings_wh", "MWh", MEGA, 3),
+    Column("generation_mwh", "generation_wh", "MWh", MEGA, 3),
+    Column("co2_avoided_t", "co2_avoided_g", "t-CO2", MEGA, 3),
+    Column("attributed_energy_savings_mwh", "attributed_energy_savings_wh", "MWh", MEGA, 3),
+    Column("attributed_generation_mwh", "attributed_generation_wh", "MWh", MEGA, 3),
+    Column("attributed_co2_avoided_t", "attributed_co2_avoided_g", "t-CO2", MEGA, 3),
+    Column("days_reported", "days_reported", "days"),
+    Column("days_expected", "days_expected", "days"),
+    Column("data_coverage", "data_coverage", "ratio", places=4),
+    Column("capacity_mw", "capacity_kw", "MW", 1000, 3, recomputed=False),
+    Column(
+        "expected_energy_savings_mwh",
+        "expected_energy_savings_mwh",
+        "MWh/year",
+        places=3,
+        recomputed=False,
+    ),
+    Column(
+        "expected_co2_avoided_t", "expected_co2_avoided_t", "t-CO2/year", places=3, recomputed=False
+    ),
+    Column(
+        "expected_generation_mwh",
+        "expected_generation_mwh",
+        "MWh/year",
+        places=3,
+        recomputed=False,
+    ),
+)
+PORTFOLIO_KEY = "portfolio"
+
+
+def impact_row(f: AssetFigures) -> dict[str, Any]:
+    """The recomputed fields of an impact table row (content units: Wh, g, days; coverage as a
+    decimal string)."""
+    return {
+        "metered_wh": f.metered_wh,
+        "benchmark_wh": f.benchmark_wh,
+        "energy_savings_wh": f.energy_savings_wh,
+        "generation_wh": f.generation_wh,
+        "co2_avoided_g": f.co2_avoided_g,
+        "attributed_energy_savings_wh": f.attributed_energy_savings_wh,
+        "attributed_generation_wh": f.attributed_generation_wh,
+        "attributed_co2_avoided_g": f.attributed_co2_avoided_g,
+        "days_reported": f.days_reported,
+        "days_expected": f.days_expected,
+        "data_coverage": str(f.data_coverage),
+    }
+
+
+def portfolio_row(figures: Iterable[AssetFigures]) -> dict[str, Any]:
+    """The portfolio total of the recomputed fields (coverage over all intervals)."""
+    total = AssetFigures(asset_id=0, days_expected=0)
+    for f in figures:
+        for name in (
+            "days_expected",
+            "days_reported",
+            "intervals_present",
+            "intervals_expected",
+            "metered_wh",
+            "benchmark_wh",
+            "energy_savings_wh",
+            "generation_wh",
+            "co2_avoided_g",
+            "attributed_energy_savings_wh",
+            "attributed_generation_wh",
+            "attributed_co2_avoided_g",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(f, name))
+    return impact_row(total)
+
+
+def monthly_rows(period: ReportPeriod, figures: Iterable[AssetFigures]) -> list[dict[str, Any]]:
+    """The portfolio by month (for the charts: metered against benchmark, cumulative CO2)."""
+    months = {m: MonthFigures() for m in months_of(period)}
+    for f in figures:
+        for month, m in f.months.items():
+            acc = months[month]
+            for name in vars(m):
+                setattr(acc, name, getattr(acc, name) + getattr(m, name))
+    rows, cumulative_g = [], 0
+    for month, m in months.items():
+        cumulative_g += m.co2_avoided_g
+        rows.append(
+            {"month": month.isoformat()[:7], **vars(m), "cumulative_co2_avoided_g": cumulative_g}
+        )
+    return rows
+
+
+# --- content hash -------------------------------------------------------------------------------
+
+
+def content_sha256(content: dict[str, Any]) -> str:
+    """The hash the report leaf commits to: SHA-256 of the content's canonical JSON (sorted
+    keys, no floats: decimals are strings)."""
+    return hashlib.sha256(canonical_json(content)).hexdigest()
