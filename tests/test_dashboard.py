@@ -95,16 +95,17 @@ def readings(first: date, days: int, base_wh: int, occupied_wh: int, until: date
 
 
 @contextmanager
-def served_with_chain(tmp: Path) -> Iterator[tuple[Any, Chain, str, httpx.Client]]:
+def served_with_chain(tmp: Path, **settings: Any) -> Iterator[tuple[Any, Chain, str, httpx.Client]]:
     """The app on a fresh SQLite database, served by a real uvicorn, anchoring on a real Anvil
-    that the browser reads too: (app, chain, base URL, HTTP client)."""
+    that the browser reads too: (app, chain, base URL, HTTP client). ``settings``: more of the
+    app's settings."""
     chain = Chain(tmp / "anvil-state.json")
     chain.start()
     url = f"sqlite:///{tmp}/service.sqlite3"
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app(make_settings(url, tmp, **chain_settings(chain)))
+    app = create_app(make_settings(url, tmp, **chain_settings(chain), **settings))
     try:
         with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
             yield app, chain, base, http

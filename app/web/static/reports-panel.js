@@ -2,7 +2,7 @@
 // year (April to March, Japan) or a calendar year, in English or Japanese. Downloads in four
 // formats from GET /v1/investor/bonds/{id}/reports/annual, a summary of its JSON (status,
 // checkpoint, content hash, whether the report is in the log, the bond's attributed figures),
-// and the reports logged so far (GET /v1/investor/bonds/{id}/reports).
+// and the reports published so far (GET /v1/investor/bonds/{id}/reports).
 
 import { $, API, el, locale, state, t } from "./state.js";
 import { api, apiDownload } from "./api.js";
@@ -19,10 +19,14 @@ export function yearInProgress(kind, now = new Date()) {
   return kind === "fiscal_year" && month < 4 ? year - 1 : year;
 }
 
-// The chosen period and language; the JSON summary and the list of logged reports as loaded.
+// The chosen period and language; the JSON summary and the list of published reports as loaded.
 const report = { kind: "fiscal_year", year: yearInProgress("fiscal_year"), lang: null, summary: null, list: null, error: null };
 
 const reportLang = () => report.lang ?? state.lang;
+
+// The JSON is the same in either language (only the formats are written in one), so a summary
+// belongs to a bond and a period.
+const periodKey = () => `${state.bondId}/${report.kind}/${report.year}`;
 
 /** The report's URL for these parameters (the links' href and what the page fetches). */
 function reportPath(format) {
@@ -30,10 +34,9 @@ function reportPath(format) {
   return `${API}/bonds/${state.bondId}/reports/annual?${query}`;
 }
 
-/** The reports logged so far for the bond shown (a failure shows in this panel only). */
+/** The reports published so far for the bond shown (a failure shows in this panel only). */
 export async function loadReportList() {
   report.list = null;
-  report.summary = null;
   if (state.bondId === null) return;
   try {
     report.list = (await api(`${API}/bonds/${state.bondId}/reports`)).items;
@@ -43,13 +46,16 @@ export async function loadReportList() {
 }
 
 async function showSummary() {
-  report.summary = { status: "loading" };
+  const path = reportPath("json");
+  const key = periodKey();
+  report.summary = { status: "loading", key };
   renderReports();
   try {
-    const path = reportPath("json");
-    report.summary = { status: "loaded", body: await api(path), path };
+    report.summary = { status: "loaded", body: await api(path), key };
+    // A final report is published the first time it is built: the list may have grown.
+    if (report.summary.body.status === "final") await loadReportList();
   } catch (e) {
-    report.summary = { status: "error", message: e.details || e.message };
+    report.summary = { status: "error", message: e.details || e.message, key };
   }
   renderReports();
 }
@@ -108,7 +114,7 @@ function summaryView(s) {
   const { content, content_sha256: sha, status, logged } = s.body;
   const period = content.period;
   const cp = content.checkpoint;
-  const attributed = content.impact.portfolio.attributed;
+  const portfolio = content.impact.portfolio;
   const item = (key, value, attrs = {}) => el("div", {}, el("dt", { text: t(key) }), el("dd", attrs, value));
   return el(
     "div",
@@ -125,8 +131,8 @@ function summaryView(s) {
     el(
       "div",
       { class: "cards" },
-      el("article", { class: "card" }, el("h4", { text: t("report_energy") }), el("p", { class: "big" }, el("span", { class: "num", "data-report-figure": "energy", text: mwhFromWh(attributed.energy_savings_wh) }), " ", el("span", { class: "unit", text: "MWh" }))),
-      el("article", { class: "card" }, el("h4", { text: t("report_co2") }), el("p", { class: "big" }, el("span", { class: "num", "data-report-figure": "co2", text: tFromG(attributed.co2_avoided_g) }), " ", el("span", { class: "unit", text: "t-CO2" }))),
+      el("article", { class: "card" }, el("h4", { text: t("report_energy") }), el("p", { class: "big" }, el("span", { class: "num", "data-report-figure": "energy", text: mwhFromWh(portfolio.attributed_energy_savings_wh) }), " ", el("span", { class: "unit", text: "MWh" }))),
+      el("article", { class: "card" }, el("h4", { text: t("report_co2") }), el("p", { class: "big" }, el("span", { class: "num", "data-report-figure": "co2", text: tFromG(portfolio.attributed_co2_avoided_g) }), " ", el("span", { class: "unit", text: "t-CO2" }))),
     ),
     el("p", { class: "note", text: t(status === "final" ? "report_final_note" : "report_provisional_note") }),
   );
@@ -141,10 +147,10 @@ function listRows() {
       "tr",
       { "data-report": r.period_label },
       el("th", { scope: "row", text: r.period_label }),
-      el("td", { text: `${r.period_start} – ${r.period_end}` }),
+      el("td", { text: t("date_range", { start: r.period_start, end: r.period_end }) }),
       el("td", { class: "r", text: formatNumber(r.checkpoint_number, 0, locale()) }),
       el("td", {}, el("code", { title: r.content_sha256, text: shortHex(r.content_sha256) })),
-      el("td", { class: "r", text: r.leaf_index === null ? "—" : formatNumber(r.leaf_index, 0, locale()) }),
+      el("td", { class: "r", text: r.leaf_index === null ? t("report_queued") : formatNumber(r.leaf_index, 0, locale()) }),
     ),
   );
 }
@@ -158,9 +164,8 @@ export function renderReports() {
   );
   $("#report-links").replaceChildren(...(state.bondId === null ? [] : links));
   $("#report-error").textContent = report.error || "";
-  // A summary answers the period and language it was asked for; another choice asks again.
+  // A summary answers the period it was asked for; another period asks again.
   const s = report.summary;
-  const current = s && (s.status !== "loaded" || s.path === reportPath("json"));
-  $("#report-result").replaceChildren(...(current ? [summaryView(s)] : []));
+  $("#report-result").replaceChildren(...(s && s.key === periodKey() ? [summaryView(s)] : []));
   $("#reports-table tbody").replaceChildren(...listRows());
 }
