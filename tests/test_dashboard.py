@@ -388,6 +388,7 @@ def test_the_day_in_progress_is_not_a_drop_in_the_line(page: Page, site: Site) -
             assert (dataset["backgroundColor"][k] == "rgba(255, 255, 255, 0)") == hollow
             assert dataset["borderWidth"][k] == (2 if hollow else 0)
     assert "incomplete" in months[-1]["flags"]
+    p.locator("#chart-energy").screenshot(path=str(ARTIFACTS / "chart-energy-month-so-far.png"))
     p.click("[data-lang='ja']")
     p.click("[data-period='day']")
     p.wait_for_selector("body[data-ready='true']")
