@@ -603,7 +603,7 @@ def test_phone_width_and_accessibility(browser: Any, site: Site) -> None:
         p.keyboard.press("Enter")
         assert p.get_attribute("html", "lang") == "ja"
         screenshot(p, "phone-ja")
-        for section in ("overview", "assets", "anchoring"):
+        for section in ("overview", "reports", "assets", "anchoring"):
             p.locator(f"#{section}").screenshot(path=str(ARTIFACTS / f"phone-ja-{section}.png"))
         p.click("[data-lang='en']")
         screenshot(p, "phone")
