@@ -240,7 +240,7 @@ def impact_figures(
         seen = latest.get(key)
         if seen is None or d.revision > seen.revision:
             latest[key] = d
-    for (asset_id, day), d in sorted(latest.items()):
+    for (asset_id, day), d in latest.items():  # sums and sets: the order does not matter
         attributed, first = counted[asset_id]
         if first <= day <= period.end:
             figures[asset_id].add(d, attributed)

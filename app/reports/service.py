@@ -129,7 +129,7 @@ def _day_results(
     # A bond of a few assets filters by asset; a large one reads the period and drops others.
     if len(asset_ids) <= 500:
         query = query.where(r.asset_id.in_(asset_ids))
-    for row in session.execute(query):
+    for row in session.connection().execute(query):  # Core rows: no ORM loading per row
         (asset_id, day, revision, final, metered, benchmark, reduction, co2, present, expected) = (
             row[:10]
         )
