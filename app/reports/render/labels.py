@@ -158,6 +158,7 @@ EN: dict[str, str] = {
     "f.methodology_hash": "Methodology hash",
     "f.content_sha256": "Content SHA-256",
     "f.projects": "projects",
+    "f.lookback": "({years}-year look-back)",
     "note.final": "Final: every reporting project's last day of the period is final at the "
     "cited checkpoint. The content hash below is published as a report leaf of the log.",
     "note.provisional": "Provisional: the period is not closed at the cited checkpoint; "
@@ -332,6 +333,7 @@ JA: dict[str, str] = {
     "f.methodology_hash": "算定方法ハッシュ",
     "f.content_sha256": "内容のSHA-256",
     "f.projects": "事業",
+    "f.lookback": "（ルックバック{years}年）",
     "note.final": "確定：報告対象の各事業の期間最終日の結果が、引用するチェックポイントで確定して"
     "います。以下の内容ハッシュはログの report リーフとして公開されます。",
     "note.provisional": "暫定：引用するチェックポイントでは期間が締まっていません。数値は変わる"

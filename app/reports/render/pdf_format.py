@@ -125,7 +125,7 @@ def _title_block(content: Mapping[str, Any], labels: Labels) -> str:
 def _financing(row: Mapping[str, Any], labels: Labels) -> str:
     text = labels.code("financing_type", row["financing_type"])
     if row.get("lookback_years") is not None:
-        text += f" ({row['lookback_years']} {labels('unit.years')})"
+        text += " " + labels("f.lookback").format(years=row["lookback_years"])
     return text
 
 
@@ -146,7 +146,7 @@ def _allocation(content: Mapping[str, Any], labels: Labels, currency: str) -> st
         ("amount_allocated", None),
         ("financing_share", None),
         ("project_cost", None),
-        ("financing_type", 16),
+        ("financing_type", 22),
         ("allocated_on", None),
         ("allocation_id", None),
     ]
@@ -332,18 +332,19 @@ def _evidence(content: Mapping[str, Any], content_sha256: str, labels: Labels) -
 
 
 def _meta(content: Mapping[str, Any], content_sha256: str, labels: Labels) -> str:
+    """Title, and keywords carrying the report leaf's ids as ``name=value`` (WeasyPrint maps them
+    to the PDF's Title and Keywords)."""
     ids = identification(content, content_sha256)
     keywords = ", ".join([*(f"{k}={v}" for k, v in ids.items()), "green bond report"])
     description = (
         f"{content['format']} {content['bond']['code']} {content['period']['label']} "
         f"{content['status']}"
     )
-    custom = "".join(f'<meta name="{k}" content="{escape(str(v))}">' for k, v in ids.items())
     return (
         f"<title>{escape(report_title(content, labels))}</title>"
         f'<meta name="keywords" content="{escape(keywords)}">'
         f'<meta name="description" content="{escape(description)}">'
-        f'<meta name="author" content="{escape(content["bond"]["issuer"])}">' + custom
+        f'<meta name="author" content="{escape(content["bond"]["issuer"])}">'
     )
 
 
@@ -391,6 +392,6 @@ def render_pdf(content: Mapping[str, Any], content_sha256: str, labels: Labels) 
         relationship="Source",
     )
     pdf: bytes = HTML(string=document_html(content, content_sha256, labels)).write_pdf(
-        attachments=[attachment], custom_metadata=True
+        attachments=[attachment]
     )
     return pdf

@@ -25,11 +25,13 @@ GAP = 2
 FONT_PT = 7.0  # the grid's font size (half-width units are FONT_PT / 2 wide)
 MIN_WRAP = 8
 GROUP_LINES = 5
-# A run of spaces, a word of narrow characters, or one character of any other script (CJK text
-# breaks between any two characters) with the brackets and punctuation that must stay with it;
-# a word may break after a slash.
+# A run of spaces; one character of a CJK script (text that breaks between any two characters)
+# with the brackets and punctuation that must stay with it; or a word of narrow characters, which
+# may break after a slash.
 TOKENS = re.compile(
-    r"\s+|[\x21-\x2e\x30-\x7e\u00a0-\u02ff]+/?|/|[（「『【〔]*\S[）」』】〕、。，．：・ー)\]]*"
+    r"\s+"
+    r"|[(\[（「『【〔]*[^\x00-\x7f\u00a0-\u02ff\s][）」』】〕、。，．：・ー)\]]*"
+    r"|[\x21-\x2e\x30-\x7e\u00a0-\u02ff]+/?|/"
 )
 
 
