@@ -3,13 +3,15 @@
 in English and Japanese.
 
     .venv/bin/python bench/report_render.py                        # 1,000 projects
+    .venv/bin/python bench/report_render.py --describe             # each with a description
     .venv/bin/python bench/report_render.py --projects 200 --report path/to/report.json
 
 The content is a real report's (``--report``: a JSON API body or {"content": ...}; by default the
 one tests/test_reports.py keeps in test-artifacts/reports/report.json) with its projects
-replicated under new asset and allocation ids up to ``--projects``, each with a description and
-a location (text that wraps in the PDF), the portfolio and allocation totals summed again, and
-twelve monthly rows. The files land in ``--out`` (default test-artifacts/reports/bench/).
+replicated under new asset and allocation ids up to ``--projects`` (with ``--describe``, each
+with a 140-character description and a location: text that wraps in the PDF), the portfolio and
+allocation totals summed again, and twelve monthly rows (a fiscal year). The files land in
+``--out`` (default test-artifacts/reports/bench/).
 """
 
 import argparse
@@ -42,7 +44,7 @@ SUMMED = (
 )
 
 
-def replicate(content: dict[str, Any], projects: int) -> dict[str, Any]:
+def replicate(content: dict[str, Any], projects: int, describe: bool = False) -> dict[str, Any]:
     """The content with ``projects`` projects: the original ones repeated with new ids."""
     out = copy.deepcopy(content)
     allocations, impacts = content["allocation"]["projects"], content["impact"]["projects"]
@@ -56,9 +58,9 @@ def replicate(content: dict[str, Any], projects: int) -> dict[str, Any]:
             allocation_id=20_000 + i,
             asset_code=code,
             project_name=f"{a['project_name']} #{i}",
-            description=DESCRIPTION,
-            location="Tokyo, Japan",
         )
+        if describe:
+            a.update(description=DESCRIPTION, location="Tokyo, Japan")
         out["allocation"]["projects"].append(a)
         out["impact"]["projects"].append(
             {**p, "asset_id": asset_id, "asset_code": code, "project_name": a["project_name"]}
@@ -92,8 +94,10 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--report", type=Path, default=Path("test-artifacts/reports/report.json"))
     parser.add_argument("--out", type=Path, default=Path("test-artifacts/reports/bench"))
+    parser.add_argument("--describe", action="store_true")
     args = parser.parse_args()
-    content = replicate(json.loads(args.report.read_text())["content"], args.projects)
+    base = json.loads(args.report.read_text())["content"]
+    content = replicate(base, args.projects, args.describe)
     digest = rules.content_sha256(content)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"{args.projects} projects, content {len(json.dumps(content)) / 1e6:.1f} MB")

@@ -158,7 +158,7 @@ EN: dict[str, str] = {
     "f.methodology_hash": "Methodology hash",
     "f.content_sha256": "Content SHA-256",
     "f.projects": "projects",
-    "f.lookback": "({years}-year look-back)",
+    "f.lookback": " ({years}-year look-back)",
     "note.final": "Final: every reporting project's last day of the period is final at the "
     "cited checkpoint. The content hash below is published as a report leaf of the log.",
     "note.provisional": "Provisional: the period is not closed at the cited checkpoint; "

@@ -6,9 +6,11 @@ embeds ``report.json`` (canonical JSON of the content and its hash), from which 
 recomputes the hash and the figures.
 
 Long tables are text grids (app/reports/render/textgrid.py) so that a report of 1,000 projects
-renders in seconds. Text is in IPAGothic (embedded, subset): its fixed pitch is what aligns the
-grids, and it carries the Japanese. Nothing is bold: IPAGothic has no bold face, and a
-synthesized one is not worth the risk of doubled glyphs in the extracted text."""
+renders in seconds. The grids, and all text of a Japanese report, are in IPAGothic (embedded,
+subset): its fixed pitch is what aligns the grids, and it carries the Japanese; English prose is
+in DejaVu Sans. Nothing is bold: IPAGothic has no bold face, and a synthesized one is not worth
+the risk of doubled glyphs in the extracted text. Project codes never wrap, so the verifier
+finds each project's figures on the pages that show its code."""
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -125,7 +127,7 @@ def _title_block(content: Mapping[str, Any], labels: Labels) -> str:
 def _financing(row: Mapping[str, Any], labels: Labels) -> str:
     text = labels.code("financing_type", row["financing_type"])
     if row.get("lookback_years") is not None:
-        text += " " + labels("f.lookback").format(years=row["lookback_years"])
+        text += labels("f.lookback").format(years=row["lookback_years"])
     return text
 
 
@@ -138,7 +140,7 @@ def _allocation(content: Mapping[str, Any], labels: Labels, currency: str) -> st
     f = {field.id: field for field in figure_tables(content)["allocation"].fields}
     plan: list[tuple[str, int | None]] = [
         ("eligible_category", 20),
-        ("asset_code", 24),
+        ("asset_code", None),
         ("project_name", 28),
         ("description", 80),
         ("location", 16),
@@ -182,7 +184,7 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
     table = figure_tables(content)["impact"]
     f = {field.id: field for field in table.fields}
     metered: list[tuple[str, int | None]] = [
-        ("asset_code", 24),
+        ("asset_code", None),
         ("project_name", 24),
         ("eligible_category", 20),
         ("energy_savings_mwh", None),
@@ -195,7 +197,7 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         ("benchmark_mwh", None),
     ]
     expected: list[tuple[str, int | None]] = [
-        ("asset_code", 24),
+        ("asset_code", None),
         ("capacity_mw", None),
         ("expected_energy_savings_mwh", None),
         ("energy_savings_mwh", None),
@@ -209,22 +211,18 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         ("provisional_days", None),
         ("flags", 32),
     ]
-    portfolio = len(table.rows) - 1
+    *projects, portfolio = table.rows
+
+    def total_cell(name: str) -> str:
+        if name == "asset_code":
+            return labels("portfolio")
+        field = f[name]
+        return "" if field.kind in ("text", "code") else shown(field, portfolio, labels)
 
     def grid(plan: list[tuple[str, int | None]]) -> str:
         columns = [_col(f[name], labels, currency, wrap) for name, wrap in plan]
-        rows = []
-        for i, row in enumerate(table.rows):
-            total = i == portfolio
-            cells = [
-                labels("portfolio")
-                if total and name == "asset_code"
-                else ""
-                if total and f[name].kind in ("text", "code")
-                else shown(f[name], row, labels)
-                for name, _ in plan
-            ]
-            rows.append(Row(cells, total))
+        rows = [Row([shown(f[name], p, labels) for name, _ in plan]) for p in projects]
+        rows.append(Row([total_cell(name) for name, _ in plan], total=True))
         return _grid(columns, rows)
 
     return (

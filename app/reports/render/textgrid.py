@@ -158,9 +158,10 @@ def _cell(lines: Sequence[str], total: bool = False) -> str:
 
 
 def grid_html(columns: Sequence[Column], rows: Sequence[Row], available: int) -> str:
-    """A table whose header row repeats on every page. Rows of one line go GROUP to a table
-    row (a rule every GROUP lines, as on ledger paper): WeasyPrint's cost is mostly per box, so
-    this halves the time of a long table. A row that wraps stands alone between rules.
+    """A table whose header row repeats on every page. Consecutive rows share a table row until
+    it has GROUP_LINES lines (a rule every five lines or so, as on ledger paper; a row's first
+    column starts it): WeasyPrint's cost is largely per box, so this halves the time of a long
+    table. The totals row stands alone, shaded.
     When even the narrowest layout is wider than ``available``, the font shrinks to fit."""
     sizes = widths(columns, rows, available)
     total = sum(sizes) + GAP * (len(sizes) - 1)
