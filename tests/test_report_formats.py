@@ -233,11 +233,12 @@ def test_csv_and_xlsx_figures_equal_the_json(
                     else:
                         assert type(number) in (int, float), (name, key, column.id, number)
                         assert Decimal(str(number)) == value, (name, key, column.id)
+            by_machine_id = {machine_id(c, currency): c for c in columns}
             for index, machine in enumerate(sheet_header, start=1):
-                column = {machine_id(c, currency): c for c in columns}.get(machine)
-                if column is not None:  # the unit's decimals, as the PDF shows them
+                if machine in by_machine_id:  # the unit's decimals, as the PDF shows them
                     fmt = ws.cell(3, index).number_format
-                    assert (fmt.split(".")[1].count("0") if "." in fmt else 0) == column.places
+                    places = fmt.split(".")[1].count("0") if "." in fmt else 0
+                    assert places == by_machine_id[machine].places, (name, machine, fmt)
             labels_row = [c.value for c in ws[1]]
             amount = "充当額 (JPY)" if lang == "ja" else "Amount allocated (JPY)"
             assert name != "allocation" or amount in labels_row
@@ -247,12 +248,18 @@ def test_csv_and_xlsx_figures_equal_the_json(
     # The data rows are one table in both languages: only the comment lines are localized.
     assert data_rows["en"] == data_rows["ja"]
 
-    # A hash that is not the content's is never embedded; file names stay safe.
+    # A hash that is not the content's is never embedded; file names stay safe; text that a
+    # worksheet cannot hold (control characters) or that looks like markup renders anyway.
     with pytest.raises(ValueError):
         render(content, "0" * 64, "csv", "en")
-    odd = {**content, "bond": {**content["bond"], "code": 'GB/2026 東京 "x"'}}
-    document = render(odd, content_sha256(odd), "csv", "ja")
-    assert re.fullmatch(r"green-bond-report-[A-Za-z0-9_-]+-ja\.csv", document.filename)
+    odd = json.loads(json.dumps(content))
+    odd["bond"]["code"] = 'GB/2026 東京 "x"'
+    odd["allocation"]["projects"][0]["description"] = "a\x01b\tc\n</style><b>&amp;"
+    for fmt in ("csv", "xlsx", "pdf"):
+        document = render(odd, content_sha256(odd), fmt, "ja")
+        assert re.fullmatch(rf"green-bond-report-[A-Za-z0-9_-]+-ja\.{fmt}", document.filename)
+    workbook = load_workbook(io.BytesIO(render(odd, content_sha256(odd), "xlsx", "en").data))
+    assert [c.value for c in workbook["allocation"][3] if c.value and "</style>" in str(c.value)]
 
 
 # --- PDF ---------------------------------------------------------------------------------------

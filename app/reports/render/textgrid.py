@@ -35,6 +35,15 @@ TOKENS = re.compile(
 )
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """One line of text: whitespace runs as one space, control characters (no glyph, no width)
+    dropped."""
+    return CONTROL.sub("", " ".join(text.split()))
+
+
 @functools.cache
 def _advances() -> dict[int, int]:
     """Half-width units of each character IPAGothic has (empty when the font is missing: the
@@ -66,7 +75,7 @@ def wrap(text: str, width: int) -> list[str]:
     inside a word longer than a line."""
     lines: list[str] = []
     line, used = "", 0
-    for token in TOKENS.findall(" ".join(text.split())):
+    for token in TOKENS.findall(clean(text)):
         if token == " ":
             if used:
                 line, used = line + " ", used + 1
@@ -117,7 +126,7 @@ def widths(columns: Sequence[Column], rows: Sequence[Row], available: int) -> li
     wide narrows its wrapping columns instead."""
     out = []
     for i, col in enumerate(columns):
-        widest = max((text_width(r.cells[i]) for r in rows), default=0)
+        widest = max((text_width(clean(r.cells[i])) for r in rows), default=0)
         if col.wrap is not None:
             widest = min(widest, col.wrap)
         out.append(max(widest, _longest_token(col.header), 1))
@@ -175,7 +184,7 @@ def grid_html(columns: Sequence[Column], rows: Sequence[Row], available: int) ->
     for row in rows:
         lines = _lines(
             [
-                wrap(cell, size) if col.wrap is not None else [cell]
+                wrap(cell, size) if col.wrap is not None else [clean(cell)]
                 for cell, col, size in zip(row.cells, columns, sizes, strict=True)
             ],
             columns,

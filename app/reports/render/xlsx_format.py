@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
 from openpyxl.packaging.custom import (  # type: ignore[import-untyped]
     IntProperty,
     StringProperty,
@@ -46,6 +47,11 @@ def _width(field: Field) -> float:
     return 24
 
 
+def _cell(value: Any) -> Any:
+    """Text as a worksheet can hold it: XML 1.0 has no place for most control characters."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 def _sheet(
     wb: Any, name: str, header: Sequence[str], machine: Sequence[str], rows: list[list[Any]]
 ) -> Any:
@@ -55,7 +61,7 @@ def _sheet(
     for cell in ws[1]:
         cell.font, cell.alignment = BOLD, WRAP
     for row in rows:
-        ws.append(row)
+        ws.append([_cell(value) for value in row])
     ws.freeze_panes = ws.cell(HEADER_ROWS + 1, 2)
     return ws
 
