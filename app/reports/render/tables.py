@@ -1,5 +1,5 @@
 """The report's tables, as every format prints them: which fields, in which order, under which
-machine id and unit (/work/wt/REPORT_FORMATS.md, docs/reporting.md), and a field's value as
+machine id and unit (docs/reporting.md, "Formats"), and a field's value as
 machine text (CSV), as a typed cell (XLSX) or as shown text (PDF). Pure: content in, values out.
 
 Figure fields are app/pure/report.py's columns, so every format prints ``Column.value`` (exact)
