@@ -8,8 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.pure.report import content_sha256 as hash_of
-from app.reports.render import csv_format, pdf_format, xlsx_format
+from app.reports.render import csv_format, xlsx_format
 from app.reports.render.labels import Labels, labels
+
+PDF_MEDIA_TYPE = "application/pdf"
+
+
+class PdfUnavailableError(RuntimeError):
+    """WeasyPrint cannot load its system libraries (Pango) on this machine."""
 
 
 @dataclass(frozen=True)
@@ -20,10 +26,26 @@ class Document:
 
 
 Renderer = Callable[[Mapping[str, Any], str, Labels], bytes]
+
+
+def _render_pdf(content: Mapping[str, Any], content_sha256: str, words: Labels) -> bytes:
+    """Imported on first use: WeasyPrint loads Pango when imported, and a machine without it
+    still serves every other format (and the rest of the service)."""
+    try:
+        from app.reports.render import pdf_format
+    except (OSError, ImportError) as e:  # OSError: cannot load Pango; ImportError: no WeasyPrint
+        raise PdfUnavailableError(
+            "PDF reports need Pango and a Japanese font (Debian: apt-get install "
+            "libpango-1.0-0 libpangoft2-1.0-0 fonts-ipafont-gothic, or `make system-packages`)"
+            f": {e}"
+        ) from e
+    return pdf_format.render_pdf(content, content_sha256, words)
+
+
 FORMATS: dict[str, tuple[Renderer, str]] = {
     "csv": (csv_format.render_csv, "text/csv; charset=utf-8"),
     "xlsx": (xlsx_format.render_xlsx, xlsx_format.MEDIA_TYPE),
-    "pdf": (pdf_format.render_pdf, pdf_format.MEDIA_TYPE),
+    "pdf": (_render_pdf, PDF_MEDIA_TYPE),
 }
 UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -37,7 +37,6 @@ from app.reports.render.tables import (
 )
 from app.reports.render.textgrid import Row
 
-MEDIA_TYPE = "application/pdf"
 ATTACHMENT_NAME = "report.json"
 FONT_URL = textgrid.FONT_PATH.as_uri()
 # A4 landscape less 12 mm margins each side, in the grid's half-width units.
