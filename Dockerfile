@@ -15,6 +15,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GBT_PORT=8000 \
     GBT_DATA_DIR=/srv/var
 
+# The PDF reports: WeasyPrint renders with Pango; the Japanese report embeds IPAGothic.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        fonts-ipafont-gothic \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /srv
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app

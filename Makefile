@@ -6,10 +6,8 @@ INSTALLED := $(VENV)/.installed
 # npm ci writes this file; reinstall when the lockfile changes.
 NODE_MODULES := contracts/node_modules/.package-lock.json
 WEB_MODULES := app/web/node_modules/.package-lock.json
-# The dashboard's browser tests drive Debian's Chromium (never a browser download).
-CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest clean contracts node-deps chromium
+.PHONY: run test lint typecheck pytest clean contracts node-deps system-packages
 
 # (Re)install when pyproject.toml changes; the stamp file records the last install.
 $(INSTALLED): pyproject.toml
@@ -34,13 +32,16 @@ $(WEB_MODULES): app/web/package.json app/web/package-lock.json
 
 node-deps: $(NODE_MODULES) $(WEB_MODULES)
 
-# Debian's chromium package (and a Japanese font for the screenshots) when it is missing.
-chromium:
-	@test -x $(CHROMIUM) || { \
+# Debian packages, installed when missing: Chromium (the dashboard's browser tests), IPAGothic
+# (Japanese text in screenshots and in the Japanese PDF report), Pango (WeasyPrint renders the
+# PDF reports) and poppler-utils (the report tests read PDFs back with pdftotext and pdftoppm).
+SYSTEM_PACKAGES := chromium fonts-ipafont-gothic libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	test -z "$$missing" || { \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-		$$SUDO apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic || \
-		{ $$SUDO apt-get update && \
-		  $$SUDO apt-get install -y --no-install-recommends chromium fonts-ipafont-gothic; }; }
+		$$SUDO apt-get install -y --no-install-recommends $$missing || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $$missing; }; }
 
 # Compiles contracts/ImpactRegistry.sol, PersonalInfo.sol, GreenBondToken.sol and
 # HoldingsReader.sol into
@@ -63,7 +64,7 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy app simulator
 
-pytest: $(INSTALLED) node-deps chromium
+pytest: $(INSTALLED) node-deps system-packages
 	$(BIN)/pytest
 
 clean:

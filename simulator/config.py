@@ -51,6 +51,7 @@ class BondSpec:
     currency: str
     amount_issued: str
     maturity_years: int
+    unallocated_held_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class AssetSpec:
     # financing by the bond (None: not financed)
     financed_share: str | None = None
     amount_allocated: str = "0"
+    # what the issuer declares for its reports (PUT .../report-details): location and
+    # description of the asset; eligible category and expected annual figures of the allocation
+    report: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_temperature_meter(self) -> bool:
@@ -131,6 +135,24 @@ def _share(value: Any, where: str) -> str | None:
     return str(value)
 
 
+REPORT_KEYS = {
+    "location",
+    "description",
+    "eligible_category",
+    "expected_energy_savings_mwh",
+    "expected_co2_avoided_t",
+    "expected_generation_mwh",
+}
+
+
+def _report(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not set(value) <= REPORT_KEYS:
+        raise ConfigError(f"{where}: report takes only {', '.join(sorted(REPORT_KEYS))}")
+    return {k: str(v) for k, v in value.items()}
+
+
 def parse(data: dict[str, Any]) -> FleetConfig:
     fleet = data.get("fleet", {})
     interval_s = int(fleet.get("interval_s", 1800))
@@ -152,6 +174,7 @@ def parse(data: dict[str, Any]) -> FleetConfig:
         currency=b.get("currency", "JPY"),
         amount_issued=str(b.get("amount_issued", "1000000000")),
         maturity_years=int(b.get("maturity_years", 10)),
+        unallocated_held_as=b.get("unallocated_held_as"),
     )
     assets: list[AssetSpec] = []
     for i, raw in enumerate(data.get("buildings", [])):
@@ -176,6 +199,7 @@ def parse(data: dict[str, Any]) -> FleetConfig:
                 benchmark=benchmark,
                 financed_share=_share(raw.get("financed_share"), where),
                 amount_allocated=str(raw.get("amount_allocated", "0")),
+                report=_report(raw.get("report"), where),
             )
         )
     for i, raw in enumerate(data.get("pv_plants", [])):
@@ -191,6 +215,7 @@ def parse(data: dict[str, Any]) -> FleetConfig:
                 benchmark="generation",
                 financed_share=_share(raw.get("financed_share"), where),
                 amount_allocated=str(raw.get("amount_allocated", "0")),
+                report=_report(raw.get("report"), where),
             )
         )
     if not assets:

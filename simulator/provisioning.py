@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.pure.signing import public_key_hex
-from simulator.config import FleetConfig
+from simulator.config import AssetSpec, FleetConfig
 from simulator.state import SimulatorError, State
 from simulator.transport import Transport
 from simulator.world import World, iso
@@ -19,6 +19,36 @@ def _create(api: Transport, path: str, body: dict[str, Any]) -> dict[str, Any]:
         raise SimulatorError(f"POST {path}: {response.status_code} {response.text}")
     result: dict[str, Any] = response.json()
     return result
+
+
+def _put(api: Transport, path: str, body: dict[str, Any]) -> None:
+    response = api.request("PUT", path, json=body, admin=True)
+    if response.status_code != 200:
+        raise SimulatorError(f"PUT {path}: {response.status_code} {response.text}")
+
+
+def _report_details(api: Transport, asset: AssetSpec, asset_id: int, allocation_id: int) -> None:
+    """What the issuer declares for its reports (a PUT replaces the set: safe on every run)."""
+    details = asset.report
+    renewable = asset.kind == "renewable_facility"
+    _put(
+        api,
+        f"/v1/admin/assets/{asset_id}/report-details",
+        {
+            "location": details.get("location"),
+            "description": details.get("description"),
+            "capacity_kw": f"{asset.capacity_kw:.3f}" if renewable else None,
+        },
+    )
+    default = "renewable_energy" if renewable else "green_buildings"
+    _put(
+        api,
+        f"/v1/admin/allocations/{allocation_id}/report-details",
+        {
+            "eligible_category": details.get("eligible_category", default),
+            **{k: v for k, v in details.items() if k.startswith("expected_")},
+        },
+    )
 
 
 def provision(
@@ -57,7 +87,7 @@ def provision(
         s.ids[f"asset:{a.code}"] = _create(api, "/v1/admin/assets", body)["id"]
     for a in c.assets:
         if a.financed_share is not None:
-            _create(
+            allocation = _create(
                 api,
                 "/v1/admin/allocations",
                 {
@@ -67,6 +97,12 @@ def provision(
                     "financing_share": a.financed_share,
                 },
             )
+            _report_details(api, a, s.ids[f"asset:{a.code}"], allocation["id"])
+    _put(
+        api,
+        f"/v1/admin/bonds/{s.ids['bond']}/report-details",
+        {"unallocated_held_as": c.bond.unallocated_held_as},
+    )
     for spec in world.meters:
         meter = s.meters[spec.device_id]
         response = api.request(

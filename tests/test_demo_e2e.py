@@ -48,9 +48,17 @@ FLEET = {
             "retrofit": True,
             "benchmark": "baseline",
             "financed_share": "0.6",
+            "report": {"expected_energy_savings_mwh": "90"},
         }
     ],
-    "pv_plants": [{"code": "E2E-PV", "capacity_kw": 150, "financed_share": "1"}],
+    "pv_plants": [
+        {
+            "code": "E2E-PV",
+            "capacity_kw": 150,
+            "financed_share": "1",
+            "report": {"location": "Chiba, Japan"},
+        }
+    ],
 }
 
 
@@ -193,6 +201,18 @@ def test_a_faulty_fleet_end_to_end(service: tuple[str, Any], chain: Chain, tmp_p
     assert bond["anchored_totals"] is not None
     assert float(bond["anchored_totals"]["energy_reduction_kwh"]) > 0
     assert float(bond["anchored_totals"]["co2_avoided_t"]) > 0
+
+    # What the simulated issuer declared for its reports is in the bond's report.
+    url = f"/v1/investor/bonds/{truth['bond_id']}/reports/annual"
+    report = http.get(url).json()["content"]
+    rows = {p["asset_code"]: p for p in report["allocation"]["projects"]}
+    assert (rows["E2E-PV"]["location"], rows["E2E-PV"]["eligible_category"]) == (
+        "Chiba, Japan",
+        "renewable_energy",
+    )
+    impact = {p["asset_code"]: p for p in report["impact"]["projects"]}
+    assert impact["E2E-PV"]["capacity_kw"] == "150.000"
+    assert impact["E2E-OFFICE"]["expected_energy_savings_mwh"] == "90.000"
 
     # A random sample of readings verifies, signature and all, with the auditor's CLI.
     with engine.connect() as conn:

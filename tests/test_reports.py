@@ -4,14 +4,17 @@ life, published once as a report leaf for a closed period, never for an open one
 report details and their refusals; period parameters and their errors."""
 
 import json
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+import app.reports.render as render_package
 from app.ledger.models import LogEntry
 from app.ledger.sources import build_leaves
 from app.pure.encoding import canonical_json, decode_leaf
@@ -256,3 +259,22 @@ def test_period_parameters_and_errors(client: TestClient, fleet: Fleet, chain: C
     )
     cy = get_report(client, ids["bond"], calendar_year=2026)["content"]["period"]
     assert (cy["start"], cy["end"], cy["label"]) == ("2026-01-01", "2026-12-31", "CY2026")
+
+
+def test_pdf_without_its_system_libraries_is_a_clear_503(
+    client: TestClient, fleet: Fleet, chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without Pango cannot import WeasyPrint: the PDF is a 503 that says what to
+    install, and every other format (and the service) still works."""
+    ids = setup(client, fleet)
+    run_pipeline(client, chain)
+    # As if WeasyPrint could not be imported (even when an earlier test rendered a PDF).
+    monkeypatch.setitem(sys.modules, "app.reports.render.pdf_format", None)
+    monkeypatch.delattr(render_package, "pdf_format", raising=False)
+    url = f"/v1/investor/bonds/{ids['bond']}/reports/annual"
+    response = client.get(url, params={"fiscal_year": 2025, "format": "pdf"})
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "pdf_unavailable" and "libpango" in error["message"]
+    csv = client.get(url, params={"fiscal_year": 2025, "format": "csv"})
+    assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf# gbt-green-bond-report")

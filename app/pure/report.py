@@ -19,13 +19,13 @@ Integers in the content are Wh and g; formats print MWh and t-CO2 (x 10^-6), exa
 """
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from app.pure.calc.results import attribute, coverage, next_month
+from app.pure.calc.results import coverage, next_month, share_of
 from app.pure.encoding import canonical_json
 from app.pure.leaves import AllocationLeaf, ResultLeaf
 
@@ -101,6 +101,47 @@ class MonthFigures:
     attributed_co2_avoided_g: int = 0
 
 
+class Day(NamedTuple):
+    """What the report needs of one day result (a ``result`` leaf of period ``day``)."""
+
+    asset_id: int
+    day: date
+    revision: int
+    final: bool
+    metered_wh: int
+    benchmark_wh: int | None
+    reduction_wh: int | None
+    co2_avoided_g: int | None
+    intervals_present: int
+    intervals_expected: int
+    flags: tuple[str, ...]
+    method: str
+    method_version: str
+    factor_ids: tuple[int, ...]
+    baseline_fit_id: int | None
+
+    @classmethod
+    def of(cls, leaf: ResultLeaf) -> "Day":
+        r = leaf.result
+        return cls(
+            leaf.asset_id,
+            r.period_start,
+            leaf.revision,
+            r.final,
+            r.metered_wh,
+            r.benchmark_wh,
+            r.reduction_wh,
+            r.co2_avoided_g,
+            r.intervals_present,
+            r.intervals_expected,
+            r.flags,
+            r.method,
+            r.method_version,
+            r.factor_ids,
+            leaf.baseline_fit_id,
+        )
+
+
 @dataclass
 class AssetFigures:
     """One project's figures over the counted days of the period."""
@@ -130,40 +171,43 @@ class AssetFigures:
     def data_coverage(self) -> Decimal:
         return coverage(self.intervals_present, self.intervals_expected)
 
-    def add(self, day: ResultLeaf, financing_share: Decimal) -> None:
-        r = day.result
-        self.last_day = max(self.last_day or r.period_start, r.period_start)
+    def add(self, d: Day, attributed: Callable[[int | None], int | None]) -> None:
+        """``attributed``: the allocation's share of a figure (``share_of``)."""
+        self.last_day = d.day if self.last_day is None else max(self.last_day, d.day)
         self.days_reported += 1
-        self.provisional_days += 0 if r.final else 1
-        self.intervals_present += r.intervals_present
-        self.intervals_expected += r.intervals_expected
-        self.metered_wh += r.metered_wh
-        self.benchmark_wh += r.benchmark_wh or 0
-        reduction_wh = r.reduction_wh or 0
-        attributed_wh = attribute(r.reduction_wh, financing_share) or 0
-        co2_g = r.co2_avoided_g or 0
-        attributed_co2_g = attribute(r.co2_avoided_g, financing_share) or 0
-        month = self.months.setdefault(r.period_start.replace(day=1), MonthFigures())
-        if r.method == "generation":
+        self.provisional_days += 0 if d.final else 1
+        self.intervals_present += d.intervals_present
+        self.intervals_expected += d.intervals_expected
+        self.metered_wh += d.metered_wh
+        self.benchmark_wh += d.benchmark_wh or 0
+        reduction_wh = d.reduction_wh or 0
+        attributed_wh = attributed(d.reduction_wh) or 0
+        co2_g = d.co2_avoided_g or 0
+        attributed_co2_g = attributed(d.co2_avoided_g) or 0
+        month_start = d.day.replace(day=1)
+        month = self.months.get(month_start)
+        if month is None:
+            month = self.months[month_start] = MonthFigures()
+        if d.method == "generation":
             self.generation_wh += reduction_wh
             self.attributed_generation_wh += attributed_wh
             month.generation_wh += reduction_wh
         else:
             self.energy_savings_wh += reduction_wh
             self.attributed_energy_savings_wh += attributed_wh
-            month.metered_wh += r.metered_wh
-            month.benchmark_wh += r.benchmark_wh or 0
+            month.metered_wh += d.metered_wh
+            month.benchmark_wh += d.benchmark_wh or 0
             month.energy_savings_wh += reduction_wh
         self.co2_avoided_g += co2_g
         self.attributed_co2_avoided_g += attributed_co2_g
         month.co2_avoided_g += co2_g
         month.attributed_co2_avoided_g += attributed_co2_g
-        for flag in r.flags:
+        for flag in d.flags:
             self.flags[flag] = self.flags.get(flag, 0) + 1
-        self.methods.add(f"{r.method}/{r.method_version}")
-        self.factor_ids.update(r.factor_ids)
-        if day.baseline_fit_id is not None:
-            self.baseline_fit_ids.add(day.baseline_fit_id)
+        self.methods.add(f"{d.method}/{d.method_version}")
+        self.factor_ids.update(d.factor_ids)
+        if d.baseline_fit_id is not None:
+            self.baseline_fit_ids.add(d.baseline_fit_id)
 
 
 def closed(period: ReportPeriod, figures: Iterable[AssetFigures]) -> bool:
@@ -174,38 +218,32 @@ def closed(period: ReportPeriod, figures: Iterable[AssetFigures]) -> bool:
     return bool(reporting) and all(f.last_day == period.end for f in reporting)
 
 
-def latest_days(results: Iterable[ResultLeaf]) -> dict[tuple[int, date], ResultLeaf]:
-    """The latest revision of each asset-day among day results (month results are left out)."""
-    latest: dict[tuple[int, date], ResultLeaf] = {}
-    for leaf in results:
-        if leaf.result.period != "day":
-            continue
-        key = (leaf.asset_id, leaf.result.period_start)
-        if key not in latest or leaf.revision > latest[key].revision:
-            latest[key] = leaf
-    return latest
-
-
 def impact_figures(
     period: ReportPeriod,
     allocations: Sequence[AllocationLeaf],
-    results: Iterable[ResultLeaf],
+    days: Iterable[Day],
 ) -> dict[int, AssetFigures]:
     """Per allocated asset (by asset id): its figures over the period's counted days, from the
-    day results of a log prefix (any revisions; the latest of each day wins)."""
+    day results of a log prefix (any revisions: the latest of each asset-day wins)."""
     figures: dict[int, AssetFigures] = {}
-    shares: dict[int, tuple[Decimal, date]] = {}
+    counted: dict[int, tuple[Callable[[int | None], int | None], date]] = {}
     for allocation in allocations:
         first = period.counted_from(allocation.bond_issue_date)
         expected = max(0, (period.end - first).days + 1)
         figures[allocation.asset_id] = AssetFigures(allocation.asset_id, expected)
-        shares[allocation.asset_id] = (allocation.financing_share, first)
-    for (asset_id, day), leaf in sorted(latest_days(results).items()):
-        if asset_id not in shares:
+        counted[allocation.asset_id] = (share_of(allocation.financing_share), first)
+    latest: dict[tuple[int, date], Day] = {}
+    for d in days:
+        if d.asset_id not in counted:
             continue
-        share, first = shares[asset_id]
+        key = (d.asset_id, d.day)
+        seen = latest.get(key)
+        if seen is None or d.revision > seen.revision:
+            latest[key] = d
+    for (asset_id, day), d in latest.items():  # sums and sets: the order does not matter
+        attributed, first = counted[asset_id]
         if first <= day <= period.end:
-            figures[asset_id].add(leaf, share)
+            figures[asset_id].add(d, attributed)
     return figures
 
 

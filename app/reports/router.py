@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.core.deps import IdPath, SessionDep
-from app.core.errors import FieldError, unprocessable
+from app.core.errors import ApiError, FieldError, unprocessable
 from app.core.http_cache import cached_json
 from app.core.security import require_investor
 from app.pure.report import PeriodKind, ReportPeriod, fiscal_year_of
 from app.reports import service
-from app.reports.render import render
+from app.reports.render import PdfUnavailableError, render
 from app.reports.schemas import LoggedState, PublishedReportOut, PublishedReports, ReportOut
 
 router = APIRouter(
@@ -102,7 +102,10 @@ def annual_report(
             logged=LoggedState(state=report.logged_state, leaf_index=report.leaf_index),
         )
         return cached_json(request, body)
-    document = render(report.content, report.content_sha256, format, lang)
+    try:
+        document = render(report.content, report.content_sha256, format, lang)
+    except PdfUnavailableError as e:
+        raise ApiError(503, "pdf_unavailable", str(e)) from e
     return Response(
         document.data,
         media_type=document.media_type,

@@ -7,7 +7,7 @@ less than ``MIN_CLAIM_COVERAGE`` of its intervals claims no reduction at all (fl
 under-state it. Docs: docs/methodology.md.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -176,6 +176,21 @@ def attribute(value: int | None, financing_share: Decimal) -> int | None:
     if value is None:
         return None
     return int((Decimal(value) * financing_share).to_integral_value(ROUND_DOWN))
+
+
+def share_of(financing_share: Decimal) -> Callable[[int | None], int | None]:
+    """``attribute`` for one share, in integer arithmetic (for summing a year of days of many
+    assets): the share is an exact fraction n/d, and |value| x n // d with the value's sign is
+    the exact product rounded toward zero, as ``attribute`` gives."""
+    numerator, denominator = financing_share.as_integer_ratio()
+
+    def attributed(value: int | None) -> int | None:
+        if value is None:
+            return None
+        part = abs(value) * numerator // denominator
+        return part if value >= 0 else -part
+
+    return attributed
 
 
 @dataclass(frozen=True)
