@@ -207,6 +207,11 @@ def test_downloads_are_the_api_files_and_the_summary_equals_its_json(
     # The files, in the language chosen (Japanese: the page's now).
     xlsx, xlsx_name = download(p, "xlsx")
     assert xlsx.startswith(b"PK\x03\x04"), xlsx[:16]  # a ZIP container: an Office Open XML file
+    as_api = site.http.get(
+        f"/v1/investor/bonds/{site.bond_id}/reports/annual",
+        params={**params, "lang": "ja", "format": "xlsx"},
+    )
+    assert f'filename="{xlsx_name}"' in as_api.headers["content-disposition"]  # the API's name
     assert xlsx_name.endswith(".xlsx")
     pdf, pdf_name = download(p, "pdf")
     assert pdf.startswith(b"%PDF-"), pdf[:16]
