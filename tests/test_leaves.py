@@ -29,6 +29,7 @@ from app.pure.leaves import (
     MeterKeyLeaf,
     MeterRevokedLeaf,
     ReadingLeaf,
+    ReportLeaf,
     ResultLeaf,
     parse_leaf,
 )
@@ -138,6 +139,7 @@ RECORDS: list[Leaf] = [
             "Energy efficiency retrofits",
         ),
     ),
+    ReportLeaf(3, 1, "fiscal_year", date(2025, 4, 1), date(2026, 3, 31), 4, 1234, "cd" * 32),
 ]
 
 
