@@ -185,11 +185,16 @@ def test_malformed_fields_of_other_kinds_are_refused() -> None:
         ResultLeaf.parse(result | {"period_start": "April"})
     with pytest.raises(ValueError, match="'financing_share' is not a decimal"):
         AllocationLeaf.parse(_fields(RECORDS[6]) | {"financing_share": "sixty percent"})
-    token = _fields(RECORDS[-1])
+    token = _fields(RECORDS[-2])
     with pytest.raises(ValueError, match="'interest_payment_dates': day is out of range"):
         BondTokenLeaf.parse(token | {"interest_payment_dates": ["2026-02-30"]})
     with pytest.raises(ValueError, match="bond_token leaf: 'initial_supply' must be of JSON"):
         BondTokenLeaf.parse(token | {"initial_supply": "0"})
+    report = _fields(RECORDS[-1])
+    with pytest.raises(ValueError, match="report leaf: 'checkpoint_tree_size' must be of JSON"):
+        ReportLeaf.parse(report | {"checkpoint_tree_size": "1234"})
+    with pytest.raises(ValueError, match="report leaf: 'period_end'"):
+        ReportLeaf.parse(report | {"period_end": "March"})
     with pytest.raises(ValueError, match="unknown leaf type 'batch'"):
         parse_leaf({"type": "batch"})
 
