@@ -46,7 +46,7 @@ ALLOCATION = tuple(c for c in rules.ALLOCATION_COLUMNS if c.recomputed)
 IMPACT = tuple(c for c in rules.IMPACT_COLUMNS if c.recomputed)
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CSV_MAGIC = "# gbt-green-bond-report"
-XLSX_SHEETS = {"allocation": ALLOCATION, "impact": IMPACT}
+FIGURE_TABLES = {"allocation": ALLOCATION, "impact": IMPACT}
 IDENTITY_FIELDS = (
     "content_sha256",
     "bond_id",
@@ -410,7 +410,7 @@ def _tabular(
     parsed: dict[str, dict[Key, Row]] = {}
     codes: dict[int, str] = {}
     currencies: set[str] = set()
-    for table, columns in XLSX_SHEETS.items():
+    for table, columns in FIGURE_TABLES.items():
         if table not in tables:
             raise UnusableInputError(f"{kind} report: no {table} table")
         header, rows = tables[table]
@@ -496,7 +496,7 @@ def _xlsx(data: bytes, path: str, report: Report) -> ReportFile:
                 f"{value}",
             )
     tables = {}
-    for name in XLSX_SHEETS:
+    for name in FIGURE_TABLES:
         if name not in sheets or len(sheets[name]) < 2:
             raise UnusableInputError(f"{path}: no {name} sheet with its two header rows")
         rows = [r for r in sheets[name][2:] if any(v is not None for v in r)]
