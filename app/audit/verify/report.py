@@ -748,8 +748,8 @@ def _check_chain(
 
 
 def _check_pdf_text(file: ReportFile, expected: Expected, report: Report) -> None:
-    """Each recomputed impact figure, as Column.shown prints it, is in the text of the pages
-    that show its project (the portfolio's: anywhere)."""
+    """Each recomputed impact figure, as Column.shown prints it, is a number of the text of the
+    pages that show its project (the portfolio's: anywhere): "6" is not found in "614"."""
     count = 0
     for key, raws in sorted(expected.impact.items(), key=lambda item: _order(item[0])):
         if isinstance(key, int):
@@ -765,7 +765,7 @@ def _check_pdf_text(file: ReportFile, expected: Expected, report: Report) -> Non
         text = "\n".join(pages)
         for column in IMPACT:
             shown = column.shown(raws[column.id])
-            if shown not in text:
+            if not re.search(rf"(?<![\d.,-]){re.escape(shown)}(?!\d|[.,]\d)", text):
                 raise CheckFailedError(
                     f"PDF text {name} {column.id}", f"{shown!r} is not in {where}"
                 )
