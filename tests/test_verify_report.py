@@ -16,10 +16,11 @@ from typing import Any
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 from fastapi.testclient import TestClient
-from openpyxl.packaging.custom import IntProperty, StringProperty  # type: ignore[import-untyped]
 
 from app.audit.verify.cli import run
 from app.pure import report as rules
+from app.reports.render import csv_format, pdf_format, render
+from app.reports.render.labels import LANGS, labels
 from tests.chain_helpers import Chain
 from tests.conftest import AUDITOR, Fleet
 from tests.impact_helpers import run_pipeline
@@ -101,95 +102,14 @@ def json_body(content: dict[str, Any], digest: str) -> bytes:
     return json.dumps({"content": content, "content_sha256": digest}).encode()
 
 
-# --- contract fixtures: CSV and XLSX written as /work/wt/REPORT_FORMATS.md says ---------------
-# Stand-ins for the renderers until they land (app/reports/render), the verifier's side of the
-# format contract: identification fields and the two figure tables, nothing else.
-
-
-def _machine_header(columns: list[rules.Column], currency: str) -> list[str]:
-    def label(c: rules.Column) -> str:
-        return f"{c.id} [{currency if c.unit == 'currency' else c.unit}]"
-
-    return ["asset_id", "asset_code", *map(label, columns)]
-
-
-def _table(content: dict[str, Any]) -> dict[str, list[list[Any]]]:
-    """Each figure table's rows: key, asset code, then each column's printed value."""
-    allocation = [
-        [p["asset_id"], p["asset_code"], *(c.value(p[c.key]) for c in rules.ALLOCATION_COLUMNS)]
-        for p in content["allocation"]["projects"]
-    ]
-    impact = [
-        [p["asset_id"], p["asset_code"], *(c.value(p[c.key]) for c in rules.IMPACT_COLUMNS)]
-        for p in content["impact"]["projects"]
-    ]
-    portfolio = content["impact"]["portfolio"]
-    impact.append(
-        [rules.PORTFOLIO_KEY, "", *(c.value(portfolio.get(c.key)) for c in rules.IMPACT_COLUMNS)]
-    )
-    return {"allocation": allocation, "impact": impact}
-
-
-def _identity(content: dict[str, Any], digest: str) -> dict[str, Any]:
-    return {
-        "content_sha256": digest,
-        "bond_id": content["bond"]["id"],
-        "period_start": content["period"]["start"],
-        "period_end": content["period"]["end"],
-        "checkpoint_number": content["checkpoint"]["number"],
-        "checkpoint_tree_size": content["checkpoint"]["tree_size"],
-    }
-
-
-def contract_csv(content: dict[str, Any], digest: str) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    ident = _identity(content, digest)
-    out.write(f"# gbt-green-bond-report content_sha256={digest}\r\n")
-    out.write(" ".join(f"{k}={v}" for k, v in list(ident.items())[1:]).join(["# ", " lang=en\r\n"]))
-    currency = content["bond"]["currency"]
-    columns = {"allocation": list(rules.ALLOCATION_COLUMNS), "impact": list(rules.IMPACT_COLUMNS)}
-    for name, rows in _table(content).items():
-        out.write(f"# table={name}\r\n# Labels, in the report's language\r\n")
-        writer.writerow(_machine_header(columns[name], currency))
-        for row in rows:
-            writer.writerow([format(v, "f") if isinstance(v, Decimal) else v for v in row])
-        out.write("\r\n")
-    return b"\xef\xbb\xbf" + out.getvalue().encode()
-
-
-def contract_xlsx(content: dict[str, Any], digest: str) -> bytes:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    ident = _identity(content, digest)
-    for key, value in ident.items():
-        prop = IntProperty if isinstance(value, int) else StringProperty
-        book.custom_doc_props.append(prop(name=key, value=value))
-    book.properties.keywords = f"content_sha256={digest}"
-    currency = content["bond"]["currency"]
-    columns = {"allocation": list(rules.ALLOCATION_COLUMNS), "impact": list(rules.IMPACT_COLUMNS)}
-    for name, rows in _table(content).items():
-        sheet = book.create_sheet(name)
-        sheet.append(["Labels with units"] * (len(columns[name]) + 2))
-        sheet.append(_machine_header(columns[name], currency))
-        for row in rows:
-            sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
-    evidence = book.create_sheet("evidence")
-    for key, value in ident.items():
-        evidence.append([key, value])
-    data = io.BytesIO()
-    book.save(data)
-    return data.getvalue()
-
-
-RENDER = {"csv": contract_csv, "xlsx": contract_xlsx}
-
-
 def formats(body: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
+    """The report in every format: the API's JSON body, then CSV, XLSX and PDF in each
+    language, as the service renders them."""
     content, digest = body["content"], body["content_sha256"]
     yield "json", json.dumps(body).encode()
-    for fmt, render in RENDER.items():
-        yield fmt, render(content, digest)
+    for fmt in ("csv", "xlsx", "pdf"):
+        for lang in LANGS:
+            yield f"{lang}.{fmt}", render(content, digest, fmt, lang).data
 
 
 # --- the tests ----------------------------------------------------------------------------------
@@ -203,19 +123,25 @@ def test_every_format_of_a_published_report_verifies(
     projects = len(content["impact"]["projects"])
     figures = projects * len(ALLOCATION) + (projects + 1) * len(IMPACT)
     checkpoint = content["checkpoint"]
-    for fmt, data in formats(body):
-        code, out = verify(published, capsys, write(published, f"report.{fmt}", data))
-        assert code == 0, (fmt, out)
-        assert out[0].startswith(f"ok   report file: {fmt.upper()}, "), out
+    for name, data in formats(body):
+        code, out = verify(published, capsys, write(published, f"report.{name}", data))
+        assert code == 0, (name, out)
+        kind = name.rsplit(".", 1)[-1].upper()
+        assert out[0].startswith(f"ok   report file: {kind}, "), out
         assert digest in out[0]
         assert f"ok   root of {published['export_size']} leaves matches checkpoint 1" in out
+        if kind == "PDF":
+            assert out.pop() == (
+                f"ok   PDF text: each of the {(projects + 1) * len(IMPACT)} recomputed impact "
+                "figures is printed on its project's pages"
+            )
         assert out[-3] == (
             f"ok   report leaf {published['leaf_index']} (in the export's anchored checkpoint) "
             f"has content_sha256 {digest}: bond {published['bond']}, "
             f"{published['period']['start']}..{published['period']['end']}, checkpoint 0 "
             f"of tree size {checkpoint['tree_size']}, as the file states"
         )
-        stated = ", as the report states" if fmt == "json" else ""
+        stated = ", as the report states" if kind in ("JSON", "PDF") else ""
         assert out[-2] == (
             f"ok   on chain: checkpoint 0 has tree size {checkpoint['tree_size']} and root "
             f"{checkpoint['root_hex']}, the root of the export's first "
@@ -231,6 +157,32 @@ def _shown(column: rules.Column, raw: Any) -> str:
     return format(column.value(raw), "f")
 
 
+def _xlsx_edit(data: bytes, sheet_name: str, header: str, key: Any, value: Any) -> bytes:
+    """The workbook with one figure changed by openpyxl (document properties kept)."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = book[sheet_name]
+    column = [c.value for c in sheet[2]].index(header) + 1
+    row = next(r for r in range(3, sheet.max_row + 1) if sheet.cell(r, 1).value == key)
+    sheet.cell(row, column).value = value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _csv_edit(data: bytes, table: str, header: str, key: Any, value: str) -> bytes:
+    """The CSV with one cell of one data line changed, the rest byte for byte."""
+    lines = data.decode("utf-8-sig").split("\r\n")
+    at = lines.index(f"# table={table}")
+    columns = next(csv.reader([lines[at + 2]]))
+    i = next(n for n in range(at + 3, len(lines)) if lines[n].startswith(f"{key},"))
+    cells = next(csv.reader([lines[i]]))
+    cells[columns.index(header)] = value
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(cells)
+    lines[i] = line.getvalue()
+    return "\ufeff".join(["", "\r\n".join(lines)]).encode()
+
+
 def test_a_changed_figure_fails_naming_it(
     published: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -243,92 +195,97 @@ def test_a_changed_figure_fails_naming_it(
     savings = next(c for c in IMPACT if c.id == "energy_savings_mwh")
     co2 = next(c for c in IMPACT if c.id == "attributed_co2_avoided_t")
     assert building["energy_savings_wh"] != 0 and plant["attributed_co2_avoided_g"] != 0
-
-    # XLSX: one cell edited with openpyxl, the document properties kept.
-    book = openpyxl.load_workbook(io.BytesIO(contract_xlsx(content, digest)))
-    sheet = book["impact"]
-    column = [c.value for c in sheet[2]].index("energy_savings_mwh [MWh]") + 1
-    row = next(
-        r for r in range(3, sheet.max_row + 1) if sheet.cell(r, 1).value == building["asset_id"]
-    )
-    sheet.cell(row, column).value = float(_shown(savings, building["energy_savings_wh"] + 1))
-    data = io.BytesIO()
-    book.save(data)
-    code, out = verify(published, capsys, write(published, "tampered.xlsx", data.getvalue()))
-    assert code == 1, out
-    name = f"{building['asset_code']} (asset {building['asset_id']})"
-    assert out[-1] == (
-        f"FAIL impact {name} energy_savings_mwh: the report says "
-        f"{_shown(savings, building['energy_savings_wh'] + 1)}, the log gives "
-        f"{_shown(savings, building['energy_savings_wh'])}"
+    building_name = f"{building['asset_code']} (asset {building['asset_id']})"
+    one_wh_more = _shown(savings, building["energy_savings_wh"] + 1)
+    savings_failure = (
+        f"impact {building_name} energy_savings_mwh: the report says {one_wh_more}, the log "
+        f"gives {_shown(savings, building['energy_savings_wh'])}"
     )
 
-    # CSV: the plant's attributed CO2 on its impact line changed.
-    text = contract_csv(content, digest).decode("utf-8-sig")
-    lines = text.split("\r\n")
-    impact_at = lines.index("# table=impact")
-    header = lines[impact_at + 2].split(",")
-    i = next(
-        n for n in range(impact_at + 3, len(lines)) if lines[n].startswith(f"{plant['asset_id']},")
-    )
-    cells = lines[i].split(",")
-    changed = plant["attributed_co2_avoided_g"] - 1000
-    cells[header.index("attributed_co2_avoided_t [t-CO2]")] = _shown(co2, changed)
-    lines[i] = ",".join(cells)
-    tampered = "\ufeff" + "\r\n".join(lines)
-    code, out = verify(published, capsys, write(published, "tampered.csv", tampered.encode()))
-    assert code == 1, out
-    assert out[-1] == (
-        f"FAIL impact {plant['asset_code']} (asset {plant['asset_id']}) attributed_co2_avoided_t: "
-        f"the report says {_shown(co2, changed)}, the log gives "
-        f"{_shown(co2, plant['attributed_co2_avoided_g'])}"
-    )
+    def fails(name: str, data: bytes) -> list[str]:
+        code, out = verify(published, capsys, write(published, name, data))
+        assert code == 1, (name, out)
+        return out
 
-    # JSON: a changed figure under the original hash fails on the hash; under its own hash, no
-    # report leaf has it, and the figure is named.
-    edited = json.loads(json.dumps(content))
-    [p] = [p for p in edited["impact"]["projects"] if p["asset_id"] == published["building"]]
+    # XLSX: one cell edited with openpyxl (1 Wh more), in each language.
+    for lang in LANGS:
+        xlsx = render(content, digest, "xlsx", lang).data
+        edited = _xlsx_edit(
+            xlsx, "impact", "energy_savings_mwh [MWh]", building["asset_id"], float(one_wh_more)
+        )
+        assert fails(f"tampered.{lang}.xlsx", edited)[-1] == f"FAIL {savings_failure}"
+
+    # CSV: the plant's attributed CO2 on its impact line, 1 kg less.
+    changed = _shown(co2, plant["attributed_co2_avoided_g"] - 1000)
+    for lang in LANGS:
+        csv_data = render(content, digest, "csv", lang).data
+        edited = _csv_edit(
+            csv_data, "impact", "attributed_co2_avoided_t [t-CO2]", plant["asset_id"], changed
+        )
+        assert fails(f"tampered.{lang}.csv", edited)[-1] == (
+            f"FAIL impact {plant['asset_code']} (asset {plant['asset_id']}) "
+            f"attributed_co2_avoided_t: the report says {changed}, the log gives "
+            f"{_shown(co2, plant['attributed_co2_avoided_g'])}"
+        )
+
+    # JSON and PDF, the content changed: under the original hash the file's own hash fails;
+    # under the changed content's hash no report leaf has it, and the figure is named.
+    edited_content = json.loads(json.dumps(content))
+    [p] = [p for p in edited_content["impact"]["projects"] if p["asset_id"] == building["asset_id"]]
     p["energy_savings_wh"] += 1
-    own = rules.content_sha256(edited)
-    code, out = verify(
-        published, capsys, write(published, "same-hash.json", json_body(edited, digest))
-    )
-    assert code == 1, out
-    assert out == [f"FAIL report file: its content hashes to {own}, the file states {digest}"]
-    code, out = verify(published, capsys, write(published, "own-hash.json", json_body(edited, own)))
-    assert code == 1, out
-    assert out[-1].startswith(
+    own = rules.content_sha256(edited_content)
+    assert fails("same-hash.json", json_body(edited_content, digest)) == [
+        f"FAIL report file: its content hashes to {own}, the file states {digest}"
+    ]
+    forged = pdf_format.render_pdf(edited_content, digest, labels("en"))
+    assert fails("same-hash.pdf", forged) == [
+        f"FAIL report file: the report.json attachment's content hashes to {own}, the PDF's "
+        f"metadata states {digest}"
+    ]
+    no_leaf = (
         f"FAIL report leaf: no report leaf among the export's {published['export_size']} leaves "
-        f"has content_sha256 {own}; and its figures differ from the log: impact {name} "
-        f"energy_savings_mwh: the report says {_shown(savings, building['energy_savings_wh'] + 1)}"
-    ), out
+        f"has content_sha256 {own}; and its figures differ from the log: {savings_failure}"
+    )
+    assert fails("own-hash.json", json_body(edited_content, own))[-1] == no_leaf
+    for lang in LANGS:
+        pdf = render(edited_content, own, "pdf", lang).data
+        assert fails(f"own-hash.{lang}.pdf", pdf)[-1] == no_leaf
 
-    # An allocation figure, and a file citing another checkpoint than its leaf.
-    book = openpyxl.load_workbook(io.BytesIO(contract_xlsx(content, digest)))
-    sheet = book["allocation"]
-    column = [c.value for c in sheet[2]].index("amount_allocated [JPY]") + 1
-    raised = sheet.cell(3, column).value + 1
-    sheet.cell(3, column).value = raised
-    asset = sheet.cell(3, 1).value
-    [allocation] = [a for a in content["allocation"]["projects"] if a["asset_id"] == asset]
-    data = io.BytesIO()
-    book.save(data)
-    code, out = verify(published, capsys, write(published, "amount.xlsx", data.getvalue()))
-    assert out[-1] == (
-        f"FAIL allocation {allocation['asset_code']} (asset {asset}) amount_allocated: the "
-        f"report says {Decimal(str(raised))}, the log gives "
+    # An allocation figure; a file citing another tree size than its leaf.
+    [allocation] = [
+        a for a in content["allocation"]["projects"] if a["asset_id"] == plant["asset_id"]
+    ]
+    raised = int(Decimal(allocation["amount_allocated"])) + 1
+    edited = _xlsx_edit(
+        render(content, digest, "xlsx", "en").data,
+        "allocation",
+        "amount_allocated [JPY]",
+        plant["asset_id"],
+        raised,
+    )
+    assert fails("amount.xlsx", edited)[-1] == (
+        f"FAIL allocation {allocation['asset_code']} (asset {plant['asset_id']}) "
+        f"amount_allocated: the report says {raised}, the log gives "
         f"{allocation['amount_allocated']}"
     )
-    shifted = json.loads(json.dumps(content))
+    # A workbook whose evidence sheet and document properties disagree.
+    book = openpyxl.load_workbook(io.BytesIO(render(content, digest, "xlsx", "ja").data))
+    [row] = [r for r in book["evidence"].iter_rows() if r[0].value == "checkpoint_number"]
+    row[1].value = content["checkpoint"]["number"] + 1
+    disagreeing = io.BytesIO()
+    book.save(disagreeing)
+    assert fails("evidence.xlsx", disagreeing.getvalue()) == [
+        f"FAIL report file: the evidence sheet states checkpoint_number "
+        f"{content['checkpoint']['number'] + 1}, the document properties "
+        f"{content['checkpoint']['number']}"
+    ]
     size = content["checkpoint"]["tree_size"]
+    shifted = json.loads(json.dumps(content))
     shifted["checkpoint"]["tree_size"] = size + 1
-    code, out = verify(
-        published, capsys, write(published, "shifted.csv", contract_csv(shifted, digest))
-    )
-    assert code == 1 and out[-1] == (
+    assert fails("shifted.csv", csv_format.render_csv(shifted, digest, labels("en")))[-1] == (
         f"FAIL report leaf {published['leaf_index']}: checkpoint_tree_size: the leaf says "
         f"{size}, the file says {size + 1}"
-    ), out
+    )
 
 
 def test_a_report_without_a_leaf_in_the_export_fails(
@@ -338,14 +295,15 @@ def test_a_report_without_a_leaf_in_the_export_fails(
     the checkpoint it cites (its leaf came after)."""
     provisional = get_report(client, published["bond"], start=DAY0.isoformat(), end="2026-02-28")
     assert provisional["status"] == "provisional"
-    size = published["export_size"]
-    for fmt, data in formats(provisional):
-        code, out = verify(published, capsys, write(published, f"provisional.{fmt}", data))
-        assert code == 1, (fmt, out)
-        note = " (the report says it is provisional: only a closed period's is logged)"
+    note = " (the report says it is provisional: only a closed period's is logged)"
+    for name, data in formats(provisional):
+        code, out = verify(published, capsys, write(published, f"provisional.{name}", data))
+        assert code == 1, (name, out)
+        carries_status = name.endswith(("json", "pdf"))  # the formats that hold the content
         assert out[-1] == (
-            f"FAIL report leaf: no report leaf among the export's {size} leaves has "
-            f"content_sha256 {provisional['content_sha256']}{note if fmt == 'json' else ''}"
+            f"FAIL report leaf: no report leaf among the export's {published['export_size']} "
+            f"leaves has content_sha256 {provisional['content_sha256']}"
+            f"{note if carries_status else ''}"
         ), out
 
     early = export(client, 0, published["tmp"] / "export-0.ndjson")
