@@ -269,12 +269,11 @@ def _json(data: bytes, path: str, report: Report) -> ReportFile:
             "report file", f"its content hashes to {computed}, the file states {stated}"
         )
     parsed = _from_content("JSON", content, stated, path)
-    report(f"report file: JSON, its content hashes to {stated} as it states ({_about(parsed)})")
+    report(
+        f"report file: JSON, its content hashes to {stated} as it states "
+        f"({parsed.identity.describe()})"
+    )
     return parsed
-
-
-def _about(parsed: ReportFile) -> str:
-    return parsed.identity.describe()
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -330,7 +329,7 @@ def _pdf(data: bytes, path: str, report: Report) -> ReportFile:
     parsed = _from_content("PDF", content, metadata_hash, f"{path} report.json", page_texts=texts)
     report(
         f"report file: PDF, its report.json attachment hashes to {metadata_hash} as its metadata "
-        f"and the footers of its {len(texts)} pages state ({_about(parsed)})"
+        f"and the footers of its {len(texts)} pages state ({parsed.identity.describe()})"
     )
     return parsed
 
@@ -463,7 +462,10 @@ def _csv(data: bytes, path: str, report: Report) -> ReportFile:
             i += 1
         tables[start.group(1)] = (header, rows)
     parsed = _tabular("CSV", identity, tables)
-    report(f"report file: CSV, states content_sha256 {identity.content_sha256} ({_about(parsed)})")
+    report(
+        f"report file: CSV, states content_sha256 {identity.content_sha256} "
+        f"({identity.describe()})"
+    )
     return parsed
 
 
@@ -504,7 +506,7 @@ def _xlsx(data: bytes, path: str, report: Report) -> ReportFile:
     parsed = _tabular("XLSX", identity, tables)
     report(
         f"report file: XLSX, its properties, keywords and evidence sheet state content_sha256 "
-        f"{identity.content_sha256} ({_about(parsed)})"
+        f"{identity.content_sha256} ({parsed.identity.describe()})"
     )
     return parsed
 
