@@ -5,9 +5,11 @@
     gbt-verify recompute --export FILE --rpc URL --contract ADDR [--chain-id N] [--skip-root]
     gbt-verify investor --api URL --export FILE --rpc URL --contract ADDR [--api-key KEY]
     gbt-verify holding [FILE | --api URL --token TOKEN] --rpc URL [--account ADDR] [--chain-id N]
+    gbt-verify report FILE --export EXPORT --rpc URL --contract ADDR [--chain-id N]
 
 One line per check ("ok   ..."); the first failure prints "FAIL <what>: <reason>" and exits 1.
-Unusable input (unreadable or malformed JSON, an unreachable node) exits 2.
+Unusable input (unreadable or malformed JSON, an unreadable report or one of no known format,
+an unreachable node) exits 2.
 """
 
 import argparse
@@ -30,6 +32,7 @@ from app.audit.verify.checks import (
 from app.audit.verify.holding import verify_holding_statement
 from app.audit.verify.investor import http_fetch, verify_investor
 from app.audit.verify.recompute import verify_recompute
+from app.audit.verify.report import verify_report
 
 
 def _ok(line: str) -> None:
@@ -118,6 +121,23 @@ def _parser() -> argparse.ArgumentParser:
     hold.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
     hold.add_argument("--chain-id", type=int, help="the chain id you expect")
     hold.add_argument("--timeout", type=float, default=30.0, help="RPC and HTTP timeout (s)")
+
+    rep = sub.add_parser(
+        "report",
+        help="check a downloaded green bond report (JSON, PDF, XLSX or CSV): its own hash, its "
+        "report leaf in an export of the log, the checkpoint it cites on chain, and every "
+        "recomputed figure (docs/reporting.md)",
+    )
+    rep.add_argument("file", help="the report, in any format (detected by its content)")
+    rep.add_argument(
+        "--export",
+        required=True,
+        help="NDJSON from GET /v1/audit/export, up to a checkpoint that includes the report's leaf",
+    )
+    rep.add_argument("--rpc", required=True, help="JSON-RPC URL of a node of the chain")
+    rep.add_argument("--contract", required=True, type=_address, help="the registry address")
+    rep.add_argument("--chain-id", type=int, help="the chain id you expect")
+    rep.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
     return parser
 
 
@@ -161,6 +181,15 @@ def run(argv: list[str] | None = None) -> int:
                 Chain(args.rpc, args.timeout),
                 args.contract,
                 http_fetch(args.api, args.api_key, args.timeout),
+                _ok,
+                expect_chain_id=args.chain_id,
+            )
+        elif args.command == "report":
+            verify_report(
+                args.file,
+                args.export,
+                Chain(args.rpc, args.timeout),
+                args.contract,
                 _ok,
                 expect_chain_id=args.chain_id,
             )
