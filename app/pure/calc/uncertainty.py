@@ -14,7 +14,7 @@ savings, sets its size, and it grows like sqrt(m), not like m.
 
 Anything that is summed or disclosed is an integer (Wh, rounded up: an uncertainty is never
 understated) or a Decimal; the formula itself is evaluated in Decimal (28 digits) from the fit's
-disclosed floats and t rounded up to 6 decimals, so that every platform rounds the same way.
+stored floats and t rounded up to 6 decimals, so that every platform rounds the same way.
 Docs: docs/methodology.md, "Savings uncertainty (ASHRAE Guideline 14)".
 """
 
