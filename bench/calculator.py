@@ -6,6 +6,7 @@ Usage (from the repository root, with the project's virtualenv)::
     .venv/bin/python bench/calculator.py                      # 1,000 assets, eemeter on 50
     .venv/bin/python bench/calculator.py --eemeter-sample 200
     .venv/bin/python bench/calculator.py --no-eemeter         # ours only, no extra needed
+    .venv/bin/python bench/calculator.py --billing            # billing models (issue 15)
 
 eemeter is an optional extra: ``.venv/bin/pip install -e '.[bench]'``. It is imported inside
 the function that runs it, so this file lints and runs without it.
@@ -43,6 +44,18 @@ What it does:
 5. prints the machine, the time per asset, the savings errors against the truth (mean
    absolute percentage error over the assets, and the aggregate error of the summed
    savings), and the assets where our estimate is furthest from the truth.
+
+``--billing`` compares billing-period models instead (issue 15). The same synthetic assets get
+a meter-read day of the month (1-28, seeded); their baseline-year consumption becomes monthly
+bills between reads, wholly inside 2022 (11 bills, or 12 when the read day is the 1st). Ours:
+``fit_billing_baseline_period`` (CalTRACK billing) on the bills and the daily temperatures, then
+``predict_daily_wh`` for every day of 2023. eemeter: ``BillingModel`` on the same bills (as
+``BillingBaselineData.from_series``: bill starts, a final NaN row closing the last bill, daily
+temperatures in F), predicting 2023 from ``BillingReportingData``. Truth and errors as above;
+our daily model on the assets' daily data is shown for reference (what billing loses). Then both
+billing models on eemeter's own simulated billing samples (``eemeter.eemeter.samples``: Illinois
+electricity and gas, monthly and bimonthly bills, hourly temperatures), whose metadata state the
+savings the simulation put in: 10 % of every load.
 """
 
 from __future__ import annotations
@@ -58,6 +71,8 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +85,11 @@ from app.pure.calc.baseline import (
     BaselineFit,
     fit_daily_baseline,
     predict_daily_wh,
+)
+from app.pure.calc.billing import (
+    BillingFit,
+    BillingPeriod,
+    fit_billing_baseline_period,
 )
 
 Array = npt.NDArray[np.float64]
@@ -300,6 +320,370 @@ def run_eemeter(assets: Sequence[Asset], model: str) -> EemeterResult:
     )
 
 
+# --- billing models (--billing) -------------------------------------------------------------
+
+BASELINE_FIRST_DAY = date(2022, 1, 1)
+
+
+def read_days(count: int, seed: int) -> list[int]:
+    """Each asset's meter-read day of the month, 1-28."""
+    rng = np.random.default_rng([seed, 2])
+    return [int(d) for d in rng.integers(1, 29, count)]
+
+
+def bill_cuts(read_day: int) -> list[date]:
+    """The read dates that bound the baseline year's bills: monthly on ``read_day``, the last
+    bill ending by 1 January 2023 (no reporting-year consumption billed into the baseline)."""
+    cuts = [date(2022, month, read_day) for month in range(1, 13)]
+    return [*cuts, date(2023, 1, 1)] if read_day == 1 else cuts
+
+
+def baseline_bills(asset: Asset, read_day: int) -> list[BillingPeriod]:
+    cuts = bill_cuts(read_day)
+    return [
+        BillingPeriod(
+            start,
+            end,
+            round(
+                float(
+                    asset.metered_wh[
+                        (start - BASELINE_FIRST_DAY).days : (end - BASELINE_FIRST_DAY).days
+                    ].sum()
+                )
+            ),
+        )
+        for start, end in pairwise(cuts)
+    ]
+
+
+@dataclass
+class OursBillingResult:
+    savings_wh: list[float]  # nan where the bills were refused
+    fits: list[BillingFit | None]
+    reasons: list[str]
+    seconds: float
+    cpu_seconds: float
+
+
+def run_ours_billing(assets: Sequence[Asset], reads: Sequence[int]) -> OursBillingResult:
+    days = [BASELINE_FIRST_DAY + timedelta(days=d) for d in range(DAYS)]
+    inputs = [
+        (
+            baseline_bills(asset, read),
+            dict(zip(days, asset.temps_c[:DAYS].tolist(), strict=True)),
+            asset.temps_c[DAYS:].tolist(),
+            asset.metered_wh[DAYS:].tolist(),
+        )
+        for asset, read in zip(assets, reads, strict=True)
+    ]
+    savings: list[float] = []
+    fits: list[BillingFit | None] = []
+    reasons: list[str] = []
+    cpu_start, start = time.process_time(), time.perf_counter()
+    for bills, temps, report_t, report_wh in inputs:
+        fit, reason = fit_billing_baseline_period(bills, temps, BASELINE_FIRST_DAY)
+        if fit is None:
+            savings.append(float("nan"))
+        else:
+            savings.append(sum(predict_daily_wh(fit, report_t)) - sum(report_wh))
+        fits.append(fit)
+        reasons.append(reason)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    return OursBillingResult(savings, fits, reasons, seconds, cpu_seconds)
+
+
+def run_eemeter_billing(assets: Sequence[Asset], reads: Sequence[int]) -> EemeterResult:
+    """eemeter 4.x BillingModel. Imported here: it is an optional extra."""
+    pd: Any = importlib.import_module("pandas")
+    billing: Any = importlib.import_module("eemeter.eemeter.models.billing")
+    logging.getLogger("eemeter").setLevel(logging.ERROR)
+    index = pd.date_range(BASELINE_START, periods=2 * DAYS, freq="D", tz=TIMEZONE)
+
+    def frames(asset: Asset, read: int) -> tuple[Any, Any, Any]:
+        bills = baseline_bills(asset, read)
+        starts = [pd.Timestamp(b.start, tz=TIMEZONE) for b in bills]
+        meter = pd.Series(
+            [float(b.energy_wh) for b in bills] + [float("nan")],
+            index=pd.DatetimeIndex([*starts, pd.Timestamp(bills[-1].end, tz=TIMEZONE)]),
+        )
+        temperature = pd.Series(asset.temps_c * 9 / 5 + 32, index=index)
+        return meter, temperature.iloc[:DAYS], temperature.iloc[DAYS:]
+
+    def fit_predict(meter: Any, base_t: Any, report_t: Any) -> tuple[Any, Any, Any, list[float]]:
+        t0 = time.perf_counter()
+        baseline = billing.BillingBaselineData.from_series(meter, base_t, is_electricity_data=True)
+        reporting = billing.BillingReportingData.from_series(
+            None, report_t, is_electricity_data=True
+        )
+        t1 = time.perf_counter()
+        fitted = billing.BillingModel().fit(baseline, ignore_disqualification=True)
+        t2 = time.perf_counter()
+        predicted = fitted.predict(reporting, ignore_disqualification=True)
+        t3 = time.perf_counter()
+        return fitted, baseline, predicted, [t1 - t0, t2 - t1, t3 - t2]
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_predict(*frames(make_assets(1, seed=1)[0], 15))  # numba compiles: untimed
+    warmup = time.perf_counter() - start
+
+    prepared = [frames(asset, read) for asset, read in zip(assets, reads, strict=True)]
+    savings: list[float] = []
+    descriptions: list[str] = []
+    split = np.zeros(3)
+    disqualified = nan_days = 0
+    cpu_start = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for asset, (meter, base_t, report_t) in zip(assets, prepared, strict=True):
+            fitted, baseline, predicted, seconds = fit_predict(meter, base_t, report_t)
+            split += seconds
+            disqualified += bool(baseline.disqualification or fitted.disqualification)
+            values = predicted["predicted"].to_numpy(dtype=np.float64)
+            nan_days += int(np.isnan(values).sum())
+            savings.append(float(np.nansum(values)) - float(asset.metered_wh[DAYS:].sum()))
+            descriptions.append(_describe_eemeter(fitted.params))
+    return EemeterResult(
+        model="BillingModel",
+        savings_wh=savings,
+        descriptions=descriptions,
+        seconds=float(split.sum()),
+        cpu_seconds=time.process_time() - cpu_start,
+        data_seconds=float(split[0]),
+        fit_seconds=float(split[1]),
+        predict_seconds=float(split[2]),
+        warmup_seconds=warmup,
+        disqualified=disqualified,
+        nan_days=nan_days,
+    )
+
+
+def describe_billing_fit(fit: BillingFit) -> str:
+    text = f"{fit.model_type} b0={fit.intercept_wh / 1000:.0f}kWh"
+    if fit.heating_balance_point_c is not None and fit.heating_wh_per_degree_day is not None:
+        text += f" h@{fit.heating_balance_point_c:.1f}C x{fit.heating_wh_per_degree_day / 1000:.1f}"
+        text += "kWh/C"
+    if fit.cooling_balance_point_c is not None and fit.cooling_wh_per_degree_day is not None:
+        text += f" c@{fit.cooling_balance_point_c:.1f}C x{fit.cooling_wh_per_degree_day / 1000:.1f}"
+        text += "kWh/C"
+    return text + f" adjR2={fit.adj_r_squared:.3f} cvrmse={fit.cvrmse:.3f} bills={fit.n_periods}"
+
+
+SAMPLE_TIMEZONE = "America/Chicago"  # eemeter's samples: Illinois, bills read at local midnight
+
+
+@dataclass(frozen=True)
+class SampleComparison:
+    sample: str
+    designed_fraction: float  # 1 - annual reporting load / annual baseline load (metadata)
+    ours_fraction: float | None  # estimated savings / estimated counterfactual; None: refused
+    ours_text: str
+    eemeter_fraction: float
+    eemeter_text: str
+    reporting_days: int
+
+
+def compare_on_eemeter_samples() -> list[SampleComparison]:
+    """Both billing models on eemeter's simulated billing samples. The baseline window is the
+    365 days before the last read on or before the blackout start (the intervention); ours uses
+    the bills wholly inside it and eemeter gets exactly those bills. Reporting: the bills from
+    the first read after the blackout end on; the estimated savings fraction is (counterfactual -
+    metered) / counterfactual over their days, to compare with the simulation's 10 %."""
+    pd: Any = importlib.import_module("pandas")
+    samples: Any = importlib.import_module("eemeter.eemeter.samples.load")
+    billing: Any = importlib.import_module("eemeter.eemeter.models.billing")
+    logging.getLogger("eemeter").setLevel(logging.ERROR)
+    results = []
+    for name in (s for s in samples.samples() if "billing" in s):
+        meter, hourly_f, meta = samples.load_sample(name)
+        electricity = meta["interpretation"] == "electricity"
+        local = hourly_f.tz_convert(SAMPLE_TIMEZONE)
+        by_day = local.groupby(local.index.date)
+        daily_f = by_day.mean().where(by_day.count() >= 12)  # CalTRACK: half the hours at least
+        temps_c = {d: (float(f) - 32) * 5 / 9 for d, f in daily_f.dropna().items()}
+        reads = [ts.tz_convert(SAMPLE_TIMEZONE).date() for ts in meter.index]
+        bills = [
+            BillingPeriod(a, b, round(float(v) * 1000))  # kWh (therms for gas) x 1000: "Wh"
+            for a, b, v in zip(reads, reads[1:], meter["value"].tolist(), strict=False)
+            if not np.isnan(v)
+        ]
+        blackout_start = (
+            pd.Timestamp(meta["blackout_start_date"]).tz_convert(SAMPLE_TIMEZONE).date()
+        )
+        blackout_end = pd.Timestamp(meta["blackout_end_date"]).tz_convert(SAMPLE_TIMEZONE).date()
+        window_end = max(r for r in reads if r <= blackout_start)
+        baseline_start = window_end - timedelta(days=365)
+        fit, reason = fit_billing_baseline_period(bills, temps_c, baseline_start)
+        used = [b for b in bills if baseline_start <= b.start and b.end <= window_end]
+        reporting = [b for b in bills if b.start >= blackout_end]
+        report_days = [b.start + timedelta(days=k) for b in reporting for k in range(b.days)]
+        metered = sum(b.energy_wh for b in reporting)
+        ours_fraction = None
+        ours_text = f"refused: {reason}"
+        if fit is not None:
+            counterfactual = sum(
+                predict_daily_wh(fit, [temps_c[d] for d in report_days if d in temps_c])
+            )
+            ours_fraction = (counterfactual - metered) / counterfactual
+            ours_text = describe_billing_fit(fit)
+
+        def series(selected: Sequence[BillingPeriod]) -> Any:
+            index = [pd.Timestamp(b.start, tz=SAMPLE_TIMEZONE) for b in selected]
+            index.append(pd.Timestamp(selected[-1].end, tz=SAMPLE_TIMEZONE))
+            values = [float(b.energy_wh) for b in selected] + [float("nan")]
+            return pd.Series(values, index=pd.DatetimeIndex(index))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            baseline = billing.BillingBaselineData.from_series(
+                series(used), hourly_f, is_electricity_data=electricity
+            )
+            fitted = billing.BillingModel().fit(baseline, ignore_disqualification=True)
+            report = billing.BillingReportingData.from_series(
+                series(reporting), hourly_f, is_electricity_data=electricity
+            )
+            predicted = fitted.predict(report, ignore_disqualification=True)
+        in_reporting = predicted.index.tz_convert(SAMPLE_TIMEZONE).date
+        wanted = set(report_days)
+        counterfactual_ee = float(
+            np.nansum(predicted["predicted"].to_numpy()[[d in wanted for d in in_reporting]])
+        )
+        results.append(
+            SampleComparison(
+                sample=name,
+                designed_fraction=1
+                - meta["annual_reporting_total_load"] / meta["annual_baseline_total_load"],
+                ours_fraction=ours_fraction,
+                ours_text=ours_text,
+                eemeter_fraction=(counterfactual_ee - metered) / counterfactual_ee,
+                eemeter_text=_describe_eemeter(fitted.params),
+                reporting_days=len(report_days),
+            )
+        )
+    return results
+
+
+def main_billing(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    assets = make_assets(args.assets, args.seed, args.noise)
+    reads = read_days(args.assets, args.seed)
+    truths = [a.true_savings_wh for a in assets]
+    print(
+        f"data: {args.assets} assets, baseline 2022 as monthly bills (read day 1-28 per asset, "
+        f"bills wholly inside 2022), reporting 2023 daily ({TIMEZONE}), seed {args.seed}, "
+        f"daily noise {args.noise:.1%}, built in {time.perf_counter() - start:.1f} s"
+    )
+    print(f"  true savings total {sum(truths) / 1e9:,.1f} GWh; truth and errors as in daily mode")
+    print()
+
+    ours = run_ours_billing(assets, reads)
+    ours_ms = ours.seconds / len(assets) * 1000
+    fitted = [i for i, fit in enumerate(ours.fits) if fit is not None]
+    print("ours: app.pure.calc.billing fit_billing_baseline_period + predict_daily_wh")
+    print(
+        f"  time            {ours.seconds:.3f} s total, {ours_ms:.3f} ms per asset "
+        f"(CPU {ours.cpu_seconds / len(assets) * 1000:.3f} ms)"
+    )
+    kinds: dict[str, int] = {}
+    for fit in ours.fits:
+        if fit is not None:
+            kinds[fit.model_type] = kinds.get(fit.model_type, 0) + 1
+    print(f"  models picked   {', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}")
+    print(f"  refused         {len(assets) - len(fitted)} (data sufficiency)")
+    bills = [fit.n_periods for fit in ours.fits if fit is not None]
+    print(f"  bills per fit   {min(bills)}-{max(bills)}")
+    print(
+        error_line(
+            f"savings error, {len(fitted)} fitted",
+            errors([ours.savings_wh[i] for i in fitted], [truths[i] for i in fitted]),
+        )
+    )
+    daily = run_ours(assets)
+    print(
+        error_line(
+            "reference: our daily model",
+            errors([daily.savings_wh[i] for i in fitted], [truths[i] for i in fitted]),
+        )
+    )
+    print()
+
+    if args.no_eemeter or args.eemeter_sample == 0:
+        return 0
+    sample_rng = np.random.default_rng([args.seed, 1])
+    sample = sorted(int(i) for i in sample_rng.permutation(args.assets)[: args.eemeter_sample])
+    sample = [i for i in sample if ours.fits[i] is not None]
+    print(f"eemeter {version_of('eemeter')} BillingModel: sample of {len(sample)} assets")
+    try:
+        theirs = run_eemeter_billing([assets[i] for i in sample], [reads[i] for i in sample])
+    except Exception as exc:  # report why, still show the shipped samples
+        print(f"  BillingModel failed: {type(exc).__name__}: {exc}")
+    else:
+        n = len(sample)
+        ms, cpu_ms = theirs.seconds / n * 1000, theirs.cpu_seconds / n * 1000
+        ours_cpu_ms = ours.cpu_seconds / len(assets) * 1000
+        print(f"  {'time per asset, ms':<36} {'wall':>9} {'ratio':>7} {'CPU':>9} {'ratio':>7}")
+        print(f"  {'ours (fit + predict)':<36} {ours_ms:9.3f} {'':>7} {ours_cpu_ms:9.3f}")
+        print(
+            f"  {'eemeter (data + fit + predict)':<36} {ms:9.1f} {ms / ours_ms:6.0f}x "
+            f"{cpu_ms:9.1f} {cpu_ms / ours_cpu_ms:6.0f}x"
+        )
+        print(
+            f"  {'':<36} data objects {theirs.data_seconds / n * 1000:.1f} ms, fit "
+            f"{theirs.fit_seconds / n * 1000:.1f} ms, predict "
+            f"{theirs.predict_seconds / n * 1000:.1f} ms; warm-up (untimed) "
+            f"{theirs.warmup_seconds:.1f} s; disqualified {theirs.disqualified}, "
+            f"NaN days {theirs.nan_days}"
+        )
+        sample_truths = [truths[i] for i in sample]
+        ours_sample = [ours.savings_wh[i] for i in sample]
+        print("  savings error vs truth, same assets")
+        print(error_line("ours (billing)", errors(ours_sample, sample_truths)))
+        print(error_line("eemeter BillingModel", errors(theirs.savings_wh, sample_truths)))
+        print(
+            error_line(
+                "reference: our daily model",
+                errors([daily.savings_wh[i] for i in sample], sample_truths),
+            )
+        )
+        ours_ape = np.abs(np.subtract(ours_sample, sample_truths)) / np.abs(sample_truths)
+        their_ape = np.abs(np.subtract(theirs.savings_wh, sample_truths)) / np.abs(sample_truths)
+        diff = ours_ape - their_ape
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        print(
+            f"  paired |ours error| - |eemeter error|: mean {diff.mean():+.3%} (standard error "
+            f"{se:.3%}); ours closer on {int((diff < 0).sum())} of {len(diff)} assets"
+        )
+        worst = sorted(range(len(sample)), key=lambda k: -their_ape[k])[:3]
+        for k in worst:
+            i = sample[k]
+            print(
+                f"  asset {i:4d} eemeter error {their_ape[k]:6.2%}, ours {ours_ape[k]:6.2%}; "
+                f"truth {describe_truth(assets[i])}"
+            )
+            fit = ours.fits[i]
+            assert fit is not None
+            print(f"    ours    {describe_billing_fit(fit)}")
+            print(f"    eemeter {theirs.descriptions[k]}")
+    print()
+
+    print("eemeter's own billing samples (simulated; designed savings 10 % of every load)")
+    try:
+        comparisons = compare_on_eemeter_samples()
+    except Exception as exc:
+        print(f"  failed: {type(exc).__name__}: {exc}")
+        return 0
+    for c in comparisons:
+        ours_text = "refused" if c.ours_fraction is None else f"{c.ours_fraction:6.2%}"
+        print(
+            f"  {c.sample:<42} designed {c.designed_fraction:.1%}  ours {ours_text}  "
+            f"eemeter {c.eemeter_fraction:6.2%}  ({c.reporting_days} reporting days)"
+        )
+        print(f"    ours    {c.ours_text}")
+        print(f"    eemeter {c.eemeter_text}")
+    return 0
+
+
 # --- reporting -----------------------------------------------------------------------------
 
 
@@ -405,6 +789,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"daily multiplicative noise, standard deviation ({NOISE})",
     )
     parser.add_argument("--no-eemeter", action="store_true", help="run our model only")
+    parser.add_argument(
+        "--billing",
+        action="store_true",
+        help="billing-period models: ours (CalTRACK billing) vs eemeter's BillingModel",
+    )
     args = parser.parse_args(argv)
     if args.assets < 1:
         parser.error("--assets must be at least 1")
@@ -421,6 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bench/calculator.py  {' '.join(sys.argv[1:]) or '(defaults)'}")
     print_machine()
     print()
+    if args.billing:
+        return main_billing(args)
 
     start = time.perf_counter()
     assets = make_assets(args.assets, args.seed, args.noise)
