@@ -17,7 +17,7 @@ from app.impact.models import (
     ImpactResult,
     MeterDay,
 )
-from app.ingest.models import IngestBatch, Reading, ReadingChange
+from app.ingest.models import BillingPeriod, IngestBatch, Reading, ReadingChange, ReadingImport
 from app.investor.models import SiweNonce
 from app.ledger.models import (
     ChainDeployment,
@@ -37,6 +37,7 @@ __all__ = [
     "Base",
     "BaselineFitRecord",
     "BenchmarkConfig",
+    "BillingPeriod",
     "Bond",
     "BondToken",
     "ChainDeployment",
@@ -58,6 +59,7 @@ __all__ = [
     "PublishedReport",
     "Reading",
     "ReadingChange",
+    "ReadingImport",
     "SiweNonce",
     "TokenBlock",
     "TokenIndexCursor",

@@ -31,10 +31,35 @@ class MeterKeyProof(BaseModel):
     )
 
 
+class ImportProof(BaseModel):
+    leaf: LeafOut = Field(description="The `import` leaf the reading names.")
+    inclusion_proof_hex: list[str] = Field(
+        description="Its inclusion proof against the bundle's checkpoint."
+    )
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class Provenance(BaseModel):
-    batch_hex: str = Field(description="The signed batch's canonical bytes.")
-    signature_hex: str = Field(description="The meter's Ed25519 signature over `batch_hex`.")
-    meter_key: MeterKeyProof
+    """A device-signed reading: its signed batch and the meter's key. An imported
+    (issuer-attested) reading: its import leaf instead."""
+
+    batch_hex: str | None = Field(
+        default=None, exclude_if=_absent, description="The signed batch's canonical bytes."
+    )
+    signature_hex: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="The meter's Ed25519 signature over `batch_hex`.",
+    )
+    meter_key: MeterKeyProof | None = Field(default=None, exclude_if=_absent)
+    import_leaf: ImportProof | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="Imported readings only: the issuer-attested import the reading names.",
+    )
 
 
 class ProofBundle(BaseModel):
@@ -49,7 +74,8 @@ class ProofBundle(BaseModel):
     provenance: Provenance | None = Field(
         default=None,
         exclude_if=lambda value: value is None,
-        description="Readings only (absent otherwise): the signed batch and the meter's key.",
+        description="Readings only (absent otherwise): the signed batch and the meter's key, "
+        "or for an imported reading its import leaf.",
     )
 
 

@@ -9,6 +9,7 @@ from app.audit.schemas import (
     CheckpointHead,
     CheckpointRef,
     ConsistencyOut,
+    ImportProof,
     LeafOut,
     MeterKeyProof,
     ProofBundle,
@@ -115,7 +116,21 @@ def proof_bundle(
 
 
 def _provenance(session: Session, reading_leaf: bytes, cp: Checkpoint) -> Provenance:
-    batch_sha256 = bytes.fromhex(ReadingLeaf.parse(decode_leaf(reading_leaf)).batch_sha256_hex)
+    reading = ReadingLeaf.parse(decode_leaf(reading_leaf))
+    if reading.import_id is not None:
+        # Issuer-attested: the import leaf stands where a signed batch would.
+        import_leaf, _ = _leaf(session, "import", reading.import_id)
+        if import_leaf.leaf_index >= cp.tree_size:
+            raise _not_anchored(
+                f"the import leaf {reading.import_id} is not in checkpoint {cp.number}"
+            )
+        return Provenance(
+            import_leaf=ImportProof(
+                leaf=import_leaf,
+                inclusion_proof_hex=_proof(session, import_leaf.leaf_index, cp.tree_size),
+            )
+        )
+    batch_sha256 = bytes.fromhex(reading.batch_sha256_hex)
     batch = ingest.batch_payload(session, batch_sha256)
     if batch is None:  # the reading's batch row is gone: the log no longer matches the rows
         raise ApiError(500, "integrity_error", f"signed batch {batch_sha256.hex()} is missing")

@@ -65,4 +65,35 @@ class ReadingOut(Output):
     temperature_centi_c: int | None
     revision: int
     supersedes_id: int | None
-    batch_id: int
+    batch_id: int | None = Field(description="The signed batch that stored it (null if imported).")
+    import_id: int | None = Field(
+        description="The historical import that stored it (issuer-attested; null if signed)."
+    )
+    conflict_with_import: bool = Field(
+        description="A device-signed revision that superseded an imported reading."
+    )
+
+
+class ImportResult(Output):
+    import_id: int
+    meter_id: int
+    sha256: str = Field(
+        description="SHA-256 of the file (hex): the same file again is this import."
+    )
+    format: str = Field(description="csv_intervals, csv_billing or green_button.")
+    imported_by: str = Field(description="The credential the import was made with (admin).")
+    imported_by_person: str | None = Field(
+        description="The X-Imported-By header as given (the person), or null."
+    )
+    imported_at: datetime
+    rows: int = Field(
+        description="Rows stored: interval readings naming this import, or billing periods."
+    )
+    conflicts: int = Field(
+        description="Intervals not imported because a device-signed reading has them."
+    )
+    duplicates: int = Field(
+        description="Intervals another import had already stored with the same value."
+    )
+    first_start: datetime = Field(description="Start of the file's first row (UTC).")
+    last_end: datetime = Field(description="End of the file's last row (UTC, excluded).")

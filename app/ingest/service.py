@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.core.db import bulk_insert, upsert, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
 from app.core.pagination import Rows, cut
 from app.core.schemas import DB_INT_MAX
-from app.ingest.models import IngestBatch, Reading, ReadingChange
+from app.ingest.models import IngestBatch, Reading, ReadingChange, ReadingImport
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
 from app.ingest.validation import ReadingsFloor, validate_readings
 from app.outbox.service import enqueue
@@ -66,24 +66,34 @@ def _signed_readings(readings: list[ReadingIn]) -> list[SignedReading]:
     return out
 
 
-def _stored_latest(
+class Stored(NamedTuple):
+    """The latest stored revision of an interval."""
+
+    revision: int
+    value: int
+    reading_id: int
+    imported: bool  # an issuer-attested import stored it, not a signed batch
+
+
+def stored_latest(
     session: Session, meter_id: int, starts: list[int], interval_s: int
-) -> dict[int, tuple[int, int, int]]:
-    """Latest stored revision per interval start: ``{start_s: (revision, value, reading_id)}``."""
+) -> dict[int, Stored]:
+    """Latest stored revision per interval start."""
     columns = (
         Reading.start_at,
         Reading.revision,
         Reading.id,
         Reading.energy_wh,
         Reading.temperature_centi_c,
+        Reading.import_id,
     )
     lo, hi = min(starts), max(starts)
     if (hi - lo) // interval_s + 1 <= _RANGE_SCAN_MAX_SPARSENESS * len(starts):
         queries = [
             select(*columns).where(
                 Reading.meter_id == meter_id,
-                Reading.start_at >= _dt(lo),
-                Reading.start_at <= _dt(hi),
+                Reading.start_at >= dt(lo),
+                Reading.start_at <= dt(hi),
             )
         ]
     else:
@@ -91,21 +101,23 @@ def _stored_latest(
         queries = [
             select(*columns).where(
                 Reading.meter_id == meter_id,
-                Reading.start_at.in_([_dt(s) for s in unique[i : i + _IN_LIST_CHUNK]]),
+                Reading.start_at.in_([dt(s) for s in unique[i : i + _IN_LIST_CHUNK]]),
             )
             for i in range(0, len(unique), _IN_LIST_CHUNK)
         ]
-    latest: dict[int, tuple[int, int, int]] = {}
+    latest: dict[int, Stored] = {}
     for query in queries:
-        for start_at, revision, reading_id, energy_wh, temperature in session.execute(query):
+        for start_at, revision, reading_id, energy_wh, temperature, import_id in session.execute(
+            query
+        ):
             key = int(start_at.timestamp())
-            if key not in latest or revision > latest[key][0]:
+            if key not in latest or revision > latest[key].revision:
                 stored = energy_wh if energy_wh is not None else temperature
-                latest[key] = (revision, stored, reading_id)
+                latest[key] = Stored(revision, stored, reading_id, import_id is not None)
     return latest
 
 
-def _dt(epoch_s: int) -> datetime:
+def dt(epoch_s: int) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
 
@@ -197,7 +209,7 @@ def _store(
             )
         return _result(previous, replayed=True)
 
-    latest = _stored_latest(session, meter_id, [r.start_s for r in signed], meter.interval_s)
+    latest = stored_latest(session, meter_id, [r.start_s for r in signed], meter.interval_s)
     value_column = "energy_wh" if signed[0].kind == ValueKind.ENERGY_WH else "temperature_centi_c"
     rows: list[dict[str, object]] = []
     accepted = duplicate = corrected = 0
@@ -211,17 +223,19 @@ def _store(
         if stored is None:
             revision, supersedes_id = 0, None
             accepted += 1
-        elif stored[1] == r.value:
+        elif stored.value == r.value and not stored.imported:
             duplicate += 1
             continue
         else:
-            revision, supersedes_id = stored[0] + 1, stored[2]
+            # A device-signed value supersedes an imported one even when equal: signed data
+            # wins (docs/ingest-signing.md, "Historical imports").
+            revision, supersedes_id = stored.revision + 1, stored.reading_id
             corrected += 1
         rows.append(
             {
                 "meter_id": meter_id,
-                "start_at": _dt(r.start_s),
-                "end_at": _dt(r.end_s),
+                "start_at": dt(r.start_s),
+                "end_at": dt(r.end_s),
                 value_column: r.value,
                 "revision": revision,
                 "supersedes_id": supersedes_id,
@@ -246,13 +260,13 @@ def _store(
         for row in rows:
             row["batch_id"] = record.id
         bulk_insert(session, Reading.__table__, rows)
-        _record_changes(session, meter_id, rows)
+        record_changes(session, meter_id, rows)
         enqueue(session, "batch", [record.id])
     session.commit()
     return _result(record, replayed=False)
 
 
-def _record_changes(session: Session, meter_id: int, rows: list[dict[str, object]]) -> None:
+def record_changes(session: Session, meter_id: int, rows: list[dict[str, object]]) -> None:
     days = sorted({row["start_at"].date() for row in rows})  # type: ignore[attr-defined]
     statement = upsert(session, ReadingChange)
     statement = statement.on_conflict_do_update(
@@ -354,7 +368,7 @@ def list_readings(
     if cursor is not None:
         try:
             start_s, revision = (int(part) for part in cursor.split(":"))
-            after = _dt(start_s)
+            after = dt(start_s)
             if not 0 <= revision <= DB_INT_MAX:  # no revision is, and PostgreSQL can't bind it
                 raise ValueError(revision)
         except (ValueError, OverflowError, OSError):
@@ -382,15 +396,20 @@ class ReadingRecord(NamedTuple):
     temperature_centi_c: int | None
     revision: int
     supersedes_id: int | None
-    batch_id: int
-    batch_sequence: int
-    batch_sha256: bytes
+    batch_id: int | None
+    batch_sequence: int  # 0 for an imported reading
+    batch_sha256: bytes  # an imported reading: the imported file's SHA-256
+    import_id: int | None
 
 
 def reading_records(
-    session: Session, reading_ids: list[int] | None = None, batch_ids: list[int] | None = None
+    session: Session,
+    reading_ids: list[int] | None = None,
+    batch_ids: list[int] | None = None,
+    import_ids: list[int] | None = None,
 ) -> list[ReadingRecord]:
-    """Readings by id, or all readings stored by these batches; in (batch, id) order."""
+    """Readings by id, or all readings stored by these batches or imports; in (batch, id)
+    order."""
     query = select(
         Reading.id,
         Reading.meter_id,
@@ -401,15 +420,40 @@ def reading_records(
         Reading.revision,
         Reading.supersedes_id,
         Reading.batch_id,
-        IngestBatch.sequence,
-        IngestBatch.payload_sha256,
-    ).join(IngestBatch, IngestBatch.id == Reading.batch_id)
+        func.coalesce(IngestBatch.sequence, 0),
+        func.coalesce(IngestBatch.payload_sha256, ReadingImport.sha256),
+        Reading.import_id,
+    )
+    query = query.outerjoin(IngestBatch, IngestBatch.id == Reading.batch_id).outerjoin(
+        ReadingImport, ReadingImport.id == Reading.import_id
+    )
     if reading_ids is not None:
         query = query.where(Reading.id.in_(reading_ids))
     if batch_ids is not None:
         query = query.where(Reading.batch_id.in_(batch_ids))
+    if import_ids is not None:
+        query = query.where(Reading.import_id.in_(import_ids))
     rows = session.execute(query.order_by(Reading.batch_id, Reading.id))
     return [ReadingRecord(*row) for row in rows]
+
+
+def superseding_imported(session: Session, reading_ids: list[int]) -> set[int]:
+    """Which of these readings are device-signed revisions of an imported reading (the
+    ``conflict_with_import`` marker)."""
+    if not reading_ids:
+        return set()
+    older = aliased(Reading)
+    return set(
+        session.scalars(
+            select(Reading.id)
+            .join(older, older.id == Reading.supersedes_id)
+            .where(
+                Reading.id.in_(reading_ids),
+                Reading.batch_id.is_not(None),
+                older.import_id.is_not(None),
+            )
+        )
+    )
 
 
 def batch_payload(session: Session, batch_sha256: bytes) -> tuple[int, bytes, bytes] | None:

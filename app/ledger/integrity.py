@@ -260,7 +260,8 @@ def _rebuild(
     by_batch: dict[int, list[ReadingRecord]] = defaultdict(list)
     for rec, reading_leaf in readings:
         built[("reading", rec.id)] = reading_leaf
-        by_batch[rec.batch_id].append(rec)
+        if rec.batch_id is not None:  # an imported reading has no signed batch to check
+            by_batch[rec.batch_id].append(rec)
     stored = log.NodeReader(session)
     stored.prefetch((0, e.leaf_index) for e in entries)
     rebuilt: dict[int, bytes] = {}

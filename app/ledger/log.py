@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import bulk_insert, utcnow
 from app.ledger.models import LogEntry, LogState, MerkleNode
-from app.ledger.sources import Source, batch_leaves, build_leaves
+from app.ledger.sources import Source, batch_leaves, build_leaves, import_reading_leaves
 from app.outbox import service as outbox
 from app.pure import merkle
 from app.pure.compact_range import right_edge
@@ -90,7 +90,8 @@ def sequence(
         return SequenceReport(0, size)
 
     leaves: list[tuple[Source, bytes]] = []
-    pending_batches: list[int] = []
+    # Queued groups of readings: ("batch", batch id) or ("import_readings", import id).
+    pending_groups: list[tuple[str, int]] = []
     others: list[Source] = []
 
     def flush_others() -> None:
@@ -101,27 +102,33 @@ def sequence(
         leaves.extend((s, built[s]) for s in fresh_sources if s in built)
         others.clear()
 
-    def flush_batches() -> None:
-        # A batch's readings enter the log together: if its first is there, all of them are.
-        rows = batch_leaves(session, list(dict.fromkeys(pending_batches)))
-        first_of_batch: dict[int, Source] = {}
-        for batch_id, source, _ in rows:
-            first_of_batch.setdefault(batch_id, source)
-        logged = _already_logged(session, list(first_of_batch.values()))
-        done = {b for b, s in first_of_batch.items() if s in logged}
-        leaves.extend((source, data) for batch_id, source, data in rows if batch_id not in done)
-        pending_batches.clear()
+    def flush_groups() -> None:
+        # A group's readings enter the log together: if its first is there, all of them are.
+        groups = list(dict.fromkeys(pending_groups))
+        rows: dict[tuple[str, int], list[tuple[Source, bytes]]] = {g: [] for g in groups}
+        batches = [ref for kind, ref in groups if kind == "batch"]
+        for batch_id, source, data in batch_leaves(session, batches):
+            rows[("batch", batch_id)].append((source, data))
+        imported = [ref for kind, ref in groups if kind == "import_readings"]
+        for import_id, source, data in import_reading_leaves(session, imported):
+            rows[("import_readings", import_id)].append((source, data))
+        firsts = [group_rows[0][0] for group_rows in rows.values() if group_rows]
+        logged = _already_logged(session, firsts)
+        for group in groups:
+            if rows[group] and rows[group][0][0] not in logged:
+                leaves.extend(rows[group])
+        pending_groups.clear()
 
     # Keep queue order across kinds: collect runs of one kind and build them in bulk.
     for item in items:
-        if item.kind == "batch":
+        if item.kind in ("batch", "import_readings"):
             flush_others()
-            pending_batches.append(item.ref_id)
+            pending_groups.append((item.kind, item.ref_id))
         else:
-            flush_batches()
+            flush_groups()
             others.append((item.kind, item.ref_id))
     flush_others()
-    flush_batches()
+    flush_groups()
     fresh = list(dict(leaves).items())  # the same source twice in one round: once
 
     reader = NodeReader(session)

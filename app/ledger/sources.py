@@ -20,7 +20,9 @@ from app.impact.configs import configs_by_ids
 from app.impact.factors import calc_factor, factors_by_ids
 from app.impact.models import ImpactResult
 from app.impact.result_rows import results_by_ids, to_period_result
+from app.ingest import imports
 from app.ingest import service as ingest
+from app.ingest.models import BillingPeriod, ReadingImport
 from app.pure import leaves
 from app.registry import service as registry
 from app.registry.models import Allocation, Bond, Meter
@@ -58,6 +60,7 @@ def _reading(r: ingest.ReadingRecord) -> bytes:
         supersedes_reading_id=r.supersedes_id,
         batch_sequence=r.batch_sequence,
         batch_sha256_hex=r.batch_sha256.hex(),
+        import_id=r.import_id,
     ).encode()
 
 
@@ -110,10 +113,38 @@ def reading_leaves(
 
 def batch_leaves(session: Session, batch_ids: list[int]) -> list[tuple[int, Source, bytes]]:
     """(batch id, source, leaf) of the readings these batches stored, in batch then id order."""
-    return [
-        (rec.batch_id, ("reading", rec.id), _reading(rec))
-        for rec in ingest.reading_records(session, batch_ids=batch_ids)
-    ]
+    out: list[tuple[int, Source, bytes]] = []
+    for rec in ingest.reading_records(session, batch_ids=batch_ids):
+        assert rec.batch_id is not None
+        out.append((rec.batch_id, ("reading", rec.id), _reading(rec)))
+    return out
+
+
+def import_reading_leaves(
+    session: Session, import_ids: list[int]
+) -> list[tuple[int, Source, bytes]]:
+    """(import id, source, leaf) of the readings these imports stored, in id order."""
+    out: list[tuple[int, Source, bytes]] = []
+    for rec in ingest.reading_records(session, import_ids=import_ids):
+        assert rec.import_id is not None
+        out.append((rec.import_id, ("reading", rec.id), _reading(rec)))
+    return out
+
+
+def import_leaf(record: ReadingImport, bills: list[BillingPeriod]) -> leaves.ImportLeaf:
+    return leaves.ImportLeaf(
+        import_id=record.id,
+        meter_id=record.meter_id,
+        sha256_hex=record.sha256.hex(),
+        format=record.format,
+        imported_by=record.imported_by,
+        imported_by_person=record.imported_by_person,
+        imported_at=_epoch(record.imported_at),
+        row_count=record.row_count,
+        first_start=_epoch(record.first_start),
+        last_end=_epoch(record.last_end),
+        bills=tuple(leaves.ImportedBill(b.period_start, b.period_end, b.energy_wh) for b in bills),
+    )
 
 
 # Ids per query: PostgreSQL takes at most 65,535 parameters in one statement.
@@ -176,6 +207,9 @@ def _build_leaves(session: Session, sources: list[Source]) -> dict[Source, bytes
                 method=c.method,
                 params=json.loads(c.params_json),
             ).encode()
+    if ids := by_kind.pop("import", []):
+        for record, bills in imports.imports_by_ids(session, ids).values():
+            out[("import", record.id)] = import_leaf(record, bills).encode()
     if ids := by_kind.pop("result", []):
         for r in results_by_ids(session, ids).values():
             out[("result", r.id)] = result_leaf(r).encode()

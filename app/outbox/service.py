@@ -11,8 +11,9 @@ from app.core.db import utcnow
 from app.outbox.models import LogQueue
 from app.pure.encoding import LEAF_TYPES
 
-# A queued signed batch stands for its readings; every other kind is a leaf type of its own.
-QUEUE_KINDS = ("batch", *(t for t in LEAF_TYPES if t != "reading"))
+# A queued signed batch stands for its readings, a queued ``import_readings`` for the readings of
+# an import (queued after its ``import``); every other kind is a leaf type of its own.
+QUEUE_KINDS = ("batch", "import_readings", *(t for t in LEAF_TYPES if t != "reading"))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ shares, amounts) are strings, so no float ever enters a leaf. Specified with wor
 docs/anchoring.md; what each kind of leaf holds is app/pure/leaves.py.
 
 Leaves refer to each other by the ids they carry (``reading_id``, ``meter_id``, ``factor_id``,
-``config_id``, ``allocation_id``, ``result_id``, ``token_id``), never by leaf index, so a leaf's
-bytes do not depend on when it was sequenced.
+``config_id``, ``allocation_id``, ``result_id``, ``token_id``, ``import_id``), never by leaf
+index, so a leaf's bytes do not depend on when it was sequenced.
 """
 
 import json
@@ -27,6 +27,7 @@ LeafKind = Literal[
     "benchmark_config",
     "bond_token",
     "report",
+    "import",
 ]
 LEAF_TYPES: tuple[LeafKind, ...] = get_args(LeafKind)
 

@@ -35,7 +35,9 @@ VALUE_FIELDS = {
 class ReadingLeaf:
     """``start``/``end``: Unix seconds (UTC); ``value_field``: energy_wh or temperature_centi_c;
     ``batch_sha256_hex``: SHA-256 of the signed batch's canonical bytes (docs/ingest-signing.md),
-    which ties the reading to the meter's signature."""
+    which ties the reading to the meter's signature. An imported reading (issuer-attested, not
+    device-signed: docs/ingest-signing.md, "Historical imports") names its ``import_id``, has
+    ``batch_sequence`` 0 and the imported file's SHA-256 as ``batch_sha256_hex``."""
 
     reading_id: int
     meter_id: int
@@ -47,6 +49,7 @@ class ReadingLeaf:
     supersedes_reading_id: int | None
     batch_sequence: int
     batch_sha256_hex: str
+    import_id: int | None = None
 
     @property
     def value_kind(self) -> ValueKind:
@@ -55,6 +58,8 @@ class ReadingLeaf:
     def encode(self) -> bytes:
         if self.value_field not in VALUE_FIELDS:
             raise ValueError(f"unknown value field {self.value_field!r}")
+        # import_id only on imported readings: device-signed leaves keep their bytes.
+        imported = {} if self.import_id is None else {"import_id": self.import_id}
         return leaf(
             "reading",
             reading_id=self.reading_id,
@@ -66,6 +71,7 @@ class ReadingLeaf:
             supersedes_reading_id=self.supersedes_reading_id,
             batch_sequence=self.batch_sequence,
             batch_sha256=self.batch_sha256_hex,
+            **imported,
         )
 
     @classmethod
@@ -85,6 +91,7 @@ class ReadingLeaf:
             supersedes_reading_id=f.optional_integer("supersedes_reading_id"),
             batch_sequence=f.integer("batch_sequence"),
             batch_sha256_hex=f.text("batch_sha256"),
+            import_id=f.integer("import_id") if "import_id" in value else None,
         )
 
 
@@ -485,6 +492,88 @@ class ReportLeaf:
         )
 
 
+# --- import -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedBill:
+    """One billing period of an imported bill file: ``start`` included, ``end`` excluded."""
+
+    start: date
+    end: date
+    energy_wh: int
+
+
+@dataclass(frozen=True)
+class ImportLeaf:
+    """A historical import, attested by the issuer (not signed by a device): the file's SHA-256,
+    its format, who imported it (the admin credential, and the person the ``X-Imported-By``
+    header named, or null) and when (Unix seconds), the meter, how many rows it stored
+    (readings naming it, or billing periods), the span of the file (``first_start`` included,
+    ``last_end`` excluded, Unix seconds) and, for a bill file, its billing periods (a year is
+    12 of them: carried here rather than as leaves of their own)."""
+
+    import_id: int
+    meter_id: int
+    sha256_hex: str
+    format: str
+    imported_by: str
+    imported_by_person: str | None
+    imported_at: int
+    row_count: int
+    first_start: int
+    last_end: int
+    bills: tuple[ImportedBill, ...]
+
+    def encode(self) -> bytes:
+        return leaf(
+            "import",
+            import_id=self.import_id,
+            meter_id=self.meter_id,
+            sha256=self.sha256_hex,
+            format=self.format,
+            imported_by=self.imported_by,
+            imported_by_person=self.imported_by_person,
+            imported_at=self.imported_at,
+            row_count=self.row_count,
+            first_start=self.first_start,
+            last_end=self.last_end,
+            billing_periods=[
+                {"start": b.start.isoformat(), "end": b.end.isoformat(), "energy_wh": b.energy_wh}
+                for b in self.bills
+            ],
+        )
+
+    @classmethod
+    def parse(cls, value: Mapping[str, Any]) -> "ImportLeaf":
+        f = LeafFields(value, "import")
+        periods = value.get("billing_periods")
+        if not isinstance(periods, list):
+            raise ValueError("import leaf: 'billing_periods' must be a list")
+        bills = []
+        for i, period in enumerate(periods):
+            # A period is an object without a "type": read through LeafFields as one.
+            if not isinstance(period, dict):
+                raise ValueError(f"import leaf: billing_periods[{i}] must be an object")
+            p = LeafFields({**period, "type": "import"}, "import")
+            bills.append(ImportedBill(p.day("start"), p.day("end"), p.integer("energy_wh")))
+        return cls(
+            import_id=f.integer("import_id"),
+            meter_id=f.integer("meter_id"),
+            sha256_hex=f.text("sha256"),
+            format=f.text("format"),
+            imported_by=f.text("imported_by"),
+            imported_by_person=None
+            if value.get("imported_by_person", "") is None
+            else f.text("imported_by_person"),
+            imported_at=f.integer("imported_at"),
+            row_count=f.integer("row_count"),
+            first_start=f.integer("first_start"),
+            last_end=f.integer("last_end"),
+            bills=tuple(bills),
+        )
+
+
 # --- any kind -----------------------------------------------------------------------------------
 
 Leaf = (
@@ -497,6 +586,7 @@ Leaf = (
     | ResultLeaf
     | BondTokenLeaf
     | ReportLeaf
+    | ImportLeaf
 )
 PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "reading": ReadingLeaf.parse,
@@ -508,6 +598,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "benchmark_config": BenchmarkConfigLeaf.parse,
     "bond_token": BondTokenLeaf.parse,
     "report": ReportLeaf.parse,
+    "import": ImportLeaf.parse,
 }
 
 

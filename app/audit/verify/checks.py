@@ -18,7 +18,7 @@ from web3.logs import DISCARD
 from app.pure import encoding, merkle, signing
 from app.pure.artifact import REGISTRY_ABI
 from app.pure.audit_formats import BUNDLE_FORMAT
-from app.pure.leaves import MeterKeyLeaf, ReadingLeaf
+from app.pure.leaves import ImportLeaf, MeterKeyLeaf, ReadingLeaf
 
 HASH_BYTES = 32
 
@@ -144,11 +144,36 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class ImportProvenance:
+    """An imported reading's provenance: the issuer-attested import leaf it names."""
+
+    import_leaf: LeafRef
+    proof: list[bytes]
+
+    @classmethod
+    def parse(cls, obj: Any, where: str) -> "ImportProvenance":
+        ref = field_of(obj, "import_leaf", dict, where)
+        return cls(
+            import_leaf=LeafRef.parse(field_of(ref, "leaf", dict, f"{where}.import_leaf"), where),
+            proof=hash_list(
+                field_of(ref, "inclusion_proof_hex", list, f"{where}.import_leaf"),
+                f"{where}.import_leaf.inclusion_proof_hex",
+            ),
+        )
+
+
+def _parse_provenance(obj: Any, where: str) -> "Provenance | ImportProvenance":
+    if isinstance(obj, dict) and "import_leaf" in obj:
+        return ImportProvenance.parse(obj, where)
+    return Provenance.parse(obj, where)
+
+
+@dataclass(frozen=True)
 class Bundle:
     leaf: LeafRef
     checkpoint: Checkpoint
     proof: list[bytes]
-    provenance: Provenance | None
+    provenance: Provenance | ImportProvenance | None
 
     @classmethod
     def parse(cls, obj: Any) -> "Bundle":
@@ -161,7 +186,7 @@ class Bundle:
             leaf=LeafRef.parse(field_of(obj, "leaf", dict, "bundle"), "leaf"),
             checkpoint=Checkpoint.parse(field_of(obj, "checkpoint", dict, "bundle"), "checkpoint"),
             proof=hash_list(obj.get("inclusion_proof_hex"), "inclusion_proof_hex"),
-            provenance=None if provenance is None else Provenance.parse(provenance, "provenance"),
+            provenance=None if provenance is None else _parse_provenance(provenance, "provenance"),
         )
 
 
@@ -345,11 +370,17 @@ def verify_bundle(
         report(f"on chain: transaction 0x{cp.tx_hash.hex()} (block {block}) added it")
 
     if leaf["type"] == "reading":
-        if bundle.provenance is None:
+        reading = _parsed(ReadingLeaf.parse, leaf, "provenance")
+        if reading.import_id is not None:
+            if not isinstance(bundle.provenance, ImportProvenance):
+                raise CheckFailedError(
+                    "provenance", "an imported reading's bundle must carry its import leaf"
+                )
+            verify_import_provenance(reading, bundle.leaf.index, bundle.provenance, cp, report)
+            return
+        if not isinstance(bundle.provenance, Provenance):
             raise CheckFailedError("provenance", "a reading's bundle must carry its signed batch")
-        verify_provenance(
-            _parsed(ReadingLeaf.parse, leaf, "provenance"), bundle.provenance, cp, report
-        )
+        verify_provenance(reading, bundle.provenance, cp, report)
 
 
 def _parsed(parse: Callable[[dict[str, Any]], T], leaf: dict[str, Any], what: str) -> T:
@@ -413,6 +444,48 @@ def verify_provenance(leaf: ReadingLeaf, prov: Provenance, cp: Checkpoint, repor
             f"registered key {key.public_key_hex}",
         )
     report(f"signature by meter {meter_id}'s registered key")
+
+
+def verify_import_provenance(
+    leaf: ReadingLeaf, index: int, prov: ImportProvenance, cp: Checkpoint, report: Report
+) -> None:
+    """An imported reading is attested by the issuer, not signed by a device: its import leaf
+    is in the same checkpoint, is the import the reading names (same meter, the file hash the
+    reading carries) and spans the reading's interval."""
+    what = "import leaf included"
+    imported = _parsed(ImportLeaf.parse, _check_leaf_hash(prov.import_leaf, what, "import"), what)
+    _check_inclusion(prov.import_leaf, prov.proof, cp, what)
+    report(f"import leaf included (index {prov.import_leaf.index})")
+
+    what = "reading names the import"
+    if prov.import_leaf.index >= index:
+        raise CheckFailedError(
+            what,
+            f"the import leaf ({prov.import_leaf.index}) does not precede the reading ({index})",
+        )
+    if imported.import_id != leaf.import_id:
+        raise CheckFailedError(
+            what,
+            f"the reading names import {leaf.import_id}, the leaf is import {imported.import_id}",
+        )
+    if imported.meter_id != leaf.meter_id:
+        raise CheckFailedError(
+            what, f"the import is meter {imported.meter_id}'s, the reading meter {leaf.meter_id}'s"
+        )
+    if imported.sha256_hex != leaf.batch_sha256_hex:
+        raise CheckFailedError(
+            what,
+            f"the reading carries file hash {leaf.batch_sha256_hex}, the import "
+            f"{imported.sha256_hex}",
+        )
+    if not imported.first_start <= leaf.start < leaf.end <= imported.last_end:
+        raise CheckFailedError(
+            what,
+            f"[{leaf.start}, {leaf.end}) is outside the import's "
+            f"[{imported.first_start}, {imported.last_end})",
+        )
+    report("reading names the import")
+    report(f"issuer-attested (import {imported.import_id})")
 
 
 # --- consistency --------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ in one pass over the file:
    logged before the result);
 3. every ``month`` result is the sum of its days (their latest revisions logged before it);
 4. the methodology hash and each bond's cumulative totals recomputed from the leaves are the
-   ones on chain.
+   ones on chain;
+5. every imported (issuer-attested) reading follows its ``import`` leaf: the import precedes
+   it, is the same meter's, carries the reading's file hash and spans its interval, and the
+   readings naming an import are as many as its ``row_count``.
 
 Pure modules only (leaf parsers, Merkle tree, totals, the calculation core) and web3.
 """
@@ -50,6 +53,7 @@ from app.pure.leaves import (
     AllocationLeaf,
     BenchmarkConfigLeaf,
     EmissionFactorLeaf,
+    ImportLeaf,
     Leaf,
     MeterKeyLeaf,
     ReadingLeaf,
@@ -115,11 +119,17 @@ class Recomputer:
         self.months_ok = 0
         self.day_failure: Mismatch | None = None
         self.month_failure: Mismatch | None = None
+        # import id -> (its leaf, readings naming it so far)
+        self.imports: dict[int, ImportLeaf] = {}
+        self.imported_readings: dict[int, int] = {}
+        self.import_failure: Mismatch | None = None
 
     def add(self, index: int, leaf: Leaf, data: bytes) -> None:
         """Takes in one leaf; kinds that enter no figure (``meter_revoked``, ``bond_token``) are
         in the root only."""
         if isinstance(leaf, ReadingLeaf):
+            if leaf.import_id is not None:
+                self._check_imported(index, leaf)
             self._invalidate_fits(leaf.meter_id, leaf.start)
             meter = self.meters.get(leaf.meter_id)
             if meter is not None:
@@ -129,6 +139,9 @@ class Recomputer:
                     f"reading {leaf.reading_id} (leaf {index})",
                     f"meter {leaf.meter_id} has no meter_key leaf before it",
                 )
+        elif isinstance(leaf, ImportLeaf):
+            self.imports[leaf.import_id] = leaf
+            self.imported_readings[leaf.import_id] = 0
         elif isinstance(leaf, MeterKeyLeaf):
             self.meters[leaf.meter_id] = MeterState(leaf.asset_id, leaf.quantity, leaf.interval_s)
         elif isinstance(leaf, BenchmarkConfigLeaf):
@@ -148,6 +161,47 @@ class Recomputer:
                     self.days[key] = leaf
             elif leaf.result.period == "month":
                 self._check_month(index, leaf)
+
+    # imported readings
+
+    def _check_imported(self, index: int, leaf: ReadingLeaf) -> None:
+        assert leaf.import_id is not None
+        imported = self.imports.get(leaf.import_id)
+        if imported is None:
+            mismatch = f"import {leaf.import_id} has no import leaf before it"
+        elif imported.meter_id != leaf.meter_id:
+            mismatch = f"import {imported.import_id} is meter {imported.meter_id}'s"
+        elif imported.sha256_hex != leaf.batch_sha256_hex:
+            mismatch = f"file hash {leaf.batch_sha256_hex}, the import's is {imported.sha256_hex}"
+        elif not imported.first_start <= leaf.start < leaf.end <= imported.last_end:
+            mismatch = (
+                f"[{leaf.start}, {leaf.end}) is outside import {imported.import_id}'s "
+                f"[{imported.first_start}, {imported.last_end})"
+            )
+        else:
+            self.imported_readings[imported.import_id] += 1
+            return
+        if self.import_failure is None:
+            self.import_failure = Mismatch(
+                f"imported reading {leaf.reading_id} (leaf {index})", mismatch
+            )
+
+    def check_imports(self) -> None:
+        """CheckFailedError at the first imported reading, or import whose count, that fails."""
+        if self.import_failure is not None:
+            raise CheckFailedError(self.import_failure.what, self.import_failure.reason)
+        for import_id, imported in sorted(self.imports.items()):
+            found = self.imported_readings[import_id]
+            if imported.format != "csv_billing" and found != imported.row_count:
+                raise CheckFailedError(
+                    f"import {import_id}",
+                    f"row_count {imported.row_count}, but {found} readings name it",
+                )
+            if imported.format == "csv_billing" and len(imported.bills) != imported.row_count:
+                raise CheckFailedError(
+                    f"import {import_id}",
+                    f"row_count {imported.row_count}, but it lists {len(imported.bills)} bills",
+                )
 
     # day results
 
@@ -389,6 +443,12 @@ def verify_recompute(
         report(f"root of {tree.size} leaves matches checkpoint {cp.number}")
     if bad_leaf is not None:
         raise CheckFailedError(bad_leaf.what, bad_leaf.reason)
+    if recomputer.imports:
+        recomputer.check_imports()
+        report(
+            f"{sum(recomputer.imported_readings.values())} imported readings match their "
+            f"{len(recomputer.imports)} import leaves (issuer-attested)"
+        )
 
     if recomputer.day_failure is not None:
         raise CheckFailedError(recomputer.day_failure.what, recomputer.day_failure.reason)
