@@ -25,6 +25,8 @@ from app.pure.leaves import (
     BenchmarkConfigLeaf,
     BondTokenLeaf,
     EmissionFactorLeaf,
+    ImportedBill,
+    ImportLeaf,
     Leaf,
     MeterKeyLeaf,
     MeterRevokedLeaf,
@@ -114,6 +116,23 @@ RECORDS: list[Leaf] = [
             (),
             True,
         ),
+    ),
+    ReadingLeaf(
+        3, 7, 1_775_001_600, 1_775_003_400, "energy_wh", 10, 0, None, 0, "ef" * 32, import_id=4
+    ),
+    ImportLeaf(4, 7, "ef" * 32, "csv_intervals", "admin", None, 1_775_100_000, 1, 0, 1800, ()),
+    ImportLeaf(
+        5,
+        7,
+        "aa" * 32,
+        "csv_billing",
+        "admin",
+        "佐藤 花子",
+        1_775_100_000,
+        1,
+        1_735_689_600,
+        1_738_368_000,
+        (ImportedBill(date(2025, 1, 1), date(2025, 2, 1), 1_000_500),),
     ),
     BondTokenLeaf(
         1,
@@ -231,3 +250,9 @@ def test_export_lines_read_back_as_written() -> None:
 def test_malformed_export_lines_say_what_is_wrong(line: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_line(line)
+
+
+def test_only_imported_readings_carry_import_id() -> None:
+    """Device-signed reading leaves keep the bytes they had before imports existed."""
+    assert b"import_id" not in RECORDS[0].encode()
+    assert _fields(RECORDS[-5])["import_id"] == 4
