@@ -24,9 +24,9 @@ from app.impact.schemas import (
 )
 from app.pure.calc.results import (
     AttributedTotals,
-    PeriodResult,
     attributed_totals,
     next_month,
+    uncertainty_days,
 )
 from app.registry import service as registry
 from app.registry.models import Allocation
@@ -36,11 +36,11 @@ def roll_up_month(
     session: Session,
     asset_id: int,
     month: date,
-    days: Sequence[PeriodResult],
+    days: Sequence[ImpactResult],
     allocations: Sequence[Allocation],
 ) -> None:
     """Write the month's ``bond_asset_month`` rows for these allocations of the asset, from the
-    month's day results (latest revisions)."""
+    month's day results (latest revisions, in day order)."""
     for allocation in allocations:
         issued = registry.get_bond(session, allocation.bond_id).issue_date
         values = _rollup_values(days, allocation, issued)
@@ -52,7 +52,7 @@ def roll_up_month(
         )
 
 
-ROLLUP_FIELDS = (
+ATTRIBUTED_FIELDS = (
     "reduction_wh",
     "co2_avoided_g",
     "attributed_reduction_wh",
@@ -60,16 +60,30 @@ ROLLUP_FIELDS = (
     "days",
     "provisional_days",
 )
+ROLLUP_FIELDS = (
+    *ATTRIBUTED_FIELDS,
+    "uncertainty_days",
+    "uncertainty_benchmark_wh",
+    "uncertainty_fit_id",
+)
 
 
 def _rollup_values(
-    days: Sequence[PeriodResult], allocation: Allocation, issued: date
-) -> dict[str, int]:
-    """A ``bond_asset_month`` row's figures: the month's day results (latest revisions) from
-    the bond's issue date on, attributed by the allocation's financing share."""
-    since_issue = [d for d in days if d.period_start >= issued]
-    totals = attributed_totals(since_issue, allocation.financing_share)
-    return {name: getattr(totals, name) for name in ROLLUP_FIELDS}
+    rows: Sequence[ImpactResult], allocation: Allocation, issued: date
+) -> dict[str, int | None]:
+    """A ``bond_asset_month`` row's figures: the month's day results (latest revisions, in day
+    order) from the bond's issue date on, attributed by the allocation's financing share."""
+    since_issue = [r for r in rows if r.period_start >= issued]
+    days = [to_period_result(r) for r in since_issue]
+    totals = attributed_totals(days, allocation.financing_share)
+    counted = uncertainty_days(days)
+    stating = [r for r in since_issue if r.savings_uncertainty_68_wh is not None]
+    return {
+        **{name: getattr(totals, name) for name in ATTRIBUTED_FIELDS},
+        "uncertainty_days": counted.days,
+        "uncertainty_benchmark_wh": counted.benchmark_wh,
+        "uncertainty_fit_id": stating[-1].baseline_fit_id if stating else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -113,9 +127,9 @@ def verify_rollups(session: Session, limit: int = 100) -> tuple[int, list[Rollup
             current = latest.get(result.period_start)
             if current is None or result.revision > current.revision:
                 latest[result.period_start] = result
-        days_of: dict[date, list[PeriodResult]] = defaultdict(list)
+        days_of: dict[date, list[ImpactResult]] = defaultdict(list)
         for day in sorted(latest):
-            days_of[day.replace(day=1)].append(to_period_result(latest[day]))
+            days_of[day.replace(day=1)].append(latest[day])
         rows = stored.get(asset_id, {})
         by_bond = {a.bond_id: a for a in allocations.get(asset_id, [])}
         expected_keys = {
@@ -169,7 +183,7 @@ def build_new_allocation_rollups(session: Session) -> int:
                 "day",
                 [month + timedelta(days=i) for i in range(span)],
             )
-            days = [to_period_result(day_rows[d]) for d in sorted(day_rows)]
+            days = [day_rows[d] for d in sorted(day_rows)]
             roll_up_month(session, allocation.asset_id, month, days, [allocation])
         session.add(BondRollupBuilt(allocation_id=allocation.id))
     session.commit()
