@@ -4,9 +4,10 @@ bond's totals.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from app.impact.models import (
     BondRollupBuilt,
     ImpactResult,
 )
+from app.impact.resolution import fit_of_record
 from app.impact.result_rows import latest_results, to_period_result
 from app.impact.schemas import (
     BondPeriodImpact,
@@ -26,8 +28,11 @@ from app.pure.calc.results import (
     AttributedTotals,
     attributed_totals,
     next_month,
+    period_uncertainty_wh,
+    uncertainty_basis,
     uncertainty_days,
 )
+from app.pure.calc.uncertainty import attributed_uncertainty_wh, combined_uncertainty_wh
 from app.registry import service as registry
 from app.registry.models import Allocation
 
@@ -201,6 +206,60 @@ def _rollup_sums() -> tuple[Any, ...]:
     )
 
 
+Uncertainty = tuple[int, int]  # +- Wh at 68 % and 90 % confidence
+
+
+def attributed_uncertainty(
+    per_asset: Iterable[tuple[Uncertainty | None, Decimal]],
+) -> Uncertainty | None:
+    """A bond's uncertainty from its assets' (each with the bond's financing share of it): each
+    attributed, then combined in quadrature (independent baselines); None when none has one."""
+    stated = [(u, share) for u, share in per_asset if u is not None]
+    if not stated:
+        return None
+    return (
+        combined_uncertainty_wh(attributed_uncertainty_wh(u[0], share) for u, share in stated),
+        combined_uncertainty_wh(attributed_uncertainty_wh(u[1], share) for u, share in stated),
+    )
+
+
+def _rows_uncertainty(session: Session, rows: Sequence[BondAssetMonth]) -> Uncertainty | None:
+    """One asset's uncertainty over these roll-up months: their stating days evaluated together
+    with the fit of the latest of them (rows in month order)."""
+    stating = [r for r in rows if r.uncertainty_days > 0]
+    if not stating:
+        return None
+    basis = uncertainty_basis(fit_of_record(session, stating[-1].uncertainty_fit_id))
+    return period_uncertainty_wh(
+        basis,
+        sum(r.uncertainty_days for r in stating),
+        sum(r.uncertainty_benchmark_wh for r in stating),
+    )
+
+
+def bond_uncertainty(
+    session: Session, bond_id: int, first: date | None = None, last: date | None = None
+) -> Uncertainty | None:
+    """The bond's attributed savings uncertainty over the months from ``first`` to ``last``
+    (default: since issuance): per asset over all its stating days, then combined."""
+    query = select(BondAssetMonth).where(BondAssetMonth.bond_id == bond_id)
+    if first is not None:
+        query = query.where(BondAssetMonth.month_start >= first.replace(day=1))
+    if last is not None:
+        query = query.where(BondAssetMonth.month_start <= last)
+    by_asset: dict[int, list[BondAssetMonth]] = defaultdict(list)
+    for row in session.scalars(query.order_by(BondAssetMonth.month_start)):
+        by_asset[row.asset_id].append(row)
+    shares = _shares(session, bond_id)
+    return attributed_uncertainty(
+        (_rows_uncertainty(session, rows), shares[asset_id]) for asset_id, rows in by_asset.items()
+    )
+
+
+def _shares(session: Session, bond_id: int) -> dict[int, Decimal]:
+    return {a.asset_id: a.financing_share for a in registry.allocations_of_bond(session, bond_id)}
+
+
 def bond_months(
     session: Session, bond_id: int, first: date, last: date | None
 ) -> list[BondPeriodImpact]:
@@ -214,6 +273,8 @@ def bond_months(
     rows = session.execute(
         query.group_by(BondAssetMonth.month_start).order_by(BondAssetMonth.month_start)
     )
+    months = list(rows)
+    uncertainty = {month: bond_uncertainty(session, bond_id, month, month) for month, *_ in months}
     return [
         BondPeriodImpact(
             period_start=month,
@@ -222,9 +283,15 @@ def bond_months(
             attributed_reduction_wh=int(ar),
             attributed_co2_avoided_g=int(ag),
             final=int(provisional) == 0,
+            attributed_savings_uncertainty_68_wh=uncertainty_level(uncertainty[month], 0),
+            attributed_savings_uncertainty_90_wh=uncertainty_level(uncertainty[month], 1),
         )
-        for month, r, g, ar, ag, _, provisional in rows
+        for month, r, g, ar, ag, _, provisional in months
     ]
+
+
+def uncertainty_level(uncertainty: Uncertainty | None, index: int) -> int | None:
+    return None if uncertainty is None else uncertainty[index]
 
 
 def bond_totals(session: Session, bond_id: int) -> AttributedTotals:
