@@ -829,6 +829,9 @@ def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
             "attributed_reduction_wh": sum(toward_zero(red[n] * shares[n]) for n in shares),
             "attributed_co2_avoided_g": sum(toward_zero(co2[n] * shares[n]) for n in shares),
             "final": True,
+            # series benchmarks: no savings uncertainty (baseline methods only)
+            "attributed_savings_uncertainty_68_wh": None,
+            "attributed_savings_uncertainty_90_wh": None,
         }
     monthly = impact(bond, "month", month, month)
     totals = {n: sum(reductions[n].values()) for n in shares}
@@ -848,6 +851,8 @@ def test_bond_impact_is_the_pro_rata_share_rounded_toward_zero(
                 for r in reductions[n].values()
             ),
             "final": True,
+            "attributed_savings_uncertainty_68_wh": None,
+            "attributed_savings_uncertainty_90_wh": None,
         }
     ]
     # Asset A is 60 % + 40 % financed by the two bonds: together they never claim more than A.

@@ -294,3 +294,52 @@ def test_investor_api_figures_are_compared_with_the_recomputation(
         f"FAIL investor API: bond {bond_id} month {month.isoformat()[:7]} attributed_co2_avoided_t"
         in tampered.stdout
     )
+
+
+def test_savings_uncertainty_is_recomputed_and_a_changed_one_is_caught(
+    fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path
+) -> None:
+    """A baseline building's final days and months state their Guideline 14 uncertainty; the
+    CLI recomputes each one with its refitted baseline and names a changed one. A leaf stating
+    none (logged before the uncertainty existed) is accepted: it claims nothing."""
+    site = Site(client, fleet)
+    site.factor("TEST-baseline", "0.5")
+    building = BaselineSite(site, "TEST-baseline", skip_baseline_days=set())
+    site.run_job(real_now())
+    run_pipeline(client, chain)
+    with client.stream("GET", "/v1/audit/export?to=0", headers=AUDITOR) as r:
+        text = "".join(r.iter_text())
+    lines = [json.loads(line) for line in text.splitlines() if line]
+    leaves = _leaves(lines)
+    results = [(i, x) for i, x in enumerate(leaves) if x["type"] == "result"]
+    stating = [(i, x) for i, x in results if "savings_uncertainty_90_wh" in x]
+    assert {x["period"] for _, x in stating} == {"day", "month"}
+    for _, x in stating:
+        assert x["method"] == "baseline" and x["reduction_wh"] is not None
+        assert 0 < x["savings_uncertainty_68_wh"] <= x["savings_uncertainty_90_wh"]
+    assert chain.node is not None
+    args = ["--rpc", chain.node.url, "--contract", lines[-1]["checkpoint"]["contract_address"]]
+    assert verify("--export", _write(tmp_path, lines, "ok.ndjson"), *args).returncode == 0
+    assert building.asset
+
+    for period in ("day", "month"):
+        i, leaf = next((i, x) for i, x in stating if x["period"] == period)
+        doctored = list(lines)
+        changed = {**leaf, "savings_uncertainty_90_wh": leaf["savings_uncertainty_90_wh"] - 1}
+        doctored[i] = _replace(lines[i], changed)
+        path = _write(tmp_path, doctored, f"{period}.ndjson")
+        result = verify("--export", path, *args, "--skip-root")
+        assert result.returncode == 1, result.stdout
+        assert f"FAIL {period} result {leaf['result_id']}" in result.stdout
+        assert (
+            f"savings_uncertainty_90_wh: expected {leaf['savings_uncertainty_90_wh']}, "
+            f"found {leaf['savings_uncertainty_90_wh'] - 1}"
+        ) in result.stdout
+
+    # Every leaf without its uncertainty, as leaves logged before it existed were.
+    bare = list(lines)
+    for i, leaf in stating:
+        without = {k: v for k, v in leaf.items() if not k.startswith("savings_uncertainty")}
+        bare[i] = _replace(lines[i], without)
+    result = verify("--export", _write(tmp_path, bare, "bare.ndjson"), *args, "--skip-root")
+    assert result.returncode == 0, result.stdout

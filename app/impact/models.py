@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -127,6 +128,9 @@ class ImpactResult(Base):
     baseline_fit_id: Mapped[int | None] = mapped_column(ForeignKey("baseline_fit.id"))
     factor_ids: Mapped[str] = mapped_column(String(200))  # comma-separated emission_factor ids
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # +- Wh at 68 % and 90 % confidence (ASHRAE Guideline 14); null: the result states none
+    savings_uncertainty_68_wh: Mapped[int | None] = mapped_column(BigInteger)
+    savings_uncertainty_90_wh: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("asset_id", "period", "period_start", "revision"),
@@ -162,6 +166,14 @@ class BondAssetMonth(Base):
     attributed_co2_avoided_g: Mapped[int] = mapped_column(BigInteger)
     days: Mapped[int] = mapped_column(Integer)
     provisional_days: Mapped[int] = mapped_column(Integer)
+    # The days (from the issue date on) that state a savings uncertainty, their benchmark summed
+    # and the fit of the latest of them: a period's uncertainty is evaluated on these together
+    # (docs/methodology.md), it cannot be summed from the months' own.
+    uncertainty_days: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    uncertainty_benchmark_wh: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0")
+    )
+    uncertainty_fit_id: Mapped[int | None] = mapped_column(ForeignKey("baseline_fit.id"))
 
 
 class BondRollupBuilt(Base):

@@ -4,6 +4,7 @@ impact per period.
 
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, Select, select
@@ -13,7 +14,7 @@ from app.core.db import in_ids
 from app.impact.models import (
     ImpactResult,
 )
-from app.impact.rollups import bond_months
+from app.impact.rollups import attributed_uncertainty, bond_months, uncertainty_level
 from app.impact.schemas import (
     BondPeriodImpact,
 )
@@ -67,6 +68,8 @@ SERIES_COLUMNS = (
     ImpactResult.intervals_expected,
     ImpactResult.flags,
     ImpactResult.method,
+    ImpactResult.savings_uncertainty_68_wh,
+    ImpactResult.savings_uncertainty_90_wh,
 )
 
 
@@ -99,6 +102,8 @@ def bond_impact(
         ImpactResult.reduction_wh,
         ImpactResult.co2_avoided_g,
         ImpactResult.final,
+        ImpactResult.savings_uncertainty_68_wh,
+        ImpactResult.savings_uncertainty_90_wh,
     ).where(
         in_ids(session, ImpactResult.asset_id, list(shares)),
         ImpactResult.period == period,
@@ -110,7 +115,15 @@ def bond_impact(
     for row in session.execute(query.order_by(ImpactResult.revision)):
         latest[(row.asset_id, row.period_start)] = row
     totals: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 1])
+    uncertainties: dict[date, list[tuple[tuple[int, int] | None, Decimal]]] = defaultdict(list)
     for (asset_id, start), row in latest.items():
+        stated = row.savings_uncertainty_68_wh is not None
+        uncertainties[start].append(
+            (
+                (row.savings_uncertainty_68_wh, row.savings_uncertainty_90_wh) if stated else None,
+                shares[asset_id],
+            )
+        )
         acc = totals[start]
         acc[0] += row.reduction_wh or 0
         acc[1] += row.co2_avoided_g or 0
@@ -125,6 +138,12 @@ def bond_impact(
             attributed_reduction_wh=acc[2],
             attributed_co2_avoided_g=acc[3],
             final=bool(acc[4]),
+            attributed_savings_uncertainty_68_wh=uncertainty_level(
+                attributed_uncertainty(uncertainties[start]), 0
+            ),
+            attributed_savings_uncertainty_90_wh=uncertainty_level(
+                attributed_uncertainty(uncertainties[start]), 1
+            ),
         )
         for start, acc in sorted(totals.items())
     ]

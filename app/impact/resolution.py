@@ -93,6 +93,12 @@ def _current_fit(
     return record
 
 
+def fit_of_record(session: Session, fit_id: int | None) -> BaselineFit | None:
+    """The fit a result names (None: no fit, or insufficient baseline data)."""
+    record = None if fit_id is None else session.get(BaselineFitRecord, fit_id)
+    return None if record is None else _fit_from_json(record.fit_json)
+
+
 def fit_disclosure(record: BaselineFitRecord) -> dict[str, object] | None:
     return fit_summary(_fit_from_json(record.fit_json))
 

@@ -21,7 +21,7 @@ from app.impact.meter_days import consecutive_runs, day_totals
 from app.impact.models import (
     ImpactResult,
 )
-from app.impact.resolution import ResolvedConfig, meters_of_energy, resolve
+from app.impact.resolution import ResolvedConfig, fit_of_record, meters_of_energy, resolve
 from app.impact.result_rows import (
     FIGURES,
     closed,
@@ -39,6 +39,7 @@ from app.pure.calc.results import (
     day_result,
     month_result,
     next_month,
+    uncertainty_basis,
 )
 from app.registry import service as registry
 
@@ -268,8 +269,9 @@ def _recompute_months(
         days = [to_period_result(day_rows[d]) for d in sorted(day_rows)]
         ended = closed(end, tz, timedelta(0), now)
         final = closed(end, tz, grace, now) and all(d.final for d in days)
-        result = month_result(days, ended, final)
         latest_day = day_rows[max(day_rows)]
+        basis = uncertainty_basis(fit_of_record(session, latest_day.baseline_fit_id))
+        result = month_result(days, ended, final, basis)
         _, revised = _store(
             session,
             asset_id,
@@ -281,7 +283,9 @@ def _recompute_months(
             finalised,
         )
         revisions += int(revised)
-        roll_up_month(session, asset_id, month, days, allocations)
+        roll_up_month(
+            session, asset_id, month, [day_rows[d] for d in sorted(day_rows)], allocations
+        )
     return revisions
 
 

@@ -4,9 +4,10 @@ bond's totals.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,16 +19,20 @@ from app.impact.models import (
     BondRollupBuilt,
     ImpactResult,
 )
+from app.impact.resolution import fit_of_record
 from app.impact.result_rows import latest_results, to_period_result
 from app.impact.schemas import (
     BondPeriodImpact,
 )
 from app.pure.calc.results import (
     AttributedTotals,
-    PeriodResult,
     attributed_totals,
     next_month,
+    period_uncertainty_wh,
+    uncertainty_basis,
+    uncertainty_days,
 )
+from app.pure.calc.uncertainty import attributed_uncertainty_wh, combined_uncertainty_wh
 from app.registry import service as registry
 from app.registry.models import Allocation
 
@@ -36,11 +41,11 @@ def roll_up_month(
     session: Session,
     asset_id: int,
     month: date,
-    days: Sequence[PeriodResult],
+    days: Sequence[ImpactResult],
     allocations: Sequence[Allocation],
 ) -> None:
     """Write the month's ``bond_asset_month`` rows for these allocations of the asset, from the
-    month's day results (latest revisions)."""
+    month's day results (latest revisions, in day order)."""
     for allocation in allocations:
         issued = registry.get_bond(session, allocation.bond_id).issue_date
         values = _rollup_values(days, allocation, issued)
@@ -52,7 +57,7 @@ def roll_up_month(
         )
 
 
-ROLLUP_FIELDS = (
+ATTRIBUTED_FIELDS = (
     "reduction_wh",
     "co2_avoided_g",
     "attributed_reduction_wh",
@@ -60,16 +65,30 @@ ROLLUP_FIELDS = (
     "days",
     "provisional_days",
 )
+ROLLUP_FIELDS = (
+    *ATTRIBUTED_FIELDS,
+    "uncertainty_days",
+    "uncertainty_benchmark_wh",
+    "uncertainty_fit_id",
+)
 
 
 def _rollup_values(
-    days: Sequence[PeriodResult], allocation: Allocation, issued: date
-) -> dict[str, int]:
-    """A ``bond_asset_month`` row's figures: the month's day results (latest revisions) from
-    the bond's issue date on, attributed by the allocation's financing share."""
-    since_issue = [d for d in days if d.period_start >= issued]
-    totals = attributed_totals(since_issue, allocation.financing_share)
-    return {name: getattr(totals, name) for name in ROLLUP_FIELDS}
+    rows: Sequence[ImpactResult], allocation: Allocation, issued: date
+) -> dict[str, int | None]:
+    """A ``bond_asset_month`` row's figures: the month's day results (latest revisions, in day
+    order) from the bond's issue date on, attributed by the allocation's financing share."""
+    since_issue = [r for r in rows if r.period_start >= issued]
+    days = [to_period_result(r) for r in since_issue]
+    totals = attributed_totals(days, allocation.financing_share)
+    counted = uncertainty_days(days)
+    stating = [r for r in since_issue if r.savings_uncertainty_68_wh is not None]
+    return {
+        **{name: getattr(totals, name) for name in ATTRIBUTED_FIELDS},
+        "uncertainty_days": counted.days,
+        "uncertainty_benchmark_wh": counted.benchmark_wh,
+        "uncertainty_fit_id": stating[-1].baseline_fit_id if stating else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -113,9 +132,9 @@ def verify_rollups(session: Session, limit: int = 100) -> tuple[int, list[Rollup
             current = latest.get(result.period_start)
             if current is None or result.revision > current.revision:
                 latest[result.period_start] = result
-        days_of: dict[date, list[PeriodResult]] = defaultdict(list)
+        days_of: dict[date, list[ImpactResult]] = defaultdict(list)
         for day in sorted(latest):
-            days_of[day.replace(day=1)].append(to_period_result(latest[day]))
+            days_of[day.replace(day=1)].append(latest[day])
         rows = stored.get(asset_id, {})
         by_bond = {a.bond_id: a for a in allocations.get(asset_id, [])}
         expected_keys = {
@@ -169,7 +188,7 @@ def build_new_allocation_rollups(session: Session) -> int:
                 "day",
                 [month + timedelta(days=i) for i in range(span)],
             )
-            days = [to_period_result(day_rows[d]) for d in sorted(day_rows)]
+            days = [day_rows[d] for d in sorted(day_rows)]
             roll_up_month(session, allocation.asset_id, month, days, [allocation])
         session.add(BondRollupBuilt(allocation_id=allocation.id))
     session.commit()
@@ -187,6 +206,60 @@ def _rollup_sums() -> tuple[Any, ...]:
     )
 
 
+Uncertainty = tuple[int, int]  # +- Wh at 68 % and 90 % confidence
+
+
+def attributed_uncertainty(
+    per_asset: Iterable[tuple[Uncertainty | None, Decimal]],
+) -> Uncertainty | None:
+    """A bond's uncertainty from its assets' (each with the bond's financing share of it): each
+    attributed, then combined in quadrature (independent baselines); None when none has one."""
+    stated = [(u, share) for u, share in per_asset if u is not None]
+    if not stated:
+        return None
+    return (
+        combined_uncertainty_wh(attributed_uncertainty_wh(u[0], share) for u, share in stated),
+        combined_uncertainty_wh(attributed_uncertainty_wh(u[1], share) for u, share in stated),
+    )
+
+
+def _rows_uncertainty(session: Session, rows: Sequence[BondAssetMonth]) -> Uncertainty | None:
+    """One asset's uncertainty over these roll-up months: their stating days evaluated together
+    with the fit of the latest of them (rows in month order)."""
+    stating = [r for r in rows if r.uncertainty_days > 0]
+    if not stating:
+        return None
+    basis = uncertainty_basis(fit_of_record(session, stating[-1].uncertainty_fit_id))
+    return period_uncertainty_wh(
+        basis,
+        sum(r.uncertainty_days for r in stating),
+        sum(r.uncertainty_benchmark_wh for r in stating),
+    )
+
+
+def bond_uncertainty(
+    session: Session, bond_id: int, first: date | None = None, last: date | None = None
+) -> Uncertainty | None:
+    """The bond's attributed savings uncertainty over the months from ``first`` to ``last``
+    (default: since issuance): per asset over all its stating days, then combined."""
+    query = select(BondAssetMonth).where(BondAssetMonth.bond_id == bond_id)
+    if first is not None:
+        query = query.where(BondAssetMonth.month_start >= first.replace(day=1))
+    if last is not None:
+        query = query.where(BondAssetMonth.month_start <= last)
+    by_asset: dict[int, list[BondAssetMonth]] = defaultdict(list)
+    for row in session.scalars(query.order_by(BondAssetMonth.month_start)):
+        by_asset[row.asset_id].append(row)
+    shares = _shares(session, bond_id)
+    return attributed_uncertainty(
+        (_rows_uncertainty(session, rows), shares[asset_id]) for asset_id, rows in by_asset.items()
+    )
+
+
+def _shares(session: Session, bond_id: int) -> dict[int, Decimal]:
+    return {a.asset_id: a.financing_share for a in registry.allocations_of_bond(session, bond_id)}
+
+
 def bond_months(
     session: Session, bond_id: int, first: date, last: date | None
 ) -> list[BondPeriodImpact]:
@@ -200,6 +273,8 @@ def bond_months(
     rows = session.execute(
         query.group_by(BondAssetMonth.month_start).order_by(BondAssetMonth.month_start)
     )
+    months = list(rows)
+    uncertainty = {month: bond_uncertainty(session, bond_id, month, month) for month, *_ in months}
     return [
         BondPeriodImpact(
             period_start=month,
@@ -208,9 +283,15 @@ def bond_months(
             attributed_reduction_wh=int(ar),
             attributed_co2_avoided_g=int(ag),
             final=int(provisional) == 0,
+            attributed_savings_uncertainty_68_wh=uncertainty_level(uncertainty[month], 0),
+            attributed_savings_uncertainty_90_wh=uncertainty_level(uncertainty[month], 1),
         )
-        for month, r, g, ar, ag, _, provisional in rows
+        for month, r, g, ar, ag, _, provisional in months
     ]
+
+
+def uncertainty_level(uncertainty: Uncertainty | None, index: int) -> int | None:
+    return None if uncertainty is None else uncertainty[index]
 
 
 def bond_totals(session: Session, bond_id: int) -> AttributedTotals:

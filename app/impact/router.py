@@ -64,6 +64,8 @@ def result_out(row: ImpactResult) -> ImpactResultOut:
         baseline_fit_id=row.baseline_fit_id,
         emission_factor_ids=list(figures.factor_ids),
         computed_at=row.computed_at,
+        savings_uncertainty_68_wh=row.savings_uncertainty_68_wh,
+        savings_uncertainty_90_wh=row.savings_uncertainty_90_wh,
     )
 
 

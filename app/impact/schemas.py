@@ -142,6 +142,8 @@ class ImpactResultOut(Output):
     baseline_fit_id: int | None
     emission_factor_ids: list[int]
     computed_at: datetime
+    savings_uncertainty_68_wh: int | None = None
+    savings_uncertainty_90_wh: int | None = None
 
 
 class BondPeriodImpact(Output):
@@ -151,6 +153,8 @@ class BondPeriodImpact(Output):
     attributed_reduction_wh: int
     attributed_co2_avoided_g: int
     final: bool
+    attributed_savings_uncertainty_68_wh: int | None = None
+    attributed_savings_uncertainty_90_wh: int | None = None
 
 
 class BondImpactOut(Output):

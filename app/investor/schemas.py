@@ -58,6 +58,13 @@ class ImpactSinceIssuance(Output):
     includes_provisional_days: bool = Field(
         description="True when some days counted are provisional (may still change)."
     )
+    attributed_savings_uncertainty_68_kwh: Decimal | None = Field(
+        description="+- of the bond's share of the reduction at 68 % confidence (ASHRAE "
+        "Guideline 14, baseline-method assets; docs/methodology.md); null when none states one."
+    )
+    attributed_savings_uncertainty_90_kwh: Decimal | None = Field(
+        description="The same at 90 % confidence."
+    )
 
 
 class AnchoredBondTotals(Output):
@@ -92,6 +99,12 @@ class BondPeriodFigures(Output):
     assets_co2_avoided_t: Decimal
     attributed_energy_reduction_kwh: Decimal
     attributed_co2_avoided_t: Decimal
+    attributed_savings_uncertainty_68_kwh: Decimal | None = Field(
+        description="+- of the attributed reduction at 68 % confidence (docs/methodology.md)."
+    )
+    attributed_savings_uncertainty_90_kwh: Decimal | None = Field(
+        description="The same at 90 % confidence."
+    )
 
 
 class InvestorAsset(AssetFacts):
@@ -119,6 +132,13 @@ class AssetPeriodFigures(Output):
     coverage: Decimal = Field(description="Share of the period's intervals that reported.")
     flags: list[str]
     method: str = Field(description="Benchmark method (docs/methodology.md).")
+    savings_uncertainty_68_kwh: Decimal | None = Field(
+        description="+- of the reduction at 68 % confidence (ASHRAE Guideline 14): baseline "
+        "results that claim a reduction; null otherwise (docs/methodology.md)."
+    )
+    savings_uncertainty_90_kwh: Decimal | None = Field(
+        description="The same at 90 % confidence (the dashboard's band)."
+    )
     result_id: int = Field(description="The result's id: `GET /v1/investor/proofs/result/{id}`.")
     anchoring: Anchoring
 

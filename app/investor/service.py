@@ -17,7 +17,7 @@ from app.impact.factors import factors_by_ids
 from app.impact.queries import bond_impact, list_results, series_rows
 from app.impact.resolution import baseline_fits, fit_disclosure
 from app.impact.result_rows import to_period_result
-from app.impact.rollups import bond_totals
+from app.impact.rollups import bond_totals, bond_uncertainty, uncertainty_level
 from app.investor.schemas import (
     AnchoredBondTotals,
     Anchoring,
@@ -169,6 +169,8 @@ def series(
             coverage=coverage(row.intervals_present, row.intervals_expected),
             flags=[f for f in row.flags.split(",") if f],
             method=row.method,
+            savings_uncertainty_68_kwh=kwh(row.savings_uncertainty_68_wh),
+            savings_uncertainty_90_kwh=kwh(row.savings_uncertainty_90_wh),
             result_id=row.id,
             anchoring=_anchoring(row.final, anchoring.get(row.id)),
         )
@@ -258,7 +260,7 @@ def bond_detail(
     return InvestorBondDetail(
         **dict(InvestorBond.model_validate(bond)),
         allocations=_proceeds(session, bond.id),
-        impact_since_issuance=_since_issuance(totals),
+        impact_since_issuance=_since_issuance(totals, bond_uncertainty(session, bond_id)),
         anchored_totals=_anchored_totals(session, bond_id, anchored),
     )
 
@@ -292,13 +294,17 @@ def _anchored_totals(
     return None
 
 
-def _since_issuance(totals: AttributedTotals) -> ImpactSinceIssuance:
+def _since_issuance(
+    totals: AttributedTotals, uncertainty: tuple[int, int] | None
+) -> ImpactSinceIssuance:
     return ImpactSinceIssuance(
         assets_energy_reduction_kwh=kwh(totals.reduction_wh),
         assets_co2_avoided_t=tonnes(totals.co2_avoided_g),
         attributed_energy_reduction_kwh=kwh(totals.attributed_reduction_wh),
         attributed_co2_avoided_t=tonnes(totals.attributed_co2_avoided_g),
         includes_provisional_days=totals.provisional_days > 0,
+        attributed_savings_uncertainty_68_kwh=kwh(uncertainty_level(uncertainty, 0)),
+        attributed_savings_uncertainty_90_kwh=kwh(uncertainty_level(uncertainty, 1)),
     )
 
 
@@ -313,6 +319,8 @@ def bond_series(
             assets_co2_avoided_t=tonnes(p.assets_co2_avoided_g),
             attributed_energy_reduction_kwh=kwh(p.attributed_reduction_wh),
             attributed_co2_avoided_t=tonnes(p.attributed_co2_avoided_g),
+            attributed_savings_uncertainty_68_kwh=kwh(p.attributed_savings_uncertainty_68_wh),
+            attributed_savings_uncertainty_90_kwh=kwh(p.attributed_savings_uncertainty_90_wh),
         )
         for p in bond_impact(session, bond_id, period, first, last)
     ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.pure.bond_terms import BondTerms
 from app.pure.calc.factors import EmissionFactor
-from app.pure.calc.results import FIGURES, PeriodResult
+from app.pure.calc.results import FIGURES, OPTIONAL_FIGURES, PeriodResult
 from app.pure.encoding import leaf
 from app.pure.leaf_fields import LeafFields
 from app.pure.signing import ValueKind
@@ -302,8 +302,13 @@ class BenchmarkConfigLeaf:
 
 
 def result_figures(result: PeriodResult) -> dict[str, Any]:
-    """The result's figures (``FIGURES``) as a result leaf writes them."""
-    figures = {name: getattr(result, name) for name in FIGURES}
+    """The result's figures (``FIGURES``) as a result leaf writes them: an ``OPTIONAL_FIGURES``
+    one only when it is not null (docs/anchoring.md)."""
+    figures = {
+        name: getattr(result, name)
+        for name in FIGURES
+        if name not in OPTIONAL_FIGURES or getattr(result, name) is not None
+    }
     return {**figures, "flags": list(result.flags), "factor_ids": list(result.factor_ids)}
 
 
@@ -351,6 +356,7 @@ class ResultLeaf:
             method_version=f.text("method_version"),
             factor_ids=f.integers("factor_ids"),
             final=True,
+            **{name: f.integer(name) for name in OPTIONAL_FIGURES if name in value},
         )
         return cls(
             result_id=f.integer("result_id"),

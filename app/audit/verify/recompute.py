@@ -10,6 +10,8 @@ in one pass over the file:
    CalTRACK fit is redone on the baseline year's readings and the site's temperatures, as
    logged before the result);
 3. every ``month`` result is the sum of its days (their latest revisions logged before it);
+   its savings uncertainty, and each baseline day's, is recomputed with the refitted baseline
+   (a result stating none is accepted: docs/methodology.md says when one is stated);
 4. the methodology hash and each bond's cumulative totals recomputed from the leaves are the
    ones on chain;
 5. every imported (issuer-attested) reading follows its ``import`` leaf: the import precedes
@@ -20,7 +22,7 @@ Pure modules only (leaf parsers, Merkle tree, totals, the calculation core) and 
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,7 +49,14 @@ from app.pure.calc.methods import (
     in_effect,
     method_from_params,
 )
-from app.pure.calc.results import PeriodResult, day_result, month_result, next_month
+from app.pure.calc.results import (
+    FIGURES,
+    PeriodResult,
+    day_result,
+    month_result,
+    next_month,
+    uncertainty_basis,
+)
 from app.pure.compact_range import CompactRange
 from app.pure.leaves import (
     AllocationLeaf,
@@ -111,6 +120,10 @@ class Recomputer:
         self.day_results: list[ResultLeaf] = []  # every revision, in log order
         # (asset, day) -> the latest-revision day result leaf so far
         self.days: dict[tuple[int, date], ResultLeaf] = {}
+        # (asset, day) -> the baseline fit its latest day result was checked with (a month's
+        # uncertainty uses that of its latest day, as the service does)
+        self.day_fits: dict[tuple[int, date], BaselineFit | None] = {}
+        self._checked_fit: BaselineFit | None = None  # the fit of the day last checked
         self.days_ok = 0
         self.baseline_days_ok = 0
         # baseline config id -> its fit on the readings seen so far (None: insufficient data;
@@ -159,6 +172,7 @@ class Recomputer:
                 current = self.days.get(key)
                 if current is None or leaf.revision > current.revision:
                     self.days[key] = leaf
+                    self.day_fits[key] = self._checked_fit
             elif leaf.result.period == "month":
                 self._check_month(index, leaf)
 
@@ -218,6 +232,7 @@ class Recomputer:
             self.day_failure = Mismatch(_result_name(index, leaf), mismatch)
 
     def _day_mismatch(self, leaf: ResultLeaf) -> str | None:
+        self._checked_fit = None
         config = self.configs.get(leaf.config_id)
         if config is None:
             return f"benchmark_config {leaf.config_id} is not in the log before it"
@@ -244,7 +259,17 @@ class Recomputer:
                     f"emission_factor {factor.id} ({factor.region}, {factor.valid_from} to "
                     f"{factor.valid_to}) does not apply to {config.grid_region} on {day}"
                 )
+        self._checked_fit = fit
         recomputed = day_result(energy, temperature, method, factor, ended=True, final=True)
+        if fit is not None and _states_none(leaf.result, recomputed):
+            # The fit behind the leaf predates its residual autocorrelation: flagged so, or the
+            # leaf predates the uncertainty itself (then without the flag).
+            old_fit = replace(fit, residual_autocorrelation=None)
+            old = method_from_params(config.method, config.params, config.floor_area_m2, old_fit)
+            recomputed = day_result(energy, temperature, old, factor, ended=True, final=True)
+            if "uncertainty_unavailable" not in leaf.result.flags:
+                kept = tuple(f for f in recomputed.flags if f != "uncertainty_unavailable")
+                recomputed = replace(recomputed, flags=kept)
         return _compare(recomputed, leaf.result)
 
     def _energy_day(self, config: BenchmarkConfigLeaf, day: date) -> DayTotal:
@@ -301,15 +326,18 @@ class Recomputer:
     def _check_month(self, index: int, leaf: ResultLeaf) -> None:
         start = leaf.result.period_start
         following = next_month(start)
-        days = [
-            d.result
-            for (asset_id, day), d in sorted(self.days.items())
-            if asset_id == leaf.asset_id and start <= day < following
+        keys = [
+            key
+            for key in sorted(self.days)
+            if key[0] == leaf.asset_id and start <= key[1] < following
         ]
+        days = [self.days[key].result for key in keys]
         if not days:
             mismatch: str | None = "no day result of that month is in the log before it"
         else:
-            mismatch = _compare(month_result(days, ended=True, final=True), leaf.result)
+            basis = uncertainty_basis(self.day_fits.get(keys[-1]))
+            expected = month_result(days, ended=True, final=True, basis=basis)
+            mismatch = _compare(expected, leaf.result)
             if mismatch is not None:
                 mismatch = f"not the sum of its {len(days)} day results: {mismatch}"
         if mismatch is None:
@@ -337,12 +365,19 @@ def _day_total(meters: Sequence[MeterState], tz_name: str, day: date) -> DayTota
     )
 
 
+def _states_none(found: PeriodResult, expected: PeriodResult) -> bool:
+    return (
+        found.savings_uncertainty_68_wh is None and expected.savings_uncertainty_68_wh is not None
+    )
+
+
 def _compare(expected: PeriodResult, found: PeriodResult) -> str | None:
-    """The first of the figures that differs, as the leaf writes them."""
+    """The first of the figures that differs, as the leaf writes them (an optional figure it
+    leaves out is null)."""
     mine, theirs = result_figures(expected), result_figures(found)
-    for key, value in mine.items():
-        if value != theirs[key]:
-            return f"{key}: expected {value!r}, found {theirs[key]!r}"
+    for key in FIGURES:
+        if mine.get(key) != theirs.get(key):
+            return f"{key}: expected {mine.get(key)!r}, found {theirs.get(key)!r}"
     return None
 
 

@@ -16,6 +16,13 @@ from app.pure.calc.baseline import BaselineFit
 from app.pure.calc.days import DayTotal
 from app.pure.calc.factors import EmissionFactor, co2_grams
 from app.pure.calc.methods import BaselineMethod, GenerationMethod, Method, full_day_benchmark_wh
+from app.pure.calc.uncertainty import (
+    CONFIDENCE_68,
+    CONFIDENCE_90,
+    UncertaintyBasis,
+    basis_of_daily_fit,
+    savings_uncertainty_wh,
+)
 
 MIN_CLAIM_COVERAGE = Decimal("0.9")
 # Six places, rounded down: a month of 1-minute intervals has 44,640 of them, and one missing
@@ -37,7 +44,12 @@ FIGURES = (
     "method",
     "method_version",
     "factor_ids",
+    "savings_uncertainty_68_wh",
+    "savings_uncertainty_90_wh",
 )
+# Figures a result leaf carries only when they are not null: leaves logged before they existed
+# are rebuilt from their rows to the same bytes (docs/anchoring.md).
+OPTIONAL_FIGURES = ("savings_uncertainty_68_wh", "savings_uncertainty_90_wh")
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,10 @@ class PeriodResult:
     method_version: str
     factor_ids: tuple[int, ...]
     final: bool
+    # ASHRAE Guideline 14 savings uncertainty (+-, Wh) at 68 % and 90 % confidence: baseline
+    # results that claim a reduction (docs/methodology.md, "Savings uncertainty")
+    savings_uncertainty_68_wh: int | None = None
+    savings_uncertainty_90_wh: int | None = None
 
     @property
     def coverage(self) -> Decimal:
@@ -67,6 +83,30 @@ def coverage(intervals_present: int, intervals_expected: int) -> Decimal:
         return Decimal(0)
     ratio = Decimal(intervals_present) / Decimal(intervals_expected)
     return ratio.quantize(COVERAGE_PLACES, ROUND_DOWN)
+
+
+def uncertainty_basis(fit: BaselineFit | None) -> UncertaintyBasis | None:
+    """What the uncertainty formula needs from a daily fit; None for a fit stored before its
+    residual autocorrelation was computed (or no fit)."""
+    if fit is None or fit.residual_autocorrelation is None:
+        return None
+    return basis_of_daily_fit(fit)
+
+
+def period_uncertainty_wh(
+    basis: UncertaintyBasis | None, days: int, counterfactual_wh: int
+) -> tuple[int, int] | None:
+    """(+- at 68 %, +- at 90 %) of ``days`` reporting days evaluated together; None when there
+    is no basis or it leaves no degrees of freedom (too few effective baseline days)."""
+    if basis is None or days < 1:
+        return None
+    try:
+        return (
+            savings_uncertainty_wh(basis, CONFIDENCE_68, days, counterfactual_wh),
+            savings_uncertainty_wh(basis, CONFIDENCE_90, days, counterfactual_wh),
+        )
+    except ValueError:
+        return None
 
 
 def day_result(
@@ -116,6 +156,11 @@ def day_result(
             flags.add("no_emission_factor")
         else:
             co2_g = co2_grams(reduction_wh, factor)
+    uncertainty = None
+    if fit is not None and benchmark_wh is not None:
+        uncertainty = period_uncertainty_wh(uncertainty_basis(fit), 1, benchmark_wh)
+        if uncertainty is None:
+            flags.add("uncertainty_unavailable")
     return PeriodResult(
         period="day",
         period_start=energy.day,
@@ -130,6 +175,8 @@ def day_result(
         method_version=method.version,
         factor_ids=(factor.id,) if factor is not None and co2_g is not None else (),
         final=final,
+        savings_uncertainty_68_wh=None if uncertainty is None else uncertainty[0],
+        savings_uncertainty_90_wh=None if uncertainty is None else uncertainty[1],
     )
 
 
@@ -143,9 +190,16 @@ def _sum(values: Sequence[int | None]) -> int | None:
     return sum(present) if present else None
 
 
-def month_result(days: Sequence[PeriodResult], ended: bool, final: bool) -> PeriodResult:
+def month_result(
+    days: Sequence[PeriodResult],
+    ended: bool,
+    final: bool,
+    basis: UncertaintyBasis | None = None,
+) -> PeriodResult:
     """Sum of a calendar month's day results (the days so far, in order, none missing).
-    Reduction and CO2 sum the days that claim one; ``partial_claims`` flags that some did not."""
+    Reduction and CO2 sum the days that claim one; ``partial_claims`` flags that some did not.
+    The savings uncertainty is that of the days that state one, evaluated together with
+    ``basis`` (the fit of the month's latest day), never the sum of theirs."""
     if not days:
         raise ValueError("a month needs its days")
     flags = {f for d in days for f in d.flags if f != "incomplete"}
@@ -153,6 +207,7 @@ def month_result(days: Sequence[PeriodResult], ended: bool, final: bool) -> Peri
         flags.add("incomplete")
     if any(d.reduction_wh is None for d in days):
         flags.add("partial_claims")
+    uncertainty = days_uncertainty_wh(days, basis)
     return PeriodResult(
         period="month",
         period_start=days[0].period_start.replace(day=1),
@@ -167,7 +222,31 @@ def month_result(days: Sequence[PeriodResult], ended: bool, final: bool) -> Peri
         method_version=days[-1].method_version,
         factor_ids=tuple(sorted({f for d in days for f in d.factor_ids})),
         final=final,
+        savings_uncertainty_68_wh=None if uncertainty is None else uncertainty[0],
+        savings_uncertainty_90_wh=None if uncertainty is None else uncertainty[1],
     )
+
+
+@dataclass(frozen=True)
+class UncertaintyDays:
+    """The days of a set that state a savings uncertainty: how many, and their counterfactual
+    (benchmark) summed: what the set's uncertainty is evaluated on."""
+
+    days: int
+    benchmark_wh: int
+
+
+def uncertainty_days(days: Sequence[PeriodResult]) -> UncertaintyDays:
+    stating = [d for d in days if d.savings_uncertainty_68_wh is not None]
+    return UncertaintyDays(len(stating), sum(d.benchmark_wh or 0 for d in stating))
+
+
+def days_uncertainty_wh(
+    days: Sequence[PeriodResult], basis: UncertaintyBasis | None
+) -> tuple[int, int] | None:
+    """(68 %, 90 %) of the days that state an uncertainty, evaluated together (None if none)."""
+    counted = uncertainty_days(days)
+    return period_uncertainty_wh(basis, counted.days, counted.benchmark_wh)
 
 
 def attribute(value: int | None, financing_share: Decimal) -> int | None:
