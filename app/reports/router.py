@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.core.deps import IdPath, SessionDep
+from app.core.deps import CheckpointNumberQuery, IdPath, SessionDep
 from app.core.errors import ApiError, FieldError, unprocessable
 from app.core.http_cache import cached_json
 from app.core.security import require_investor
@@ -88,7 +88,7 @@ def annual_report(
     calendar_year: Year = None,
     start: date | None = None,
     end: date | None = None,
-    checkpoint: Annotated[int | None, Query(ge=0)] = None,
+    checkpoint: CheckpointNumberQuery | None = None,
     format: Literal["json", "csv", "xlsx", "pdf"] = "json",
     lang: Literal["en", "ja"] = "en",
 ) -> Response:
