@@ -144,6 +144,10 @@ def create_benchmark_config(
         raise unprocessable(errors)
 
     params_dict = params.model_dump(mode="json")
+    if params.method == "baseline" and params.baseline_data == "days":
+        # The default stays implicit: daily configurations keep the params (and log leaf) they
+        # had before billing baselines existed, so repeating one is not a conflict.
+        del params_dict["baseline_data"]
     if params.method == "intensity" and params.kwh_per_m2_year is None:
         # Record the reference value in force now, so the configuration (and its log leaf)
         # never changes if the shipped reference table does.

@@ -4,8 +4,10 @@ reference values it resolves to and, for a baseline, its current CalTRACK fit.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -18,14 +20,19 @@ from app.impact.models import (
     BaselineFitRecord,
     BenchmarkConfig,
 )
+from app.ingest.imports import billing_periods
 from app.pure.calc.baseline import BaselineFit
+from app.pure.calc.billing import BillingFit, BillingPeriod
 from app.pure.calc.days import mean_temperature_c
 from app.pure.calc.methods import (
     ENERGY_QUANTITY,
+    MeterBills,
     Method,
     baseline_window,
     fit_baseline_period,
+    fit_billing_period,
     method_from_params,
+    uses_bills,
 )
 from app.pure.calc.results import (
     fit_summary,
@@ -41,8 +48,12 @@ class ResolvedConfig:
     baseline_fit_id: int | None
 
 
-def _fit_from_json(fit_json: str | None) -> BaselineFit | None:
-    return None if fit_json is None else BaselineFit(**json.loads(fit_json))
+def _fit_from_json(fit_json: str | None) -> BaselineFit | BillingFit | None:
+    """A stored fit; a billing fit is the one with ``n_periods`` (its bills)."""
+    if fit_json is None:
+        return None
+    fields = json.loads(fit_json)
+    return BillingFit(**fields) if "n_periods" in fields else BaselineFit(**fields)
 
 
 def resolve(session: Session, asset: GreenAsset, config: BenchmarkConfig) -> ResolvedConfig:
@@ -60,18 +71,25 @@ def resolve(session: Session, asset: GreenAsset, config: BenchmarkConfig) -> Res
 def _current_fit(
     session: Session, asset: GreenAsset, config: BenchmarkConfig, params: dict[str, Any]
 ) -> BaselineFitRecord:
-    """The fit of the baseline period's current data; refitted only when that data changed."""
+    """The fit of the baseline period's current data (the energy meters' days, or their bills,
+    and the site's temperatures); refitted only when that data changed."""
     first, last = baseline_window(params)
     energy_meters = meters_of_energy(session, asset)
     temperature_meter = registry.get_meter(session, params["temperature_meter_id"])
-    energy = day_totals(session, energy_meters, asset.timezone, first, last)
     temps = {
         t.day: mean_temperature_c(t)
         for t in day_totals(session, [temperature_meter], asset.timezone, first, last)
     }
-    inputs_sha256 = hashlib.sha256(
-        canonical_json([[asdict(e) for e in energy], sorted(temps.items())]).encode()
-    ).hexdigest()
+    refit: Callable[[], tuple[BaselineFit | BillingFit | None, str]]
+    if uses_bills(params):
+        bills = _meter_bills(session, energy_meters)
+        inputs: list[Any] = [[asdict(b) for b in bills], sorted(temps.items())]
+        refit = partial(fit_billing_period, bills, temps, params)
+    else:
+        energy = day_totals(session, energy_meters, asset.timezone, first, last)
+        inputs = [[asdict(e) for e in energy], sorted(temps.items())]
+        refit = partial(fit_baseline_period, energy, temps)
+    inputs_sha256 = hashlib.sha256(canonical_json(inputs).encode()).hexdigest()
     latest = session.scalar(
         select(BaselineFitRecord)
         .where(BaselineFitRecord.benchmark_config_id == config.id)
@@ -80,7 +98,7 @@ def _current_fit(
     )
     if latest is not None and latest.inputs_sha256 == inputs_sha256:
         return latest
-    fit, summary = fit_baseline_period(energy, temps)
+    fit, summary = refit()
     record = BaselineFitRecord(
         benchmark_config_id=config.id,
         inputs_sha256=inputs_sha256,
@@ -93,7 +111,17 @@ def _current_fit(
     return record
 
 
-def fit_of_record(session: Session, fit_id: int | None) -> BaselineFit | None:
+def _meter_bills(session: Session, meters: list[Meter]) -> list[MeterBills]:
+    """The meters' bills, grouped by the import that stored them (in import order)."""
+    grouped: dict[tuple[int, int], list[BillingPeriod]] = {}
+    for row in billing_periods(session, [m.id for m in meters]):
+        grouped.setdefault((row.import_id, row.meter_id), []).append(
+            BillingPeriod(row.period_start, row.period_end, row.energy_wh)
+        )
+    return [MeterBills(i, m, tuple(bills)) for (i, m), bills in sorted(grouped.items())]
+
+
+def fit_of_record(session: Session, fit_id: int | None) -> BaselineFit | BillingFit | None:
     """The fit a result names (None: no fit, or insufficient baseline data)."""
     record = None if fit_id is None else session.get(BaselineFitRecord, fit_id)
     return None if record is None else _fit_from_json(record.fit_json)

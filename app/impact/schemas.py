@@ -26,6 +26,11 @@ class BaselineParams(StrictInput):
     method: Literal["baseline"] = "baseline"
     baseline_start: date = Field(description="First day of the 365-day pre-retrofit baseline.")
     temperature_meter_id: DbId = Field(description="Outdoor temperature meter of the site.")
+    baseline_data: Literal["days", "bills"] = Field(
+        default="days",
+        description="What the CalTRACK model is fitted on: the energy meters' metered days "
+        "(daily model), or their imported bills (billing model). Stored only when 'bills'.",
+    )
 
 
 class SeriesValue(StrictInput):

@@ -194,6 +194,10 @@ def _store(
                 for b in sorted(parsed.bills, key=lambda b: b.start)
             ],
         )
+        # A bill changes the meter's data as a reading does: the impact job then refits a
+        # billing baseline whose year it touches and recomputes the days that use it.
+        edges = {day for b in parsed.bills for day in (b.start, b.end - timedelta(days=1))}
+        record_changes(session, meter_id, [{"start_at": dt(_midnight(d))} for d in edges])
     result = _result(record)
     session.commit()
     return result
@@ -245,6 +249,17 @@ def imports_by_ids(
     for bill in bills:
         imports[bill.import_id][1].append(bill)
     return imports
+
+
+def billing_periods(session: Session, meter_ids: list[int]) -> list[BillingPeriod]:
+    """The meters' imported bills, by import, then start."""
+    return list(
+        session.scalars(
+            select(BillingPeriod)
+            .where(BillingPeriod.meter_id.in_(meter_ids))
+            .order_by(BillingPeriod.import_id, BillingPeriod.period_start)
+        )
+    )
 
 
 def import_of(session: Session, import_id: int) -> ReadingImport | None:

@@ -7,8 +7,8 @@ in one pass over the file:
    is the root the contract holds for that checkpoint (O(log n) memory for the tree);
 2. every final ``day`` result follows from the readings logged before it, through the pure
    calculation core, for every method: intensity, series, generation, and baseline (the
-   CalTRACK fit is redone on the baseline year's readings and the site's temperatures, as
-   logged before the result);
+   CalTRACK fit is redone on the baseline year's readings, or for a billing baseline on the
+   bills of the ``import`` leaves, and the site's temperatures, as logged before the result);
 3. every ``month`` result is the sum of its days (their latest revisions logged before it);
    its savings uncertainty, and each baseline day's, is recomputed with the refitted baseline
    (a result stating none is accepted: docs/methodology.md says when one is stated);
@@ -33,6 +33,7 @@ from app.audit.verify.export import read_export
 from app.pure import encoding, merkle, totals
 from app.pure.audit_formats import ExportCheckpoint
 from app.pure.calc.baseline import BaselineFit
+from app.pure.calc.billing import BillingFit, BillingPeriod
 from app.pure.calc.days import (
     DayTotal,
     IntervalPoint,
@@ -44,10 +45,13 @@ from app.pure.calc.days import (
 from app.pure.calc.factors import EmissionFactor, applies
 from app.pure.calc.methods import (
     ENERGY_QUANTITY,
+    MeterBills,
     baseline_window,
     fit_baseline_period,
+    fit_billing_period,
     in_effect,
     method_from_params,
+    uses_bills,
 )
 from app.pure.calc.results import (
     FIGURES,
@@ -72,6 +76,7 @@ from app.pure.leaves import (
 )
 
 DAY_S = 86_400
+Fit = BaselineFit | BillingFit | None
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -122,13 +127,14 @@ class Recomputer:
         self.days: dict[tuple[int, date], ResultLeaf] = {}
         # (asset, day) -> the baseline fit its latest day result was checked with (a month's
         # uncertainty uses that of its latest day, as the service does)
-        self.day_fits: dict[tuple[int, date], BaselineFit | None] = {}
-        self._checked_fit: BaselineFit | None = None  # the fit of the day last checked
+        self.day_fits: dict[tuple[int, date], Fit] = {}
+        self._checked_fit: Fit = None  # the fit of the day last checked
         self.days_ok = 0
         self.baseline_days_ok = 0
-        # baseline config id -> its fit on the readings seen so far (None: insufficient data;
-        # dropped when a reading of one of its meters falls in its baseline year)
-        self.baseline_fits: dict[int, BaselineFit | None] = {}
+        # baseline config id -> its fit on the readings (or bills) seen so far (None:
+        # insufficient data; dropped when a reading of one of its meters falls in its baseline
+        # year, or for a billing baseline when one of its energy meters has an import)
+        self.baseline_fits: dict[int, Fit] = {}
         self.months_ok = 0
         self.day_failure: Mismatch | None = None
         self.month_failure: Mismatch | None = None
@@ -155,6 +161,8 @@ class Recomputer:
         elif isinstance(leaf, ImportLeaf):
             self.imports[leaf.import_id] = leaf
             self.imported_readings[leaf.import_id] = 0
+            if leaf.bills:
+                self._invalidate_billing_fits(leaf.meter_id)
         elif isinstance(leaf, MeterKeyLeaf):
             self.meters[leaf.meter_id] = MeterState(leaf.asset_id, leaf.quantity, leaf.interval_s)
         elif isinstance(leaf, BenchmarkConfigLeaf):
@@ -261,7 +269,7 @@ class Recomputer:
                 )
         self._checked_fit = fit
         recomputed = day_result(energy, temperature, method, factor, ended=True, final=True)
-        if fit is not None and _states_none(leaf.result, recomputed):
+        if isinstance(fit, BaselineFit) and _states_none(leaf.result, recomputed):
             # The fit behind the leaf predates its residual autocorrelation: flagged so, or the
             # leaf predates the uncertainty itself (then without the flag).
             old_fit = replace(fit, residual_autocorrelation=None)
@@ -291,18 +299,52 @@ class Recomputer:
 
     # baseline fits
 
-    def _baseline_fit(self, config: BenchmarkConfigLeaf) -> BaselineFit | None:
+    def _baseline_fit(self, config: BenchmarkConfigLeaf) -> Fit:
         """The CalTRACK fit of the baseline year as app.impact.resolution._current_fit makes it,
-        from the readings logged so far."""
+        from the readings (and for a billing baseline the imported bills) logged so far."""
         if config.config_id in self.baseline_fits:
             return self.baseline_fits[config.config_id]
         first, last = baseline_window(config.params)
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        energy = [self._energy_day(config, d) for d in days]
         temperatures = {d: self._temperature_c(config, d) for d in days}
-        fit, _ = fit_baseline_period(energy, temperatures)
+        fit: Fit
+        if uses_bills(config.params):
+            fit, _ = fit_billing_period(self._bills(config), temperatures, config.params)
+        else:
+            energy = [self._energy_day(config, d) for d in days]
+            fit, _ = fit_baseline_period(energy, temperatures)
         self.baseline_fits[config.config_id] = fit
         return fit
+
+    def _bills(self, config: BenchmarkConfigLeaf) -> list[MeterBills]:
+        """The bills of the asset's energy meters' import leaves so far (app.impact.resolution
+        reads the same bills from billing_period)."""
+        quantity = ENERGY_QUANTITY[config.asset_kind]
+        return [
+            MeterBills(
+                imported.import_id,
+                imported.meter_id,
+                tuple(BillingPeriod(b.start, b.end, b.energy_wh) for b in imported.bills),
+            )
+            for imported in self.imports.values()
+            if imported.bills
+            and (meter := self.meters.get(imported.meter_id)) is not None
+            and meter.asset_id == config.asset_id
+            and meter.quantity == quantity
+        ]
+
+    def _invalidate_billing_fits(self, meter_id: int) -> None:
+        """New bills of an energy meter change its asset's billing fits."""
+        meter = self.meters.get(meter_id)
+        for config_id in list(self.baseline_fits):
+            config = self.configs[config_id]
+            if (
+                uses_bills(config.params)
+                and meter is not None
+                and meter.asset_id == config.asset_id
+                and meter.quantity == ENERGY_QUANTITY[config.asset_kind]
+            ):
+                del self.baseline_fits[config_id]
 
     def _invalidate_fits(self, meter_id: int, start_s: int) -> None:
         """A reading in a baseline year changes the fit (the service refits then too)."""

@@ -9,6 +9,8 @@ from typing import Any, Protocol, TypeVar
 
 from app.pure.calc.baseline import METHOD_VERSION as BASELINE_VERSION
 from app.pure.calc.baseline import BaselineFit, fit_daily_baseline, predict_daily_wh
+from app.pure.calc.billing import METHOD_VERSION as BILLING_VERSION
+from app.pure.calc.billing import BillingFit, BillingPeriod, fit_billing_baseline_period
 from app.pure.calc.days import DayTotal
 
 
@@ -24,12 +26,17 @@ class IntensityMethod:
 
 @dataclass(frozen=True)
 class BaselineMethod:
-    """CalTRACK daily baseline fitted on the pre-retrofit year; ``fit`` is None when the
-    baseline data was insufficient."""
+    """CalTRACK baseline fitted on the pre-retrofit year: on its metered days (the daily model)
+    or, ``bills`` true, on its bills (the billing model); ``fit`` is None when the baseline data
+    was insufficient. Either fit predicts per day."""
 
-    fit: BaselineFit | None
+    fit: BaselineFit | BillingFit | None
+    bills: bool = False
     name = "baseline"
-    version = BASELINE_VERSION
+
+    @property
+    def version(self) -> str:
+        return BILLING_VERSION if self.bills else BASELINE_VERSION
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def method_from_params(
     method: str,
     params: Mapping[str, Any],
     floor_area_m2: Decimal | None,
-    baseline_fit: BaselineFit | None,
+    baseline_fit: BaselineFit | BillingFit | None,
 ) -> Method:
     """The method a benchmark configuration means: its method name and parameters (as the
     admin API took them, ``kwh_per_m2_year`` filled in for an intensity), the asset's floor
@@ -93,7 +100,10 @@ def method_from_params(
     if method == "generation":
         return GenerationMethod()
     if method == "baseline":
-        return BaselineMethod(baseline_fit)
+        bills = uses_bills(params)
+        if baseline_fit is not None and isinstance(baseline_fit, BillingFit) != bills:
+            raise ValueError(f"a {baseline_data(params)} baseline cannot use {baseline_fit!r}")
+        return BaselineMethod(baseline_fit, bills)
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -135,6 +145,17 @@ BASELINE_DAYS = 365
 BASELINE_MAX_MISSING = Decimal("0.10")  # CalTRACK: at most 10 % of the baseline days missing
 
 
+def baseline_data(params: Mapping[str, Any]) -> str:
+    """What a baseline configuration fits on: ``days`` (metered days, the default: the key is
+    absent) or ``bills`` (the energy meters' imported billing periods)."""
+    data: str = params.get("baseline_data", "days")
+    return data
+
+
+def uses_bills(params: Mapping[str, Any]) -> bool:
+    return baseline_data(params) == "bills"
+
+
 def baseline_window(params: Mapping[str, Any]) -> tuple[date, date]:
     """First and last day of a baseline configuration's baseline period."""
     first = date.fromisoformat(params["baseline_start"])
@@ -160,3 +181,50 @@ def fit_baseline_period(
     temps = [t for t, _ in usable if t is not None]
     fit = fit_daily_baseline(temps, [float(e) for _, e in usable])
     return fit, f"fitted on {len(usable)} of {BASELINE_DAYS} days"
+
+
+@dataclass(frozen=True)
+class MeterBills:
+    """The bills one import stored for one of the asset's energy meters."""
+
+    import_id: int
+    meter_id: int
+    bills: tuple[BillingPeriod, ...]
+
+
+def asset_bills(imports: Iterable[MeterBills]) -> list[BillingPeriod]:
+    """The asset's bills from its energy meters' imports. Per meter, the latest import (highest
+    id) wins: its bills replace every earlier bill of that meter they overlap, as a corrected
+    bill replaces the original. Across meters, the bills of one period (same start and end) are
+    summed, and a period that is not billed on every meter that has bills is left out (its days
+    count as not covered): the asset's consumption is the sum of its meters'."""
+    by_meter: dict[int, list[BillingPeriod]] = {}
+    for imported in sorted(imports, key=lambda i: i.import_id):
+        kept = by_meter.setdefault(imported.meter_id, [])
+        kept[:] = [
+            old
+            for old in kept
+            if not any(new.start < old.end and old.start < new.end for new in imported.bills)
+        ]
+        kept += imported.bills
+    billed = [bills for bills in by_meter.values() if bills]
+    periods: dict[tuple[date, date], list[BillingPeriod]] = {}
+    for bills in billed:
+        for bill in bills:
+            periods.setdefault((bill.start, bill.end), []).append(bill)
+    return [
+        BillingPeriod(start, end, sum(b.energy_wh for b in bills))
+        for (start, end), bills in sorted(periods.items())
+        if len(bills) == len(billed)
+    ]
+
+
+def fit_billing_period(
+    imports: Iterable[MeterBills],
+    temperatures_c: Mapping[date, float | None],
+    params: Mapping[str, Any],
+) -> tuple[BillingFit | None, str]:
+    """The billing model fitted on the bills wholly inside the configuration's baseline window
+    (app.pure.calc.billing.fit_billing_baseline_period): (fit or None, what was used)."""
+    first, _ = baseline_window(params)
+    return fit_billing_baseline_period(asset_bills(imports), temperatures_c, first)

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from app.pure.calc.baseline import BaselineFit
+from app.pure.calc.billing import BillingFit
 from app.pure.calc.days import DayTotal
 from app.pure.calc.factors import EmissionFactor, co2_grams
 from app.pure.calc.methods import BaselineMethod, GenerationMethod, Method, full_day_benchmark_wh
@@ -20,6 +21,7 @@ from app.pure.calc.uncertainty import (
     CONFIDENCE_68,
     CONFIDENCE_90,
     UncertaintyBasis,
+    basis_of_billing_fit,
     basis_of_daily_fit,
     savings_uncertainty_wh,
 )
@@ -85,9 +87,11 @@ def coverage(intervals_present: int, intervals_expected: int) -> Decimal:
     return ratio.quantize(COVERAGE_PLACES, ROUND_DOWN)
 
 
-def uncertainty_basis(fit: BaselineFit | None) -> UncertaintyBasis | None:
-    """What the uncertainty formula needs from a daily fit; None for a fit stored before its
-    residual autocorrelation was computed (or no fit)."""
+def uncertainty_basis(fit: BaselineFit | BillingFit | None) -> UncertaintyBasis | None:
+    """What the uncertainty formula needs from a daily or billing fit; None for a daily fit
+    stored before its residual autocorrelation was computed (or no fit)."""
+    if isinstance(fit, BillingFit):
+        return basis_of_billing_fit(fit)
     if fit is None or fit.residual_autocorrelation is None:
         return None
     return basis_of_daily_fit(fit)
@@ -300,11 +304,14 @@ def attributed_totals(days: Sequence[PeriodResult], financing_share: Decimal) ->
     )
 
 
-def fit_summary(fit: BaselineFit | None) -> dict[str, object] | None:
-    """The fit as disclosed to investors and auditors."""
+def fit_summary(fit: BaselineFit | BillingFit | None) -> dict[str, object] | None:
+    """The fit as disclosed to investors and auditors; a billing fit adds ``n_periods``, its
+    bills (``n_days`` is then the days those bills cover)."""
     if fit is None:
         return None
+    bills = {"n_periods": fit.n_periods} if isinstance(fit, BillingFit) else {}
     return {
+        **bills,
         "model_type": fit.model_type,
         "intercept_wh": round(fit.intercept_wh, 3),
         "heating_balance_point_c": fit.heating_balance_point_c,
