@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from app.core.db import create_db_engine, session_factory
 from app.core.settings import Settings
@@ -41,7 +42,12 @@ from app.models import Base
 from app.pure.encoding import decode_leaf
 from app.pure.signing import SignedReading, ValueKind, encode_batch
 from app.registry.models import Meter
+from simulator.config import FAULT_KINDS, parse
+from simulator.mqtt_transport import MqttTransport
+from simulator.runner import Simulator
+from simulator.transport import GaveUpError, RetryPolicy
 from tests.conftest import (
+    ADMIN_TOKEN,
     Fleet,
     app_state,
     half_hours,
@@ -49,6 +55,8 @@ from tests.conftest import (
     sequence_log,
     stored_readings,
 )
+from tests.live_server import live_server
+from tests.test_simulator_runner import small_fleet
 
 MQTT_URL = os.environ.get("GBT_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 BROKER = Broker.parse(MQTT_URL)
@@ -100,11 +108,10 @@ def forget_session(client_id: str) -> None:
     client.loop_stop()
 
 
-def start_meter_ids_at_random(client: TestClient, fleet: Fleet) -> None:
+def start_meter_ids_at_random(fleet: Fleet, engine: Engine) -> None:
     """Make the next meter ids random and large: the topics of this test are then its own,
     whatever else runs on the broker."""
     first = 10**9 + secrets.randbelow(10**12)
-    engine = app_state(client).engine
     asset_id = fleet.asset()["id"] if engine.dialect.name == "sqlite" else None
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -230,7 +237,7 @@ def test_published_batch_is_stored_logged_and_acknowledged(
     mqtt_client: TestClient, gateway: Gateway
 ) -> None:
     fleet = Fleet(mqtt_client)
-    start_meter_ids_at_random(mqtt_client, fleet)
+    start_meter_ids_at_random(fleet, app_state(mqtt_client).engine)
     meter = fleet.meter()
     gateway.listen(meter)
     readings = half_hours(T0, 12)
@@ -280,7 +287,7 @@ def test_refusals_are_the_http_answers(mqtt_client: TestClient, gateway: Gateway
     """Each refused message gets an ack whose status and error body are what
     ``POST /v1/meters/{id}/readings`` answers for the same path and body."""
     fleet = Fleet(mqtt_client)
-    start_meter_ids_at_random(mqtt_client, fleet)
+    start_meter_ids_at_random(fleet, app_state(mqtt_client).engine)
     meter = fleet.meter()
     readings = half_hours(T0, 3)
     bad_value = half_hours(T0, 3, [5, -1, 7])
@@ -366,7 +373,7 @@ def test_killed_between_receipt_and_commit_gets_the_batch_again(
     """The subscriber dies after checking and writing the batch, before the commit: no PUBACK,
     nothing stored. Restarted with the same client id, it gets the batch again from its
     persistent session and stores it, once."""
-    start_meter_ids_at_random(client, fleet)
+    start_meter_ids_at_random(fleet, app_state(client).engine)
     meter = fleet.meter()
     gateway.listen(meter)
     readings = half_hours(T0, 8)
@@ -418,7 +425,7 @@ def test_two_replicas_store_each_batch_once(
 ) -> None:
     """Two subscribers (two client ids, one share group) take many batches of several meters:
     every batch is stored exactly once and answered exactly once, and both replicas work."""
-    start_meter_ids_at_random(client, fleet)
+    start_meter_ids_at_random(fleet, app_state(client).engine)
     meters = [fleet.meter() for _ in range(4)]
     gateway.listen(*meters)
     batches_per_meter, readings_per_batch = 15, 4
@@ -478,7 +485,7 @@ def test_unexpected_error_is_not_acknowledged_and_comes_again(
     """A failure that is not the batch's fault (a 5xx over HTTP) gets no ack and no PUBACK: the
     subscriber reconnects and the broker delivers the batch again, which is then stored."""
     fleet = Fleet(mqtt_client)
-    start_meter_ids_at_random(mqtt_client, fleet)
+    start_meter_ids_at_random(fleet, app_state(mqtt_client).engine)
     meter = fleet.meter()
     gateway.listen(meter)
     calls: list[int] = []
@@ -502,3 +509,66 @@ def test_unexpected_error_is_not_acknowledged_and_comes_again(
     assert len(calls) == 2
     assert len(gateway.of(meter)) == 1
     assert len(stored_readings(mqtt_client, meter)) == len(readings)
+
+
+def test_simulator_over_mqtt_gets_every_answer(database_url: str, tmp_path: Path) -> None:
+    """The faulty fleet of the simulator's HTTP test, its batches through the broker: every fault
+    answered as expected (401, 422, replayed and duplicate batches, corrections, dropped acks),
+    and the service holds exactly the truth."""
+    settings = mqtt_settings(database_url, tmp_path, ingest_max_body_bytes=2_000_000)
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(settings)
+    try:
+        with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+            assert app.state.mqtt.subscribed.wait(WAIT_S)
+            start_meter_ids_at_random(Fleet(http), app.state.engine)  # type: ignore[arg-type]
+            config = parse(small_fleet(0.25))
+            api = MqttTransport(url, MQTT_URL, ADMIN_TOKEN)
+            try:
+                sim = Simulator(config, api, tmp_path / "state.json", config.fault_rates, 96)
+                sim.provision()
+                sim.backfill(sim.world.day_start_s(sim.dates.reference))
+            finally:
+                api.close()
+            truth = sim.truth()
+            meter = truth["meters"]["sim-pv-1-main"]
+            latest = stored_readings(http, meter["meter_id"], page_size=1000)
+            history = stored_readings(http, meter["meter_id"], all_revisions=True, page_size=1000)
+    finally:
+        app.state.engine.dispose()
+        assert settings.mqtt_client_id is not None
+        forget_session(settings.mqtt_client_id)
+    assert set(truth["fault_counts"]) == set(FAULT_KINDS)
+    assert [f for f in truth["faults"] if not f["ok"]] == []
+    expected = {"malformed": 422, "bad_signature": 401, "duplicate": 200, "correction": 200}
+    for item in truth["faults"]:
+        if item["kind"] in expected:
+            assert item["status"] == expected[item["kind"]], item
+    days = truth["assets"]["PV-1"]["days"].values()
+    assert len(latest) == sum(d["intervals"] - d["missing_intervals"] for d in days)
+    assert sum(r["energy_wh"] for r in latest) == sum(d["reported_wh"] for d in days)
+    corrections = [f for f in truth["faults"] if f["kind"] == "correction"]
+    assert len(history) == len(latest) + len(corrections)
+
+
+def test_simulator_retries_a_missing_ack_and_never_a_4xx(mqtt_client: TestClient) -> None:
+    """A refused batch is answered once, not retried. With the service's subscriber stopped,
+    each attempt waits for its ack in vain, the transport retries, then gives up."""
+    fleet = Fleet(mqtt_client)
+    start_meter_ids_at_random(fleet, app_state(mqtt_client).engine)
+    meter = fleet.meter()
+    policy = RetryPolicy(attempts=3, first_delay_s=0.0)
+    api = MqttTransport("http://127.0.0.1:1", MQTT_URL, policy=policy, ack_timeout_s=0.5)
+    try:
+        bad = fleet.batch(meter, 1, half_hours(T0, 2), Ed25519PrivateKey.generate())
+        status, answer = api.post_batch(meter, bad)
+        assert (status, answer["error"]["code"], api.retries) == (401, "bad_signature", 0)
+
+        app_state(mqtt_client).mqtt.stop()
+        with pytest.raises(GaveUpError, match="no ack within 0.5 s after 3 attempts"):
+            api.post_batch(meter, fleet.batch(meter, 2, half_hours(T0, 2)))
+        assert api.retries == 2
+    finally:
+        api.close()
