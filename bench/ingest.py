@@ -60,7 +60,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.ingest.mqtt import Broker, acks_topic, readings_topic
+from app.ingest.mqtt import Broker, Topics
 from app.pure.signing import SignedReading, ValueKind, encode_batch
 
 INTERVAL_S = 1800
@@ -100,6 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--mqtt-url", default="mqtt://127.0.0.1:1883", help="the broker the server subscribes to"
+    )
+    p.add_argument(
+        "--mqtt-topic-prefix", default="gbt/v1", help="the server's GBT_MQTT_TOPIC_PREFIX"
     )
     p.add_argument("--batch-size", type=int, default=1000, help="readings per batch")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (connections)")
@@ -418,7 +421,8 @@ class MqttConnection:
     """One gateway's MQTT connection: publishes a batch and waits for its ack, one at a time
     like the HTTP connection; ``request`` answers the ack's status and body."""
 
-    def __init__(self, broker: Broker, meters: list[Meter], timeout: float) -> None:
+    def __init__(self, broker: Broker, topics: Topics, meters: list[Meter], timeout: float) -> None:
+        self.topics = topics
         self.timeout = timeout
         self.acks: dict[tuple[int, int], bytes] = {}
         self.changed = threading.Condition()
@@ -429,7 +433,7 @@ class MqttConnection:
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         with self.changed:
-            mids = {self.client.subscribe(acks_topic(m.id), qos=1)[1] for m in meters}
+            mids = {self.client.subscribe(topics.acks(m.id), qos=1)[1] for m in meters}
             if not self.changed.wait_for(lambda: mids <= self.subscribed, timeout):
                 raise ConnectionError("the broker did not confirm the acks subscriptions")
 
@@ -439,14 +443,15 @@ class MqttConnection:
             self.changed.notify_all()
 
     def _on_ack(self, client: Any, userdata: Any, message: Any) -> None:
-        key = (int(message.topic.split("/")[3]), json.loads(message.payload)["sequence"])
+        meter = int(self.topics.meter_in(message.topic) or 0)  # only its acks topics come here
+        key = (meter, json.loads(message.payload)["sequence"])
         with self.changed:
             self.acks[key] = message.payload
             self.changed.notify_all()
 
     def request(self, batch: Batch) -> tuple[int, bytes]:
         key = (batch.meter_id, batch.sequence)
-        self.client.publish(readings_topic(batch.meter_id), batch.body, qos=1)
+        self.client.publish(self.topics.readings(batch.meter_id), batch.body, qos=1)
         with self.changed:
             if not self.changed.wait_for(lambda: key in self.acks, self.timeout):
                 raise TimeoutError(f"no ack for meter {key[0]} sequence {key[1]}")
@@ -581,8 +586,11 @@ def wiring(
 ) -> tuple[Connect, Callable[[Batch], Any]]:
     """How a client of ``transport`` connects, and what it sends for a batch."""
     if transport == "mqtt":
-        broker = Broker.parse(args.mqtt_url)
-        return lambda meters: MqttConnection(broker, meters, args.timeout), lambda batch: batch
+        broker, topics = Broker.parse(args.mqtt_url), Topics(args.mqtt_topic_prefix)
+        return (
+            lambda meters: MqttConnection(broker, topics, meters, args.timeout),
+            lambda batch: batch,
+        )
     return (
         lambda meters: Connection(host, port, args.timeout),
         lambda batch: http_request(batch, host_header),

@@ -46,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
         "--mqtt-url", default="mqtt://127.0.0.1:1883", help="the broker, with --transport mqtt"
     )
     p.add_argument(
+        "--mqtt-topic-prefix", default="gbt/v1", help="the service's GBT_MQTT_TOPIC_PREFIX"
+    )
+    p.add_argument(
         "--admin-token-file",
         type=Path,
         default=Path("var/admin-token"),
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         return 2
     token = admin_token(args.admin_token_file)
     transport = (
-        MqttTransport(args.url, args.mqtt_url, token)
+        MqttTransport(args.url, args.mqtt_url, token, args.mqtt_topic_prefix)
         if args.transport == "mqtt"
         else Transport(args.url, token)
     )

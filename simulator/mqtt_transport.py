@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from app.ingest.mqtt import Broker, acks_topic, readings_topic
+from app.ingest.mqtt import Broker, Topics
 from simulator.transport import NoAnswerError, RetryPolicy, Transport
 
 
@@ -24,6 +24,7 @@ class MqttTransport(Transport):
         base_url: str,
         mqtt_url: str,
         admin_token: str | None = None,
+        topic_prefix: str = Topics.prefix,
         policy: RetryPolicy | None = None,
         timeout_s: float = 60.0,
         ack_timeout_s: float = 30.0,
@@ -31,6 +32,7 @@ class MqttTransport(Transport):
     ) -> None:
         super().__init__(base_url, admin_token, policy, timeout_s, sleep)
         self.broker = Broker.parse(mqtt_url)
+        self.topics = Topics(topic_prefix)
         self.ack_timeout_s = ack_timeout_s
         self._changed = threading.Condition()
         self._listening: set[int] = set()  # meters whose acks topic is subscribed
@@ -54,7 +56,7 @@ class MqttTransport(Transport):
         self._listen(meter_id)
         payload = json.dumps(body).encode()
         ack = self.with_retries(
-            f"publish {readings_topic(meter_id)} sequence {body['sequence']}",
+            f"publish {self.topics.readings(meter_id)} sequence {body['sequence']}",
             lambda: self._publish_and_wait(meter_id, body["sequence"], payload),
             lambda ack: int(ack["status"]),
         )
@@ -63,7 +65,7 @@ class MqttTransport(Transport):
 
     def drop_batch(self, meter_id: int, body: bytes) -> None:
         """Publish and never look at the ack (a gateway that loses its link meanwhile)."""
-        self.mqtt.publish(readings_topic(meter_id), body, qos=1)
+        self.mqtt.publish(self.topics.readings(meter_id), body, qos=1)
 
     def _publish_and_wait(self, meter_id: int, sequence: int, payload: bytes) -> dict[str, Any]:
         key = (meter_id, sequence)
@@ -71,7 +73,7 @@ class MqttTransport(Transport):
             self._waiting.add(key)
         try:
             # Queued and sent (again) by paho once connected, if the link is down right now.
-            self.mqtt.publish(readings_topic(meter_id), payload, qos=1)
+            self.mqtt.publish(self.topics.readings(meter_id), payload, qos=1)
             with self._changed:
                 if not self._changed.wait_for(lambda: key in self._acks, self.ack_timeout_s):
                     raise NoAnswerError(f"no ack within {self.ack_timeout_s:g} s")
@@ -92,13 +94,13 @@ class MqttTransport(Transport):
             if not self._changed.wait_for(
                 lambda: meter_id not in self._unconfirmed, self.ack_timeout_s
             ):
-                raise NoAnswerError(f"the broker did not confirm {acks_topic(meter_id)}")
+                raise NoAnswerError(f"the broker did not confirm {self.topics.acks(meter_id)}")
 
     def _subscribe(self, meter_id: int) -> None:
         """Subscribe now, or (not connected) when ``_on_connect`` subscribes again."""
         with self._changed:
             self._unconfirmed.add(meter_id)
-            _, mid = self.mqtt.subscribe(acks_topic(meter_id), qos=1)
+            _, mid = self.mqtt.subscribe(self.topics.acks(meter_id), qos=1)
             if mid is not None:
                 self._subscribing[mid] = meter_id
 
@@ -126,7 +128,7 @@ class MqttTransport(Transport):
     def _on_ack(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             ack = json.loads(message.payload)
-            key = (int(message.topic.split("/")[3]), ack["sequence"])
+            key = (int(self.topics.meter_in(message.topic) or 0), ack["sequence"])
         except (ValueError, KeyError, IndexError, TypeError):
             return
         with self._changed:

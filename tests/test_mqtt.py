@@ -34,7 +34,7 @@ from app.core.db import create_db_engine, session_factory
 from app.core.settings import Settings
 from app.ingest import service
 from app.ingest.models import IngestBatch
-from app.ingest.mqtt import Broker, MqttIngest, acks_topic, readings_topic, subscriber_of
+from app.ingest.mqtt import Broker, MqttIngest, Topics, subscriber_of
 from app.ledger.models import LogEntry
 from app.ledger.sources import build_leaves
 from app.main import create_app
@@ -55,11 +55,14 @@ from tests.conftest import (
     sequence_log,
     stored_readings,
 )
-from tests.live_server import live_server
+from tests.live_server import free_port, live_server
 from tests.test_simulator_runner import small_fleet
 
 MQTT_URL = os.environ.get("GBT_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 BROKER = Broker.parse(MQTT_URL)
+# Every service subscribed to the broker answers for every meter under its prefix (404 for one it
+# does not know): this run's topics are its own.
+TOPICS = Topics(f"test-{uuid.uuid4().hex[:12]}/v1")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_BODY_BYTES = 4096  # small, to test the 413 without megabytes
 WAIT_S = 30.0
@@ -88,6 +91,7 @@ def unique(prefix: str) -> str:
 def mqtt_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values = {
         "mqtt_url": MQTT_URL,
+        "mqtt_topic_prefix": TOPICS.prefix,
         "mqtt_client_id": unique("test-ingest"),
         "mqtt_share_group": unique("g"),
         "mqtt_session_expiry_s": 300,
@@ -153,7 +157,9 @@ class Gateway:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._changed:
-            self.acks.append((message.topic.split("/")[3], json.loads(message.payload)))
+            meter = TOPICS.meter_in(message.topic)
+            assert meter is not None
+            self.acks.append((meter, json.loads(message.payload)))
             self._changed.notify_all()
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, *rest: Any) -> None:
@@ -163,12 +169,12 @@ class Gateway:
 
     def listen(self, *meters: int | str) -> None:
         for meter in meters:
-            _, mid = self.client.subscribe(acks_topic(meter), qos=1)
+            _, mid = self.client.subscribe(TOPICS.acks(meter), qos=1)
             self._until(lambda mid=mid: mid in self._subacks)
 
     def publish(self, meter: int | str, payload: bytes | dict[str, Any]) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.client.publish(readings_topic(meter), data, qos=1).wait_for_publish(WAIT_S)
+        self.client.publish(TOPICS.readings(meter), data, qos=1).wait_for_publish(WAIT_S)
 
     def ack(self, meter: int | str, count: int = 1) -> dict[str, Any]:
         """The ``count``-th ack of ``meter`` (waits for it)."""
@@ -383,6 +389,7 @@ def test_killed_between_receipt_and_commit_gets_the_batch_again(
         "GBT_DATABASE_URL": settings.database_url,
         "GBT_DATA_DIR": str(settings.data_dir),
         "GBT_MQTT_URL": MQTT_URL,
+        "GBT_MQTT_TOPIC_PREFIX": TOPICS.prefix,
         "GBT_MQTT_CLIENT_ID": client_id,
         "GBT_MQTT_SHARE_GROUP": unique("g"),
         "GBT_MQTT_SESSION_EXPIRY_S": "300",
@@ -525,7 +532,7 @@ def test_simulator_over_mqtt_gets_every_answer(database_url: str, tmp_path: Path
             assert app.state.mqtt.subscribed.wait(WAIT_S)
             start_meter_ids_at_random(Fleet(http), app.state.engine)  # type: ignore[arg-type]
             config = parse(small_fleet(0.25))
-            api = MqttTransport(url, MQTT_URL, ADMIN_TOKEN)
+            api = MqttTransport(url, MQTT_URL, ADMIN_TOKEN, TOPICS.prefix)
             try:
                 sim = Simulator(config, api, tmp_path / "state.json", config.fault_rates, 96)
                 sim.provision()
@@ -560,7 +567,9 @@ def test_simulator_retries_a_missing_ack_and_never_a_4xx(mqtt_client: TestClient
     start_meter_ids_at_random(fleet, app_state(mqtt_client).engine)
     meter = fleet.meter()
     policy = RetryPolicy(attempts=3, first_delay_s=0.0)
-    api = MqttTransport("http://127.0.0.1:1", MQTT_URL, policy=policy, ack_timeout_s=0.5)
+    api = MqttTransport(
+        "http://127.0.0.1:1", MQTT_URL, None, TOPICS.prefix, policy=policy, ack_timeout_s=0.5
+    )
     try:
         bad = fleet.batch(meter, 1, half_hours(T0, 2), Ed25519PrivateKey.generate())
         status, answer = api.post_batch(meter, bad)
@@ -572,3 +581,19 @@ def test_simulator_retries_a_missing_ack_and_never_a_4xx(mqtt_client: TestClient
         assert api.retries == 2
     finally:
         api.close()
+
+
+def test_service_runs_while_the_broker_is_away(database_url: str, tmp_path: Path) -> None:
+    """No broker at the URL: the API starts and answers regardless, the subscriber keeps trying
+    in the background, and stopping the service does not wait for it."""
+    settings = mqtt_settings(database_url, tmp_path, mqtt_url=f"mqtt://127.0.0.1:{free_port()}")
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(settings)
+    started = time.monotonic()
+    with TestClient(app) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert not app.state.mqtt.subscribed.wait(1.5)
+    assert time.monotonic() - started < 8
+    app.state.engine.dispose()

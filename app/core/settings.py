@@ -201,6 +201,12 @@ class Settings(BaseSettings):
         description="Shared subscription group: every replica in it takes a share of the "
         "batches, each batch goes to one.",
     )
+    mqtt_topic_prefix: str = Field(
+        default="gbt/v1",
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        description="Topic levels before `meters/{meter_id}/readings` and `.../acks`: "
+        "deployments sharing one broker each need their own.",
+    )
     mqtt_session_expiry_s: int = Field(
         default=3600,
         ge=60,

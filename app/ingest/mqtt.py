@@ -1,6 +1,6 @@
 """MQTT ingestion for gateways: the signed batch of ``POST /v1/meters/{id}/readings`` published
-to ``gbt/v1/meters/{id}/readings``, answered on ``gbt/v1/meters/{id}/acks``
-(docs/ingest-signing.md, "MQTT transport").
+to ``gbt/v1/meters/{id}/readings``, answered on ``gbt/v1/meters/{id}/acks`` (``gbt/v1`` is
+``GBT_MQTT_TOPIC_PREFIX``; docs/ingest-signing.md, "MQTT transport").
 
 One code path with HTTP: the payload is checked and parsed as the HTTP API checks and parses a
 request body, stored by ``service.ingest_batch`` and refused with the HTTP error body. The PUBACK
@@ -15,10 +15,10 @@ import fcntl
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -45,8 +45,6 @@ from app.ingest.service import IngestLimits
 
 log = logging.getLogger(__name__)
 
-READINGS_FILTER = "gbt/v1/meters/+/readings"
-_READINGS_TOPIC = re.compile(r"gbt/v1/meters/([^/]*)/readings")
 QOS = 1
 # Test-only fault hook (tests/test_mqtt.py): the process dies after the batch is checked and
 # written, before its transaction commits.
@@ -58,12 +56,25 @@ _BATCH: TypeAdapter[BatchIn] = TypeAdapter(BatchIn)
 NO_BODY = object()
 
 
-def readings_topic(meter_id: int | str) -> str:
-    return f"gbt/v1/meters/{meter_id}/readings"
+@dataclass(frozen=True)
+class Topics:
+    """A meter's topics under one prefix (``GBT_MQTT_TOPIC_PREFIX``)."""
 
+    prefix: str = "gbt/v1"
 
-def acks_topic(meter_id: int | str) -> str:
-    return f"gbt/v1/meters/{meter_id}/acks"
+    def readings(self, meter_id: int | str) -> str:
+        return f"{self.prefix}/meters/{meter_id}/readings"
+
+    def acks(self, meter_id: int | str) -> str:
+        return f"{self.prefix}/meters/{meter_id}/acks"
+
+    def meter_in(self, topic: str) -> str | None:
+        """The ``{meter_id}`` level of a readings or acks topic under the prefix."""
+        head = f"{self.prefix}/meters/"
+        if not topic.startswith(head):
+            return None
+        meter, _, kind = topic[len(head) :].partition("/")
+        return meter if kind in ("readings", "acks") else None
 
 
 @dataclass(frozen=True)
@@ -180,6 +191,7 @@ class MqttIngest:
     def __init__(
         self,
         broker: Broker,
+        topics: Topics,
         client_id: str,
         share_group: str,
         session_expiry_s: int,
@@ -189,7 +201,8 @@ class MqttIngest:
     ) -> None:
         self.broker = broker
         self.client_id = client_id
-        self.subscription = f"$share/{share_group}/{READINGS_FILTER}"
+        self.topics = topics
+        self.subscription = f"$share/{share_group}/{topics.readings('+')}"
         self.sessions = sessions
         self.limits = limits
         self.max_body_bytes = max_body_bytes
@@ -221,8 +234,11 @@ class MqttIngest:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Leave the broker; the session (and so the subscription) stays for the next start."""
         self._stopping.set()
-        self.client.disconnect()
-        self._thread.join(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        # Again until the loop ends: a reconnection attempt under way overrides a disconnect.
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self.client.disconnect()
+            self._thread.join(0.5)
         if self.held_lock is not None:
             self.held_lock.close()
         log.info("MQTT ingestion stopped after %d messages", self.handled)
@@ -291,16 +307,16 @@ class MqttIngest:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._failed:
             return  # disconnecting: the broker sends it again after the reconnection
-        matched = _READINGS_TOPIC.fullmatch(message.topic)
-        assert matched is not None, message.topic  # the subscription's filter
+        meter = self.topics.meter_in(message.topic)
+        assert meter is not None, message.topic  # the subscription's filter
         try:
-            ack = self.answer(matched[1], bytes(message.payload))
+            ack = self.answer(meter, bytes(message.payload))
         except Exception:
             log.exception("MQTT batch on %s failed; not acknowledged", message.topic)
             self._failed = True
             client.disconnect()
             return
-        client.publish(acks_topic(matched[1]), json.dumps(ack), qos=QOS)
+        client.publish(self.topics.acks(meter), json.dumps(ack), qos=QOS)
         client.ack(message.mid, message.qos)
         self.handled += 1
         if ack["status"] != 200:
@@ -341,6 +357,7 @@ def subscriber_of(settings: Settings, sessions: sessionmaker[Session]) -> MqttIn
         return None
     return MqttIngest(
         broker,
+        Topics(settings.mqtt_topic_prefix),
         settings.mqtt_client_id or f"gbt-{socket.gethostname()}",
         settings.mqtt_share_group,
         settings.mqtt_session_expiry_s,
