@@ -443,7 +443,7 @@ class MqttConnection:
             self.changed.notify_all()
 
     def _on_ack(self, client: Any, userdata: Any, message: Any) -> None:
-        meter = int(self.topics.meter_in(message.topic) or 0)  # only its acks topics come here
+        meter = int(self.topics.meter_in(message.topic, "acks") or 0)  # only its acks come
         key = (meter, json.loads(message.payload)["sequence"])
         with self.changed:
             self.acks[key] = message.payload

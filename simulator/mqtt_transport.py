@@ -128,7 +128,7 @@ class MqttTransport(Transport):
     def _on_ack(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             ack = json.loads(message.payload)
-            key = (int(self.topics.meter_in(message.topic) or 0), ack["sequence"])
+            key = (int(self.topics.meter_in(message.topic, "acks") or 0), ack["sequence"])
         except (ValueError, KeyError, IndexError, TypeError):
             return
         with self._changed:

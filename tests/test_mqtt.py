@@ -157,7 +157,7 @@ class Gateway:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._changed:
-            meter = TOPICS.meter_in(message.topic)
+            meter = TOPICS.meter_in(message.topic, "acks")
             assert meter is not None
             self.acks.append((meter, json.loads(message.payload)))
             self._changed.notify_all()
@@ -597,3 +597,52 @@ def test_service_runs_while_the_broker_is_away(database_url: str, tmp_path: Path
         assert not app.state.mqtt.subscribed.wait(1.5)
     assert time.monotonic() - started < 8
     app.state.engine.dispose()
+
+
+def test_a_subscription_left_by_an_earlier_prefix_is_dropped(
+    client: TestClient,
+    fleet: Fleet,
+    gateway: Gateway,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The session keeps the subscriptions of an earlier configuration (another topic prefix)
+    under the same client id: a batch arriving through one is dropped with a warning, and the
+    subscriber goes on answering under its own prefix."""
+    start_meter_ids_at_random(fleet, app_state(client).engine)
+    meter = fleet.meter()
+    gateway.listen(meter)
+    client_id, group = unique("test-ingest"), unique("g")
+    old_topics = Topics(f"{TOPICS.prefix}/old")
+    engine = create_db_engine(settings.database_url)
+    subscribers = []
+    try:
+        for topics in (old_topics, TOPICS):
+            subscriber = subscriber_of(
+                mqtt_settings(
+                    settings.database_url,
+                    settings.data_dir,
+                    mqtt_client_id=client_id,
+                    mqtt_share_group=group,
+                    mqtt_topic_prefix=topics.prefix,
+                ),
+                session_factory(engine),
+            )
+            assert subscriber is not None
+            subscribers.append(subscriber)
+            subscriber.start()
+            assert subscriber.subscribed.wait(WAIT_S)
+            if topics is old_topics:
+                subscriber.stop()
+        readings = half_hours(T0, 3)
+        stale = json.dumps(fleet.batch(meter, 1, readings)).encode()
+        gateway.client.publish(old_topics.readings(meter), stale, qos=1).wait_for_publish(WAIT_S)
+        gateway.publish(meter, fleet.batch(meter, 2, readings))
+        assert gateway.ack(meter)["sequence"] == 2
+        assert subscribers[-1].handled == 1
+        assert f"MQTT message on {old_topics.readings(meter)}" in caplog.text
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
+        forget_session(client_id)
+        engine.dispose()

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -68,13 +68,13 @@ class Topics:
     def acks(self, meter_id: int | str) -> str:
         return f"{self.prefix}/meters/{meter_id}/acks"
 
-    def meter_in(self, topic: str) -> str | None:
-        """The ``{meter_id}`` level of a readings or acks topic under the prefix."""
+    def meter_in(self, topic: str, kind: Literal["readings", "acks"]) -> str | None:
+        """The ``{meter_id}`` level of a ``kind`` topic under the prefix, else None."""
         head = f"{self.prefix}/meters/"
         if not topic.startswith(head):
             return None
-        meter, _, kind = topic[len(head) :].partition("/")
-        return meter if kind in ("readings", "acks") else None
+        meter, _, rest = topic[len(head) :].partition("/")
+        return meter if rest == kind else None
 
 
 @dataclass(frozen=True)
@@ -307,8 +307,11 @@ class MqttIngest:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._failed:
             return  # disconnecting: the broker sends it again after the reconnection
-        meter = self.topics.meter_in(message.topic)
-        assert meter is not None, message.topic  # the subscription's filter
+        meter = self.topics.meter_in(message.topic, "readings")
+        if meter is None:  # a subscription an earlier configuration left in the session
+            log.warning("MQTT message on %s, outside %s: dropped", message.topic, self.subscription)
+            client.ack(message.mid, message.qos)
+            return
         try:
             ack = self.answer(meter, bytes(message.payload))
         except Exception:
