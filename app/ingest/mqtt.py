@@ -127,7 +127,15 @@ class Broker:
         if self.username is not None:
             client.username_pw_set(self.username, self.password)
         client.reconnect_delay_set(1, _MAX_RECONNECT_DELAY_S)
+        client.on_socket_open = _no_delay
         return client
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Send small packets (acks, PUBACKs) at once: with Nagle's algorithm on both ends each
+    answer waited for a delayed TCP ACK, about 40 ms (the broker should not delay either:
+    Mosquitto's ``set_tcp_nodelay true``)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def broker_of(settings: Settings) -> Broker | None:
