@@ -53,7 +53,7 @@ _MAX_RECONNECT_DELAY_S = 60
 # Validated as FastAPI validates the route's path parameter and body (python mode, attributes).
 _METER_ID: TypeAdapter[int] = TypeAdapter(IdPath)
 _BATCH: TypeAdapter[BatchIn] = TypeAdapter(BatchIn)
-NO_BODY = object()
+_NO_BODY = object()
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def broker_of(settings: Settings) -> Broker | None:
 
 
 def decode_payload(payload: bytes, max_bytes: int) -> Any:
-    """The payload's JSON (``NO_BODY`` when empty), or the ApiError the HTTP API answers the
+    """The payload's JSON (``_NO_BODY`` when empty), or the ApiError the HTTP API answers the
     same request body with: the size and nesting checks of every request, then JSON."""
     if len(payload) > max_bytes:
         raise too_large(max_bytes)
@@ -158,7 +158,7 @@ def decode_payload(payload: bytes, max_bytes: int) -> Any:
     if refusal is not None:
         raise refusal
     if not payload:
-        return NO_BODY
+        return _NO_BODY
     try:
         return json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -178,7 +178,7 @@ def validate_message(segment: str, body: Any) -> tuple[int, BatchIn]:
         meter_id = _METER_ID.validate_python(segment)
     except ValidationError as exc:
         errors += [{**e, "loc": ("path", "meter_id", *e["loc"])} for e in exc.errors()]
-    if body is NO_BODY:
+    if body is _NO_BODY:
         errors.append({"type": "missing", "loc": ("body",), "msg": "Field required"})
     else:
         try:
