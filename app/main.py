@@ -20,6 +20,7 @@ from app.core.settings import Settings, get_settings
 from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
 from app.impact.router import router as impact_router
+from app.ingest.mqtt import start_in_server
 from app.ingest.router import router as ingest_router
 from app.ingest.service import IngestLimits
 from app.investor.router import account_router
@@ -106,9 +107,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 coalesce=True,
             )
         scheduler.start()
+    # Batches from gateways through the broker, beside POST /v1/meters/{id}/readings.
+    app.state.mqtt = start_in_server(settings, app.state.session_factory)
     try:
         yield
     finally:
+        if app.state.mqtt is not None:
+            app.state.mqtt.stop()
         if scheduler.running:
             scheduler.shutdown(wait=True)
 
@@ -136,11 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise ValueError("an investor or auditor key must not be the admin token")
     if app.state.investor_keys & app.state.auditor_keys:
         raise ValueError("investor and auditor keys must differ")
-    app.state.ingest_limits = IngestLimits(
-        max_batch_readings=settings.ingest_max_batch_readings,
-        max_clock_skew_s=settings.ingest_max_clock_skew_s,
-        earliest_reading=settings.ingest_earliest_reading,
-    )
+    app.state.ingest_limits = IngestLimits.of(settings)
     app.state.impact_grace = timedelta(seconds=settings.impact_grace_period_s)
     chain = chain_config(settings)
     app.state.anchored = AnchoredCheckpoints(None if chain is None else client_factory(chain))

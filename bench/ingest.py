@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Ingestion benchmark: drives an already-running ``gbt-server`` with signed meter batches.
+"""Ingestion benchmark: drives an already-running ``gbt-server`` with signed meter batches, by
+HTTP, through its MQTT broker, or both in turn in one run.
 
 Usage (from the repository root, with the project's virtualenv)::
 
     .venv/bin/python bench/ingest.py --url http://127.0.0.1:8000 --batch-size 1000 --clients 8
+    .venv/bin/python bench/ingest.py ... --transports http,mqtt --mqtt-url mqtt://127.0.0.1:1883
+
+With ``mqtt`` the server must subscribe to that broker (``GBT_MQTT_URL``). Each transport gets its
+own meters and its own measured window, one after the other, each as described below; an MQTT
+client publishes a batch (QoS 1) to its meter's readings topic and waits for the ack on the
+meter's acks topic, one batch at a time, as an HTTP client waits for its response.
 
 What it does:
 
@@ -24,7 +31,7 @@ What it does:
 5. prints the figures of the measured window (after ``--warmup``): batches, readings/s,
    requests/s, latency percentiles, the client's own CPU time, the machine's CPU use, and the
    CPU of ``--watch-pid`` process trees (e.g. the server's master and PostgreSQL's postmaster),
-   then a one-line JSON summary.
+   then a one-line JSON summary (per transport).
 
 Runs with the project's virtualenv: batches are signed with ``app.pure.signing`` itself.
 """
@@ -44,7 +51,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,10 +60,12 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from app.ingest.mqtt import Broker, Topics
 from app.pure.signing import SignedReading, ValueKind, encode_batch
 
 INTERVAL_S = 1800
 MAX_ERROR_BODIES = 5
+TRANSPORTS = ("http", "mqtt")
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -82,6 +91,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--admin-token",
         default=None,
         help="admin bearer token (default: $GBT_ADMIN_TOKEN, else ./var/admin-token)",
+    )
+    p.add_argument(
+        "--transports",
+        "--transport",
+        default="http",
+        help="comma-separated, measured in this order: http, mqtt",
+    )
+    p.add_argument(
+        "--mqtt-url", default="mqtt://127.0.0.1:1883", help="the broker the server subscribes to"
+    )
+    p.add_argument(
+        "--mqtt-topic-prefix", default="gbt/v1", help="the server's GBT_MQTT_TOPIC_PREFIX"
     )
     p.add_argument("--batch-size", type=int, default=1000, help="readings per batch")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (connections)")
@@ -135,6 +156,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--meters must be >= --clients: every client owns its own meters")
     if args.run_id is None:
         args.run_id = secrets.token_hex(4)
+    args.transports = args.transports.split(",")
+    if not args.transports or set(args.transports) - set(TRANSPORTS):
+        p.error(f"--transports: a comma-separated list of {', '.join(TRANSPORTS)}")
     return args
 
 
@@ -173,14 +197,14 @@ class Meter:
     next_interval: int = 0  # index of the next half-hour after the series start
 
 
-def provision(args: argparse.Namespace, base: str) -> list[Meter]:
+def provision(args: argparse.Namespace, base: str, tag: str) -> list[Meter]:
     asset = admin_post(
         base,
         args.admin_token,
         "/v1/admin/assets",
         {
-            "code": f"BENCH-{args.run_id}",
-            "name": f"Benchmark building {args.run_id}",
+            "code": f"BENCH-{tag}",
+            "name": f"Benchmark building {tag}",
             "kind": "building",
             "floor_area_m2": "12000",
             "grid_region": "JP-national",
@@ -195,7 +219,7 @@ def provision(args: argparse.Namespace, base: str) -> list[Meter]:
             "/v1/admin/meters",
             {
                 "asset_id": asset["id"],
-                "device_id": f"bench-{args.run_id}-{i}",
+                "device_id": f"bench-{tag}-{i}",
                 "quantity": "consumption",
                 "interval_s": INTERVAL_S,
                 "public_key_hex": key.public_key().public_bytes_raw().hex(),
@@ -208,13 +232,31 @@ def provision(args: argparse.Namespace, base: str) -> list[Meter]:
 # --- batch construction ----------------------------------------------------------------------
 
 
-class Series:
-    """Builds signed, fully serialised requests for consecutive half-hours of one meter."""
+@dataclass(frozen=True)
+class Batch:
+    meter_id: int
+    sequence: int
+    body: bytes  # the signed JSON body
 
-    def __init__(self, base_s: int, batch_size: int, host: str) -> None:
+
+def http_request(batch: Batch, host: str) -> bytes:
+    """The complete HTTP/1.1 request that posts ``batch``."""
+    head = (
+        f"POST /v1/meters/{batch.meter_id}/readings HTTP/1.1\r\n"
+        f"Host: {host}\r\n"
+        "Content-Type: application/json\r\n"
+        "Accept: application/json\r\n"
+        f"Content-Length: {len(batch.body)}\r\n\r\n"
+    ).encode()
+    return head + batch.body
+
+
+class Series:
+    """Builds signed, serialised batches for consecutive half-hours of one meter."""
+
+    def __init__(self, base_s: int, batch_size: int) -> None:
         self.base_s = base_s
         self.batch_size = batch_size
-        self.host = host
         self._iso: list[str] = []
         self._lock = threading.Lock()
         self.now_s = int(time.time())
@@ -244,8 +286,8 @@ class Series:
         jitter = ((k * 2654435761 + meter_id * 40503) % 1001 - 500) / 10_000  # +-5 %
         return int(load_kw * (1 + jitter) * 500)  # kW over half an hour -> Wh
 
-    def build(self, meter: Meter) -> tuple[bytes, bytes]:
-        """The next batch of ``meter``: (complete HTTP request, canonical signed bytes)."""
+    def build(self, meter: Meter) -> Batch:
+        """The next batch of ``meter``."""
         first = meter.next_interval
         n = self.batch_size
         last_end_s = self.base_s + (first + n) * INTERVAL_S
@@ -279,16 +321,10 @@ class Series:
             f'{{"sequence":{meter.next_sequence},"readings":[{readings}],'
             f'"signature_hex":"{signature}"}}'
         ).encode()
-        head = (
-            f"POST /v1/meters/{meter.id}/readings HTTP/1.1\r\n"
-            f"Host: {self.host}\r\n"
-            "Content-Type: application/json\r\n"
-            "Accept: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
+        batch = Batch(meter.id, meter.next_sequence, body)
         meter.next_sequence += 1
         meter.next_interval += n
-        return head + body, canonical
+        return batch
 
 
 class SeriesExhaustedError(Exception):
@@ -381,13 +417,59 @@ class Connection:
         return status, body
 
 
+class MqttConnection:
+    """One gateway's MQTT connection: publishes a batch and waits for its ack, one at a time
+    like the HTTP connection; ``request`` answers the ack's status and body."""
+
+    def __init__(self, broker: Broker, topics: Topics, meters: list[Meter], timeout: float) -> None:
+        self.topics = topics
+        self.timeout = timeout
+        self.acks: dict[tuple[int, int], bytes] = {}
+        self.changed = threading.Condition()
+        self.subscribed: set[int] = set()
+        self.client = broker.client(f"bench-{secrets.token_hex(6)}")
+        self.client.on_message = self._on_ack
+        self.client.on_subscribe = self._on_subscribe
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        with self.changed:
+            mids = {self.client.subscribe(topics.acks(m.id), qos=1)[1] for m in meters}
+            if not self.changed.wait_for(lambda: mids <= self.subscribed, timeout):
+                raise ConnectionError("the broker did not confirm the acks subscriptions")
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, *rest: Any) -> None:
+        with self.changed:
+            self.subscribed.add(mid)
+            self.changed.notify_all()
+
+    def _on_ack(self, client: Any, userdata: Any, message: Any) -> None:
+        meter = int(self.topics.meter_in(message.topic, "acks") or 0)  # only its acks come
+        key = (meter, json.loads(message.payload)["sequence"])
+        with self.changed:
+            self.acks[key] = message.payload
+            self.changed.notify_all()
+
+    def request(self, batch: Batch) -> tuple[int, bytes]:
+        key = (batch.meter_id, batch.sequence)
+        self.client.publish(self.topics.readings(batch.meter_id), batch.body, qos=1)
+        with self.changed:
+            if not self.changed.wait_for(lambda: key in self.acks, self.timeout):
+                raise TimeoutError(f"no ack for meter {key[0]} sequence {key[1]}")
+            ack = self.acks.pop(key)
+        return json.loads(ack)["status"], ack
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 # --- load ------------------------------------------------------------------------------------
 
 
 @dataclass
 class Client:
     meters: list[Meter]
-    queues: list[Iterator[bytes]]
+    queues: list[Iterator[Any]]  # what the connection sends, pre-built
     completed: list[tuple[float, float, bool]] = field(default_factory=list)  # (done, latency, ok)
     errors: list[str] = field(default_factory=list)
     failures: int = 0
@@ -398,7 +480,8 @@ class Client:
 def run_client(
     client: Client,
     series: Series,
-    conn: Connection,
+    frame: Callable[[Batch], Any],
+    conn: Connection | MqttConnection,
     batch_size: int,
     start: threading.Event,
     times: dict[str, float],
@@ -416,7 +499,7 @@ def run_client(
         raw = next(client.queues[m], None)
         if raw is None:
             try:
-                raw = series.build(client.meters[m])[0]
+                raw = frame(series.build(client.meters[m]))
             except SeriesExhaustedError as exc:
                 client.exhausted = str(exc)
                 return
@@ -430,7 +513,8 @@ def run_client(
         ok = False
         if status == 200:
             try:
-                ok = loads(body)["accepted"] == batch_size
+                answer = loads(body)
+                ok = answer.get("result", answer)["accepted"] == batch_size  # MQTT: an ack
             except (ValueError, KeyError, TypeError):
                 ok = False
         record((t1, t1 - t0, ok))
@@ -494,23 +578,42 @@ def percentile(sorted_values: list[float], q: float) -> float:
 # --- main ------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    url = urlsplit(args.url)
-    if url.scheme != "http" or not url.hostname:
-        sys.exit("--url must be http://host[:port]")
-    base = f"http://{url.netloc}"
-    port = url.port or 80
-    host_header = url.netloc
+Connect = Callable[[list[Meter]], "Connection | MqttConnection"]
 
-    check_health(base)
-    print(
-        f"run {args.run_id}: {args.clients} clients, {args.meters} meters, batch "
-        f"{args.batch_size}, warm-up {args.warmup:g} s + {args.duration:g} s against {base}"
+
+def wiring(
+    args: argparse.Namespace, transport: str, host: str, port: int, host_header: str
+) -> tuple[Connect, Callable[[Batch], Any]]:
+    """How a client of ``transport`` connects, and what it sends for a batch."""
+    if transport == "mqtt":
+        broker, topics = Broker.parse(args.mqtt_url), Topics(args.mqtt_topic_prefix)
+        return (
+            lambda meters: MqttConnection(broker, topics, meters, args.timeout),
+            lambda batch: batch,
+        )
+    return (
+        lambda meters: Connection(host, port, args.timeout),
+        lambda batch: http_request(batch, host_header),
     )
-    meters = provision(args, base)
+
+
+def measure(
+    args: argparse.Namespace,
+    base: str,
+    transport: str,
+    connect: Connect,
+    frame: Callable[[Batch], Any],
+) -> int:
+    """One transport's run: its own meters, pre-built batches, the measured window, the report;
+    the exit status (1 on any failure)."""
+    target = args.mqtt_url if transport == "mqtt" else base
+    print(
+        f"run {args.run_id} {transport}: {args.clients} clients, {args.meters} meters, batch "
+        f"{args.batch_size}, warm-up {args.warmup:g} s + {args.duration:g} s against {target}"
+    )
+    meters = provision(args, base, f"{args.run_id}-{transport}")
     series_start = datetime.fromisoformat(args.series_start).replace(tzinfo=UTC)
-    series = Series(int(series_start.timestamp()), args.batch_size, host_header)
+    series = Series(int(series_start.timestamp()), args.batch_size)
 
     # Pre-build: generous request budget, split over the meters; stops at the present.
     seconds = args.warmup + args.duration
@@ -524,8 +627,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         per_meter = max_per_meter
     cpu0, t0 = own_cpu(), time.perf_counter()
-    prebuilt = [[series.build(m)[0] for _ in range(per_meter)] for m in meters]
-    prebuilt_bytes = sum(len(r) for q in prebuilt for r in q)
+    batches = [[series.build(m) for _ in range(per_meter)] for m in meters]
+    prebuilt = [[frame(b) for b in q] for q in batches]
+    prebuilt_bytes = sum(len(b.body) for q in batches for b in q)
     print(
         f"pre-built {per_meter * args.meters} requests ({prebuilt_bytes / 1e6:.0f} MB) in "
         f"{time.perf_counter() - t0:.1f} s, {own_cpu() - cpu0:.1f} CPU s"
@@ -549,7 +653,8 @@ def main(argv: list[str] | None = None) -> int:
             args=(
                 client,
                 series,
-                Connection(url.hostname, port, args.timeout),
+                frame,
+                connect(client.meters),
                 args.batch_size,
                 start,
                 times,
@@ -632,7 +737,8 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {
         "run_id": args.run_id,
-        "url": base,
+        "transport": transport,
+        "url": target,
         "batch_size": args.batch_size,
         "clients": args.clients,
         "meters": args.meters,
@@ -657,6 +763,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(summary, separators=(",", ":")))
     return 1 if failures or not in_window else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    url = urlsplit(args.url)
+    if url.scheme != "http" or not url.hostname:
+        sys.exit("--url must be http://host[:port]")
+    base = f"http://{url.netloc}"
+    port = url.port or 80
+    host_header = url.netloc
+
+    check_health(base)
+    status = 0
+    for transport in args.transports:
+        connect, frame = wiring(args, transport, url.hostname, port, host_header)
+        status |= measure(args, base, transport, connect, frame)
+        print()
+    return status
 
 
 if __name__ == "__main__":

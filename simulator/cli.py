@@ -2,6 +2,8 @@
 
     gbt-simulate backfill [--config FLEET.toml] [--url URL] [--faults all|none|file|KIND,...]
     gbt-simulate live --speed 60 ...
+    gbt-simulate backfill --transport mqtt --mqtt-url mqtt://127.0.0.1:1883
+
 
 Backfill sends the fleet's history (a baseline year and the reporting days, up to now) as fast
 as the service takes it, then configures the benchmarks and stops. Live does the same first,
@@ -19,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from simulator.config import ConfigError, fault_rates, load
+from simulator.mqtt_transport import MqttTransport
 from simulator.runner import Simulator
 from simulator.state import SimulatorError
 from simulator.transport import GaveUpError, Transport
@@ -32,6 +35,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("mode", choices=("backfill", "live"))
     p.add_argument("--config", type=Path, default=DEMO_FLEET, help="fleet file (TOML)")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+    p.add_argument(
+        "--transport",
+        choices=("http", "mqtt"),
+        default="http",
+        help="how batches travel: POST to the service, or published to the MQTT broker the "
+        "service subscribes to (provisioning is always HTTP)",
+    )
+    p.add_argument(
+        "--mqtt-url", default="mqtt://127.0.0.1:1883", help="the broker, with --transport mqtt"
+    )
+    p.add_argument(
+        "--mqtt-topic-prefix", default="gbt/v1", help="the service's GBT_MQTT_TOPIC_PREFIX"
+    )
     p.add_argument(
         "--admin-token-file",
         type=Path,
@@ -87,7 +103,12 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
     except (ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    transport = Transport(args.url, admin_token(args.admin_token_file))
+    token = admin_token(args.admin_token_file)
+    transport = (
+        MqttTransport(args.url, args.mqtt_url, token, args.mqtt_topic_prefix)
+        if args.transport == "mqtt"
+        else Transport(args.url, token)
+    )
     sim = Simulator(
         config,
         transport,

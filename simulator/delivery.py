@@ -1,6 +1,7 @@
-"""Delivering a batch: its body, signed with the meter's key over exactly what is sent; the POST
-to the service; a fresh sequence number when the service holds the first one for another batch;
-the count of batches and readings delivered."""
+"""Delivering a batch: its body, signed with the meter's key over exactly what is sent; sending
+it to the service (a POST, or a publication through the broker); a fresh sequence number when
+the service holds the first one for another batch; the count of batches and readings
+delivered."""
 
 import logging
 from dataclasses import dataclass
@@ -23,10 +24,6 @@ class Delivered:
     sequence: int  # the one the service stored the batch under
     body: dict[str, Any]  # as sent under that sequence number
     answer: dict[str, Any]
-
-
-def readings_path(meter: MeterState) -> str:
-    return f"/v1/meters/{meter.meter_id}/readings"
 
 
 def batch_body(
@@ -79,13 +76,9 @@ class Delivery:
         self.state = state
 
     def post(self, meter: MeterState, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """One POST (the transport retries network errors and 5xx): status and answer."""
-        response = self.api.request("POST", readings_path(meter), json=body)
-        try:
-            payload: dict[str, Any] = response.json()
-        except ValueError:
-            payload = {"text": response.text}
-        return response.status_code, payload
+        """One batch sent (the transport retries network errors and 5xx): status and answer."""
+        assert meter.meter_id is not None
+        return self.api.post_batch(meter.meter_id, body)
 
     def deliver(
         self,

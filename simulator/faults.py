@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from simulator.delivery import Delivered, Delivery, batch_body, readings_path, resign
+from simulator.delivery import Delivered, Delivery, batch_body, resign
 from simulator.physics import stable_hash
 from simulator.state import FaultItem, MeterState, PendingBatch, State
 from simulator.world import MeterSpec, Reading, iso
@@ -181,9 +181,10 @@ class FaultInjector:
         return sent, wrong_at
 
     def drop_connection(self, meter: MeterState, body: dict[str, Any]) -> None:
-        """Send the whole request, then reset the connection without reading the answer."""
+        """Send the whole batch, then lose the answer (HTTP: reset the connection)."""
+        assert meter.meter_id is not None
         try:
-            self.delivery.api.drop_after_sending(readings_path(meter), json.dumps(body).encode())
+            self.delivery.api.drop_batch(meter.meter_id, json.dumps(body).encode())
         except OSError as exc:  # the drop itself may fail to connect: still a lost request
             log.info("dropped connection: %s", exc)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import FieldError, error_body, unprocessable
+from app.core.errors import ApiError, FieldError, api_error_body, unprocessable
 from app.core.json_nesting import nesting_depth
 
 # Signed batches and admin bodies nest about 4 levels; the JSON parser recurses once per level.
@@ -48,11 +48,9 @@ class RequestBodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        depth = nesting_depth(body)
-        if depth > MAX_JSON_NESTING:
-            reason = f"nests arrays and objects {depth} deep; at most {MAX_JSON_NESTING} levels"
-            error = unprocessable([FieldError("body", reason)])
-            await _respond(send, 422, error_body(error.code, error.message, error.details))
+        refusal = too_deep(body)
+        if refusal is not None:
+            await _respond(send, refusal.status_code, api_error_body(refusal))
             return
         body_given = False
 
@@ -66,8 +64,20 @@ class RequestBodyGuard:
         await self.app(scope, replay_body, send)
 
     async def _refuse_too_large(self, send: Send) -> None:
-        message = f"request body above {self.max_bytes} bytes"
-        await _respond(send, 413, error_body("body_too_large", message))
+        await _respond(send, 413, api_error_body(too_large(self.max_bytes)))
+
+
+def too_large(max_bytes: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"request body above {max_bytes} bytes")
+
+
+def too_deep(body: bytes) -> ApiError | None:
+    """The 422 for a body nested deeper than the JSON parser may safely recurse, else None."""
+    depth = nesting_depth(body)
+    if depth <= MAX_JSON_NESTING:
+        return None
+    reason = f"nests arrays and objects {depth} deep; at most {MAX_JSON_NESTING} levels"
+    return unprocessable([FieldError("body", reason)])
 
 
 async def _respond(send: Send, status: int, content: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 Shape: ``{"error": {"code": str, "message": str, "details": [{"field", "reason", "index"?}]}}``
 """
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -77,32 +78,36 @@ _REASONS = {
 }
 
 
-def _reason(err: dict[str, Any]) -> str:
+def _reason(err: Mapping[str, Any]) -> str:
     error_type = str(err.get("type", ""))
     message = str(err.get("msg", "is invalid"))
     return _REASONS.get(error_type, message)
 
 
+def api_error_body(exc: ApiError) -> dict[str, Any]:
+    return error_body(exc.code, exc.message, exc.details)
+
+
+def validation_error(errors: Iterable[Mapping[str, Any]]) -> ApiError:
+    """Validation errors (pydantic's, or FastAPI's for a request) as the API's 422."""
+    details = []
+    for err in errors:
+        if err.get("type") == "json_invalid":  # loc holds a character offset, not a field
+            details.append(FieldError("body", f"is not valid JSON ({err.get('msg')})"))
+            continue
+        field, index = _loc_to_field(tuple(err.get("loc", ())))
+        details.append(FieldError(field, _reason(err), index))
+    return unprocessable(details)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.details),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        return JSONResponse(api_error_body(exc), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = []
-        for err in exc.errors():
-            if err.get("type") == "json_invalid":  # loc holds a character offset, not a field
-                details.append(FieldError("body", f"is not valid JSON ({err.get('msg')})"))
-                continue
-            field, index = _loc_to_field(tuple(err.get("loc", ())))
-            details.append(FieldError(field, _reason(err), index))
-        api_error = unprocessable(details)
-        return JSONResponse(error_body(api_error.code, api_error.message, details), status_code=422)
+        return JSONResponse(api_error_body(validation_error(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

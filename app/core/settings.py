@@ -173,6 +173,46 @@ class Settings(BaseSettings):
         description="Lifetime of an investor's sign-in token (never past the signed message's "
         "Expiration Time).",
     )
+    mqtt_url: SecretStr | None = Field(
+        default=None,
+        description="MQTT broker the service takes gateways' signed batches from "
+        "(`mqtt://host:1883`, or `mqtts://host:8883` for TLS; user and password may be given "
+        "as `mqtt://user:password@host`). Unset: no MQTT ingestion.",
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate (`mqtts`); "
+        "unset: the system's trusted CAs.",
+    )
+    mqtt_username: str | None = Field(
+        default=None, description="Broker user name (instead of the URL's)."
+    )
+    mqtt_password: SecretStr | None = Field(
+        default=None, description="Broker password (instead of the URL's)."
+    )
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="The subscriber's MQTT client id: its persistent session with the broker. "
+        "Each replica needs its own, the same across its restarts. Unset: `gbt-<host name>`.",
+    )
+    mqtt_share_group: str = Field(
+        default="gbt",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Shared subscription group: every replica in it takes a share of the "
+        "batches, each batch goes to one.",
+    )
+    mqtt_topic_prefix: str = Field(
+        default="gbt/v1",
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        description="Topic levels before `meters/{meter_id}/readings` and `.../acks`: "
+        "deployments sharing one broker each need their own.",
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=3600,
+        ge=60,
+        description="How long the broker keeps the subscriber's session (its subscription "
+        "and unacknowledged batches) while it is disconnected.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server binds to.")
     workers: int = Field(

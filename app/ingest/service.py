@@ -14,6 +14,7 @@ from app.core.db import bulk_insert, upsert, utcnow
 from app.core.errors import ApiError, FieldError, conflict, not_found, unprocessable
 from app.core.pagination import Rows, cut
 from app.core.schemas import DB_INT_MAX
+from app.core.settings import Settings
 from app.ingest.models import IngestBatch, Reading, ReadingChange, ReadingImport
 from app.ingest.schemas import BatchIn, BatchResult, ReadingIn
 from app.ingest.validation import ReadingsFloor, validate_readings
@@ -40,6 +41,14 @@ class IngestLimits:
     max_clock_skew_s: int
     # Readings of a meter without ``installed_at`` may not start earlier (docs/ingest-signing.md).
     earliest_reading: datetime
+
+    @classmethod
+    def of(cls, settings: Settings) -> "IngestLimits":
+        return cls(
+            max_batch_readings=settings.ingest_max_batch_readings,
+            max_clock_skew_s=settings.ingest_max_clock_skew_s,
+            earliest_reading=settings.ingest_earliest_reading,
+        )
 
 
 def _signed_readings(readings: list[ReadingIn]) -> list[SignedReading]:
