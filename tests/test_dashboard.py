@@ -359,7 +359,10 @@ def test_the_day_in_progress_is_not_a_drop_in_the_line(page: Page, site: Site) -
     chart = energy_chart(p)
     assert chart["type"] == "line"
     assert chart["labels"] == [i["period_start"] for i in series]
-    metered, benchmark, so_far = chart["datasets"]
+    metered, benchmark, so_far, upper, lower = chart["datasets"]
+    # no uncertainty band where no day states one (the fixture's buildings: intensity method)
+    assert all(i["savings_uncertainty_90_kwh"] is None for i in series)
+    assert upper["data"] == lower["data"] == [None] * len(series)
     assert so_far["label"] == "Today so far" and so_far["showLine"] is False
     assert metered["data"][-1] is None and benchmark["data"][-1] is None
     assert not metered["drawn"][-1] and not benchmark["drawn"][-1]

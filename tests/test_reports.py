@@ -100,6 +100,12 @@ def test_report_figures_match_results_and_anchored_totals(
         assert (p["co2_avoided_g"], p["attributed_co2_avoided_g"]) == (co2, attributed_co2)
         assert p["metered_wh"] == sum(d["metered_wh"] for d in days)
         assert p["days_reported"] == DAYS
+        # Intensity and generation days state no savings uncertainty: neither does the project
+        # (a baseline building's: tests/test_verify_report.py).
+        states = any(d["savings_uncertainty_68_wh"] is not None for d in days)
+        uncertainty_keys = [k for k in p if "uncertainty" in k]
+        assert len(uncertainty_keys) == 4 and not states
+        assert [p[k] for k in uncertainty_keys] == [None] * 4
         # The period starts at the issue date: the days before DAY0 have no result.
         assert p["days_expected"] == (date(2026, 1, 10) - ISSUE).days + 1
     assert projects[ids["plant"]]["generation_wh"] > 0

@@ -7,9 +7,11 @@ input."""
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.audit.verify.cli import run
+from app.impact.resolution import fit_of_record
 from app.pure import report as rules
+from app.pure.calc.uncertainty import (
+    CONFIDENCE_68,
+    CONFIDENCE_90,
+    basis_of_daily_fit,
+    savings_uncertainty_wh,
+)
 from app.reports.render import csv_format, pdf_format, render
 from app.reports.render.labels import LANGS, labels
 from tests.chain_helpers import Chain
-from tests.conftest import AUDITOR, Fleet
-from tests.impact_helpers import run_pipeline
+from tests.conftest import AUDITOR, Fleet, allocate, app_state, create_bond
+from tests.impact_helpers import BaselineSite, Site, real_now, run_pipeline
 from tests.test_reports import DAY0, DAYS, get_report, setup
 
 ALLOCATION = [c for c in rules.ALLOCATION_COLUMNS if c.recomputed]
@@ -123,6 +132,9 @@ def test_every_format_of_a_published_report_verifies(
     projects = len(content["impact"]["projects"])
     figures = projects * len(ALLOCATION) + (projects + 1) * len(IMPACT)
     checkpoint = content["checkpoint"]
+    # the PDF prints the figures that are not null ("-" is no figure to find)
+    rows = [*content["impact"]["projects"], content["impact"]["portfolio"]]
+    printed = sum(row[c.key] is not None for row in rows for c in IMPACT)
     for name, data in formats(body):
         code, out = verify(published, capsys, write(published, f"report.{name}", data))
         assert code == 0, (name, out)
@@ -132,7 +144,7 @@ def test_every_format_of_a_published_report_verifies(
         assert f"ok   root of {published['export_size']} leaves matches checkpoint 1" in out
         if kind == "PDF":
             assert out.pop() == (
-                f"ok   PDF text: each of the {(projects + 1) * len(IMPACT)} recomputed impact "
+                f"ok   PDF text: each of the {printed} recomputed impact "
                 "figures is printed on its project's pages"
             )
         assert out[-3] == (
@@ -328,3 +340,105 @@ def test_unusable_input_exits_2(
         code, out = verify(published, capsys, path)
         assert code == 2, (case, out)
         assert out and out[-1].startswith("error: ") and message in out[-1], (case, out)
+
+
+def test_a_baseline_building_report_states_its_uncertainty_and_verifies(
+    client: TestClient,
+    fleet: Fleet,
+    chain: Chain,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A baseline building's report states the period's Guideline 14 uncertainty: its stating
+    days evaluated together with the stored fit of the latest, x the financing share, equal to
+    a recomputation here from the admin day results; every format verifies, and a changed
+    uncertainty cell fails naming it."""
+    site = Site(client, fleet)
+    site.factor("TEST-baseline", "0.5")
+    building = BaselineSite(site, "TEST-baseline", skip_baseline_days=set())
+    site.run_job(real_now())
+    bond = create_bond(client, "GB-UNC", amount_issued="1000", issue_date="2020-01-01")
+    share = "0.35"
+    allocate(client, bond, building.asset, share)
+    run_pipeline(client, chain)
+    days = [d for d in site.results(building.asset) if d["final"]]
+    stating = sorted(
+        (d for d in days if d["savings_uncertainty_68_wh"] is not None),
+        key=lambda d: d["period_start"],
+    )
+    assert len(stating) >= 2
+    period = {"start": building.reporting[0].isoformat(), "end": days[-1]["period_start"]}
+    assert max(d["period_start"] for d in days) == period["end"]
+    body = get_report(client, bond, **period)
+    assert (body["status"], body["logged"]["state"]) == ("final", "queued")
+
+    # Independently: the stating days of the period, the stored fit of the latest of them.
+    session = app_state(client).session_factory()
+    try:
+        fit = fit_of_record(session, stating[-1]["baseline_fit_id"])
+        assert fit is not None
+        basis = basis_of_daily_fit(fit)
+    finally:
+        session.close()
+    benchmark = sum(d["benchmark_wh"] for d in stating)
+    expected = [
+        savings_uncertainty_wh(basis, level, len(stating), benchmark)
+        for level in (CONFIDENCE_68, CONFIDENCE_90)
+    ]
+    attributed = [math.ceil(Fraction(u) * Fraction(share)) for u in expected]
+    [project] = body["content"]["impact"]["projects"]
+    portfolio = body["content"]["impact"]["portfolio"]
+    for row in (project, portfolio):  # one project: the quadrature of one is itself
+        assert [row["savings_uncertainty_68_wh"], row["savings_uncertainty_90_wh"]] == expected
+        assert [
+            row["attributed_savings_uncertainty_68_wh"],
+            row["attributed_savings_uncertainty_90_wh"],
+        ] == attributed
+    # evaluated together, not the days' own figures added up
+    assert expected[1] < sum(d["savings_uncertainty_90_wh"] for d in stating)
+
+    run_pipeline(client, chain)
+    logged = get_report(client, bond, checkpoint=0, **period)
+    assert logged["content_sha256"] == body["content_sha256"]
+    path = export(client, 1, tmp_path / "export.ndjson")
+    checkpoint = json.loads(path.read_text().splitlines()[-1])["checkpoint"]
+    assert chain.node is not None
+    published = {
+        "export": path,
+        "chain_args": ["--rpc", chain.node.url, "--contract", checkpoint["contract_address"]],
+        "tmp": tmp_path,
+    }
+    for name, data in formats(body):
+        code, out = verify(published, capsys, write(published, f"report.{name}", data))
+        assert code == 0, (name, out)
+        assert "with a refitted CalTRACK baseline" in "\n".join(out)
+
+    content, digest = body["content"], body["content_sha256"]
+    column = next(c for c in IMPACT if c.id == "attributed_savings_uncertainty_90_mwh")
+    name = f"{project['asset_code']} (asset {project['asset_id']})"
+    changed = _shown(column, attributed[1] - 1)
+    failure = (
+        f"FAIL impact {name} attributed_savings_uncertainty_90_mwh: the report says {changed}, "
+        f"the log gives {_shown(column, attributed[1])}"
+    )
+    for lang in LANGS:
+        csv_data = render(content, digest, "csv", lang).data
+        edited = _csv_edit(
+            csv_data,
+            "impact",
+            "attributed_savings_uncertainty_90_mwh [MWh]",
+            project["asset_id"],
+            changed,
+        )
+        code, out = verify(published, capsys, write(published, f"tampered.{lang}.csv", edited))
+        assert (code, out[-1]) == (1, failure)
+        xlsx = render(content, digest, "xlsx", lang).data
+        edited = _xlsx_edit(
+            xlsx,
+            "impact",
+            "attributed_savings_uncertainty_90_mwh [MWh]",
+            project["asset_id"],
+            None,
+        )
+        code, out = verify(published, capsys, write(published, f"emptied.{lang}.xlsx", edited))
+        assert (code, out[-1]) == (1, failure.replace(f"says {changed}", "says (empty)"))

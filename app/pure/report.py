@@ -14,6 +14,12 @@ Figures (docs/reporting.md maps each to its ICMA / MOE definition):
   zero, then summed (``attribute``, as checkpoint totals), so a report whose period covers the
   bond's life up to the checkpoint shows exactly the anchored totals.
 - A day without a claim (null reduction or CO2) adds nothing, and shows in the flag counts.
+- Savings uncertainty (ASHRAE Guideline 14, docs/methodology.md): per project, its counted days
+  that state one, evaluated together (m = their count, counterfactual = their benchmarks summed)
+  with the fit of the latest of them, as the investor API evaluates a bond's period; attributed
+  to the bond x the financing share (rounded up); the portfolio's in quadrature. It cannot be
+  derived from the days' own figures (each is rounded up to a whole Wh, and days may use
+  different fits), so the caller supplies the fit's basis for a day (``BasisOf``).
 
 Integers in the content are Wh and g; formats print MWh and t-CO2 (x 10^-6), exactly.
 """
@@ -25,7 +31,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
-from app.pure.calc.results import coverage, next_month, share_of
+from app.pure.calc.results import coverage, next_month, period_uncertainty_wh, share_of
+from app.pure.calc.uncertainty import (
+    UncertaintyBasis,
+    attributed_uncertainty_wh,
+    combined_uncertainty_wh,
+)
 from app.pure.encoding import canonical_json
 from app.pure.leaves import AllocationLeaf, ResultLeaf
 
@@ -119,6 +130,7 @@ class Day(NamedTuple):
     method_version: str
     factor_ids: tuple[int, ...]
     baseline_fit_id: int | None
+    states_uncertainty: bool = False  # the day states a savings uncertainty
 
     @classmethod
     def of(cls, leaf: ResultLeaf) -> "Day":
@@ -139,7 +151,13 @@ class Day(NamedTuple):
             r.method_version,
             r.factor_ids,
             leaf.baseline_fit_id,
+            r.savings_uncertainty_68_wh is not None,
         )
+
+
+# The uncertainty basis of the fit a day result used (None: none, or a fit without one).
+BasisOf = Callable[[Day], UncertaintyBasis | None]
+Uncertainty = tuple[int, int]  # +- Wh at 68 % and 90 %
 
 
 @dataclass
@@ -166,6 +184,12 @@ class AssetFigures:
     baseline_fit_ids: set[int] = field(default_factory=set)
     months: dict[date, MonthFigures] = field(default_factory=dict)
     last_day: date | None = None
+    # the days that state a savings uncertainty: how many, their benchmarks, the latest of them
+    uncertainty_days: int = 0
+    uncertainty_benchmark_wh: int = 0
+    latest_stating: Day | None = None
+    savings_uncertainty: Uncertainty | None = None
+    attributed_savings_uncertainty: Uncertainty | None = None
 
     @property
     def data_coverage(self) -> Decimal:
@@ -208,6 +232,26 @@ class AssetFigures:
         self.factor_ids.update(d.factor_ids)
         if d.baseline_fit_id is not None:
             self.baseline_fit_ids.add(d.baseline_fit_id)
+        if d.states_uncertainty:
+            self.uncertainty_days += 1
+            self.uncertainty_benchmark_wh += d.benchmark_wh or 0
+            if self.latest_stating is None or d.day > self.latest_stating.day:
+                self.latest_stating = d
+
+    def evaluate_uncertainty(self, basis_of: BasisOf, financing_share: Decimal) -> None:
+        """The period's savings uncertainty from the stating days (all added first), and the
+        bond's share of it."""
+        if self.latest_stating is None:
+            return
+        u = period_uncertainty_wh(
+            basis_of(self.latest_stating), self.uncertainty_days, self.uncertainty_benchmark_wh
+        )
+        self.savings_uncertainty = u
+        if u is not None:
+            self.attributed_savings_uncertainty = (
+                attributed_uncertainty_wh(u[0], financing_share),
+                attributed_uncertainty_wh(u[1], financing_share),
+            )
 
 
 def closed(period: ReportPeriod, figures: Iterable[AssetFigures]) -> bool:
@@ -222,9 +266,11 @@ def impact_figures(
     period: ReportPeriod,
     allocations: Sequence[AllocationLeaf],
     days: Iterable[Day],
+    basis_of: BasisOf,
 ) -> dict[int, AssetFigures]:
     """Per allocated asset (by asset id): its figures over the period's counted days, from the
-    day results of a log prefix (any revisions: the latest of each asset-day wins)."""
+    day results of a log prefix (any revisions: the latest of each asset-day wins).
+    ``basis_of`` is asked only for the latest stating day of each asset."""
     figures: dict[int, AssetFigures] = {}
     counted: dict[int, tuple[Callable[[int | None], int | None], date]] = {}
     for allocation in allocations:
@@ -244,6 +290,8 @@ def impact_figures(
         attributed, first = counted[asset_id]
         if first <= day <= period.end:
             figures[asset_id].add(d, attributed)
+    for allocation in allocations:
+        figures[allocation.asset_id].evaluate_uncertainty(basis_of, allocation.financing_share)
     return figures
 
 
@@ -306,6 +354,22 @@ IMPACT_COLUMNS = (
     Column("attributed_energy_savings_mwh", "attributed_energy_savings_wh", "MWh", MEGA, 3),
     Column("attributed_generation_mwh", "attributed_generation_wh", "MWh", MEGA, 3),
     Column("attributed_co2_avoided_t", "attributed_co2_avoided_g", "t-CO2", MEGA, 3),
+    Column("savings_uncertainty_68_mwh", "savings_uncertainty_68_wh", "MWh", MEGA, 3),
+    Column("savings_uncertainty_90_mwh", "savings_uncertainty_90_wh", "MWh", MEGA, 3),
+    Column(
+        "attributed_savings_uncertainty_68_mwh",
+        "attributed_savings_uncertainty_68_wh",
+        "MWh",
+        MEGA,
+        3,
+    ),
+    Column(
+        "attributed_savings_uncertainty_90_mwh",
+        "attributed_savings_uncertainty_90_wh",
+        "MWh",
+        MEGA,
+        3,
+    ),
     Column("days_reported", "days_reported", "days"),
     Column("days_expected", "days_expected", "days"),
     Column("data_coverage", "data_coverage", "ratio", places=4),
@@ -331,9 +395,13 @@ IMPACT_COLUMNS = (
 PORTFOLIO_KEY = "portfolio"
 
 
+def _level(uncertainty: Uncertainty | None, index: int) -> int | None:
+    return None if uncertainty is None else uncertainty[index]
+
+
 def impact_row(f: AssetFigures) -> dict[str, Any]:
     """The recomputed fields of an impact table row (content units: Wh, g, days; coverage as a
-    decimal string)."""
+    decimal string; an uncertainty the project does not state is null)."""
     return {
         "metered_wh": f.metered_wh,
         "benchmark_wh": f.benchmark_wh,
@@ -343,16 +411,37 @@ def impact_row(f: AssetFigures) -> dict[str, Any]:
         "attributed_energy_savings_wh": f.attributed_energy_savings_wh,
         "attributed_generation_wh": f.attributed_generation_wh,
         "attributed_co2_avoided_g": f.attributed_co2_avoided_g,
+        "savings_uncertainty_68_wh": _level(f.savings_uncertainty, 0),
+        "savings_uncertainty_90_wh": _level(f.savings_uncertainty, 1),
+        "attributed_savings_uncertainty_68_wh": _level(f.attributed_savings_uncertainty, 0),
+        "attributed_savings_uncertainty_90_wh": _level(f.attributed_savings_uncertainty, 1),
         "days_reported": f.days_reported,
         "days_expected": f.days_expected,
         "data_coverage": str(f.data_coverage),
     }
 
 
+def _combined(uncertainties: Iterable[Uncertainty | None]) -> Uncertainty | None:
+    """Independent baselines: in quadrature, per level (None when no project states one)."""
+    stated = [u for u in uncertainties if u is not None]
+    if not stated:
+        return None
+    return (
+        combined_uncertainty_wh(u[0] for u in stated),
+        combined_uncertainty_wh(u[1] for u in stated),
+    )
+
+
 def portfolio_row(figures: Iterable[AssetFigures]) -> dict[str, Any]:
-    """The portfolio total of the recomputed fields (coverage over all intervals)."""
+    """The portfolio total of the recomputed fields (coverage over all intervals; the
+    uncertainties of the projects in quadrature)."""
+    projects = list(figures)
     total = AssetFigures(asset_id=0, days_expected=0)
-    for f in figures:
+    total.savings_uncertainty = _combined(f.savings_uncertainty for f in projects)
+    total.attributed_savings_uncertainty = _combined(
+        f.attributed_savings_uncertainty for f in projects
+    )
+    for f in projects:
         for name in (
             "days_expected",
             "days_reported",

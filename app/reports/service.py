@@ -21,11 +21,13 @@ from app.core.db import utcnow
 from app.core.errors import ApiError, not_found
 from app.impact.factors import factors_by_ids
 from app.impact.models import BaselineFitRecord, ImpactResult
+from app.impact.resolution import fit_of_record
 from app.ledger import checkpoints
 from app.ledger.models import Checkpoint, LogEntry
 from app.ledger.sources import allocation_leaf
 from app.outbox.service import enqueue
 from app.pure import report as rules
+from app.pure.calc.results import uncertainty_basis
 from app.pure.encoding import canonical_json
 from app.pure.leaves import AllocationLeaf
 from app.registry import service as registry
@@ -117,6 +119,7 @@ def _day_results(
             r.method_version,
             r.factor_ids,
             r.baseline_fit_id,
+            r.savings_uncertainty_68_wh,
         )
         .join(LogEntry, (LogEntry.kind == "result") & (LogEntry.ref_id == r.id))
         .where(
@@ -150,6 +153,7 @@ def _day_results(
             row[12],
             tuple(map(int, factor_ids.split(","))) if factor_ids else (),
             row[14],
+            row[15] is not None,
         )
 
 
@@ -258,7 +262,9 @@ def build_content(
     leaves: list[AllocationLeaf] = [allocation_leaf(a, bond) for a, _ in pairs]
     first = period.counted_from(bond.issue_date)
     days = _day_results(session, [a.asset_id for a, _ in pairs], period, first, cp.tree_size)
-    figures = rules.impact_figures(period, leaves, days)
+    figures = rules.impact_figures(
+        period, leaves, days, lambda d: uncertainty_basis(fit_of_record(session, d.baseline_fit_id))
+    )
     factor_ids = sorted({i for f in figures.values() for i in f.factor_ids})
     fit_ids = sorted({i for f in figures.values() for i in f.baseline_fit_ids})
     fits = {

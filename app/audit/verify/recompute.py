@@ -129,6 +129,9 @@ class Recomputer:
         # uncertainty uses that of its latest day, as the service does)
         self.day_fits: dict[tuple[int, date], Fit] = {}
         self._checked_fit: Fit = None  # the fit of the day last checked
+        # (asset, day, revision) -> the fit a day result that states a savings uncertainty was
+        # checked with: a report's period uncertainty is evaluated with it (verify/report.py)
+        self.stating_fits: dict[tuple[int, date, int], Fit] = {}
         self.days_ok = 0
         self.baseline_days_ok = 0
         # baseline config id -> its fit on the readings (or bills) seen so far (None:
@@ -177,6 +180,8 @@ class Recomputer:
                 self.day_results.append(leaf)
                 self._check_day(index, leaf)
                 key = (leaf.asset_id, leaf.result.period_start)
+                if leaf.result.savings_uncertainty_68_wh is not None:
+                    self.stating_fits[(*key, leaf.revision)] = self._checked_fit
                 current = self.days.get(key)
                 if current is None or leaf.revision > current.revision:
                     self.days[key] = leaf

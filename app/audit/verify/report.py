@@ -35,10 +35,12 @@ from pypdf import PdfReader
 
 from app.audit.verify.checks import Chain, CheckFailedError, Report, UnusableInputError, field_of
 from app.audit.verify.export import read_export
-from app.audit.verify.recompute import verify_recompute
+from app.audit.verify.recompute import Recomputer, verify_recompute
 from app.pure import encoding, merkle
 from app.pure import report as rules
 from app.pure.audit_formats import ExportCheckpoint
+from app.pure.calc.results import uncertainty_basis
+from app.pure.calc.uncertainty import UncertaintyBasis
 from app.pure.compact_range import CompactRange
 from app.pure.leaves import AllocationLeaf, ReportLeaf, ResultLeaf, parse_leaf
 
@@ -577,22 +579,30 @@ class Expected:
     """The recomputed figures in content units (Wh, g, days, ratios, amounts), by column id."""
 
     allocation: dict[Key, dict[str, Decimal]]  # by asset id
-    impact: dict[Key, dict[str, Decimal]]
+    impact: dict[Key, dict[str, Decimal | None]]  # None: the log states no such figure
     currencies: set[str]
 
 
-def _content_units(row: Mapping[str, Any]) -> dict[str, Decimal]:
-    return {c.id: Decimal(row[c.key]) for c in IMPACT}
+def _content_units(row: Mapping[str, Any]) -> dict[str, Decimal | None]:
+    return {c.id: None if row[c.key] is None else Decimal(row[c.key]) for c in IMPACT}
 
 
-def expected_figures(identity: Identity, prefix: LogPrefix) -> Expected:
+def expected_figures(identity: Identity, prefix: LogPrefix, recomputer: Recomputer) -> Expected:
     """The figures as the service computes them (app/reports/service.build_content): the
-    bond's allocations and the day results among the cited checkpoint's leaves."""
+    bond's allocations and the day results among the cited checkpoint's leaves. A savings
+    uncertainty is evaluated with the baseline refitted for the day it rests on (the
+    recomputation checked that day's own uncertainty with that fit)."""
     # The period's kind changes no figure: only its dates count.
     period = rules.ReportPeriod("range", identity.period_start, identity.period_end)
     allocations = [a for a in prefix.allocations if a.bond_id == identity.bond_id]
-    figures = rules.impact_figures(period, allocations, map(rules.Day.of, prefix.day_results))
-    impact: dict[Key, dict[str, Decimal]] = {
+
+    def basis_of(d: rules.Day) -> UncertaintyBasis | None:
+        return uncertainty_basis(recomputer.stating_fits.get((d.asset_id, d.day, d.revision)))
+
+    figures = rules.impact_figures(
+        period, allocations, map(rules.Day.of, prefix.day_results), basis_of
+    )
+    impact: dict[Key, dict[str, Decimal | None]] = {
         asset_id: _content_units(rules.impact_row(f)) for asset_id, f in figures.items()
     }
     impact[rules.PORTFOLIO_KEY] = _content_units(rules.portfolio_row(figures.values()))
@@ -631,7 +641,7 @@ def _table_difference(
     table: str,
     columns: tuple[rules.Column, ...],
     rows: Mapping[Key, Row],
-    wanted: Mapping[Key, dict[str, Decimal]],
+    wanted: Mapping[Key, Mapping[str, Decimal | None]],
     file: ReportFile,
     prefix: LogPrefix,
 ) -> CheckFailedError | None:
@@ -654,7 +664,7 @@ def _table_difference(
         row = rows[key]
         for column in columns:
             shown, raw = row.values[column.id], wanted[key][column.id]
-            if shown is None or column.raw(shown) != raw:
+            if (None if shown is None else column.raw(shown)) != raw:
                 return CheckFailedError(
                     f"{table} {row.name} {column.id}",
                     f"the report says {_text(shown)}, the log gives {_text(column.value(raw))}",
@@ -766,6 +776,8 @@ def _check_pdf_text(file: ReportFile, expected: Expected, report: Report) -> Non
             name, pages, where = key, list(file.page_texts), "the PDF's text"
         text = "\n".join(pages)
         for column in IMPACT:
+            if raws[column.id] is None:
+                continue  # an empty cell ("-") is no figure to find; the attachment has null
             shown = column.shown(raws[column.id])
             if not re.search(rf"(?<![\d.,-]){re.escape(shown)}(?!\d|[.,]\d)", text):
                 raise CheckFailedError(
@@ -788,12 +800,12 @@ def verify_report(
 ) -> None:
     """All checks above, in order; CheckFailedError at the first that fails."""
     file = read_report(path, report)
-    _, export = verify_recompute(
+    recomputer, export = verify_recompute(
         export_path, chain, contract, report, expect_chain_id=expect_chain_id
     )
     identity = file.identity
     prefix = read_prefix(export_path, identity.checkpoint_tree_size)
-    expected = expected_figures(identity, prefix)
+    expected = expected_figures(identity, prefix, recomputer)
     _check_leaf(file, prefix, expected, export.tree_size, report)
     _check_chain(file, prefix, chain, export, report)
     difference = first_difference(file, expected, prefix)

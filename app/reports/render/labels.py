@@ -41,6 +41,10 @@ EN: dict[str, str] = {
     "col.attributed_energy_savings_mwh": "Annual energy savings attributed to the bond",
     "col.attributed_generation_mwh": "Annual renewable generation attributed to the bond",
     "col.attributed_co2_avoided_t": "Annual GHG emissions reduced/avoided attributed to the bond",
+    "col.savings_uncertainty_68_mwh": "Savings uncertainty 68%",
+    "col.savings_uncertainty_90_mwh": "Savings uncertainty 90%",
+    "col.attributed_savings_uncertainty_68_mwh": "Savings uncertainty attributed to the bond 68%",
+    "col.attributed_savings_uncertainty_90_mwh": "Savings uncertainty attributed to the bond 90%",
     "col.days_reported": "Days reported",
     "col.days_expected": "Days expected",
     "col.data_coverage": "Data coverage",
@@ -129,6 +133,7 @@ EN: dict[str, str] = {
     "h.impact": "Impact (ICMA Harmonised Framework core indicators)",
     "h.impact_metered": "Metered impact over the period: asset total and attributed to the bond",
     "h.impact_expected": "Expected (ex ante) against metered, and data coverage",
+    "h.impact_uncertainty": "Savings uncertainty (ASHRAE Guideline 14)",
     "h.monthly": "Portfolio by month",
     "h.charts": "Charts",
     "h.methodology": "Methodology",
@@ -170,6 +175,11 @@ EN: dict[str, str] = {
     "decimals; the CSV, XLSX and report.json carry the exact values (Wh and g).",
     "note.coverage": "Data coverage: meter intervals received / intervals expected over the "
     "days reported. Flags count the days that carry each flag.",
+    "note.uncertainty": "Savings uncertainty (+-) at 68% and 90% confidence, ASHRAE Guideline "
+    "14: the project's days that state one (baseline method) evaluated together with its "
+    "baseline fit, so it grows like the square root of the days, not like their sum. Attributed "
+    "to the bond: times the share of financing, rounded up. Portfolio: the projects' combined "
+    "in quadrature (independent baselines). '-': the project states none.",
     "note.unallocated_held_as": "not declared",
     "note.factors": "Each day's CO2 uses the emission factor valid on that day.",
     "note.evidence": "Every figure of this report is recomputable from the log up to the "
@@ -219,6 +229,10 @@ JA: dict[str, str] = {
     "col.attributed_energy_savings_mwh": "省エネルギー量（本債券充当分）",
     "col.attributed_generation_mwh": "再生可能エネルギー発電量（本債券充当分）",
     "col.attributed_co2_avoided_t": "CO2削減量（本債券充当分）",
+    "col.savings_uncertainty_68_mwh": "削減量の不確かさ 68%",
+    "col.savings_uncertainty_90_mwh": "削減量の不確かさ 90%",
+    "col.attributed_savings_uncertainty_68_mwh": "削減量の不確かさ（本債券充当分）68%",
+    "col.attributed_savings_uncertainty_90_mwh": "削減量の不確かさ（本債券充当分）90%",
     "col.days_reported": "報告日数",
     "col.days_expected": "対象日数",
     "col.data_coverage": "データ取得率",
@@ -304,6 +318,7 @@ JA: dict[str, str] = {
     "h.impact": "環境改善効果",
     "h.impact_metered": "環境改善効果（計測値）：事業全体及び本債券充当分",
     "h.impact_expected": "想定値（事前）と計測値、データ取得状況",
+    "h.impact_uncertainty": "削減量の不確かさ（ASHRAE Guideline 14）",
     "h.monthly": "月別推移（ポートフォリオ）",
     "h.charts": "グラフ",
     "h.methodology": "算定方法",
@@ -344,6 +359,11 @@ JA: dict[str, str] = {
     "3桁で表示しています。CSV、XLSX 及び report.json には正確な値（Wh、g）が含まれます。",
     "note.coverage": "データ取得率：報告日における受信済み計測区間数 / 予定区間数。フラグは"
     "各フラグが付いた日数です。",
+    "note.uncertainty": "削減量の不確かさ（±、信頼水準68%及び90%、ASHRAE Guideline 14）："
+    "不確かさを示す日（ベースライン法）をまとめて、その事業のベースライン回帰から算定します"
+    "（日数の平方根に比例し、日ごとの値の合計ではありません）。本債券充当分は充当割合を乗じて"
+    "切り上げたもの、ポートフォリオは各事業の値の二乗和平方根（ベースラインが独立のため）です。"
+    "「-」は不確かさを示さない事業です。",
     "note.unallocated_held_as": "未申告",
     "note.factors": "各日のCO2削減量には、その日に有効な排出係数を用いています。",
     "note.evidence": "本レポートの全ての数値は、以下のチェックポイント（オンチェーンに記録）"

@@ -210,6 +210,15 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         ("provisional_days", None),
         ("flags", 32),
     ]
+    uncertainty: list[tuple[str, int | None]] = [
+        ("asset_code", None),
+        ("energy_savings_mwh", None),
+        ("savings_uncertainty_68_mwh", None),
+        ("savings_uncertainty_90_mwh", None),
+        ("attributed_energy_savings_mwh", None),
+        ("attributed_savings_uncertainty_68_mwh", None),
+        ("attributed_savings_uncertainty_90_mwh", None),
+    ]
     *projects, portfolio = table.rows
 
     def total_cell(name: str) -> str:
@@ -232,6 +241,9 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         + f"<h3>{escape(labels('h.impact_expected'))}</h3>"
         + grid(expected)
         + f'<p class="note">{escape(labels("note.coverage"))}</p>'
+        + f"<h3>{escape(labels('h.impact_uncertainty'))}</h3>"
+        + grid(uncertainty)
+        + f'<p class="note">{escape(labels("note.uncertainty"))}</p>'
     )
 
 

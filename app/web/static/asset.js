@@ -14,7 +14,10 @@ const COLORS = { metered: "#1f5fa8", benchmark: "#b5470b", co2: "#0b6146" };
 // in a line it would look like a collapse at the end. It is left out of the lines and drawn as a
 // hollow point of its own (a day), or as hollow bars (a month).
 const inProgress = (item) => item.flags.includes("incomplete");
-const SO_FAR_DATASET = 2; // the daily chart's datasets: metered, benchmark, the day so far
+const SO_FAR_DATASET = 2; // the daily chart's datasets: metered, benchmark, the day so far,
+const BAND_UPPER = 3; // then the benchmark +- its 90 % savings uncertainty (filled between)
+const BAND_LOWER = 4;
+const BAND_FILL = "rgba(181, 71, 11, 0.15)";
 
 function flagText(flag) {
   const key = `flag_${flag}`;
@@ -88,6 +91,10 @@ function lineLegendLabels(chart) {
   const items = window.Chart.defaults.plugins.legend.labels.generateLabels(chart);
   for (const item of items) {
     const dataset = chart.data.datasets[item.datasetIndex];
+    if (item.datasetIndex === BAND_UPPER) {
+      Object.assign(item, { pointStyle: "rect", lineWidth: 0, strokeStyle: BAND_FILL, fillStyle: BAND_FILL });
+      continue;
+    }
     const point = item.datasetIndex === SO_FAR_DATASET;
     item.pointStyle = point ? "circle" : "line";
     item.lineDash = point ? [] : dataset.borderDash || [];
@@ -95,7 +102,9 @@ function lineLegendLabels(chart) {
     item.strokeStyle = dataset.borderColor;
     item.fillStyle = point ? dataset.pointBackgroundColor : dataset.borderColor;
   }
-  return items;
+  // One entry for the band, and none when no period has one (a legend for nothing drawn).
+  const banded = chart.data.datasets[BAND_UPPER]?.data.some((v) => v !== null);
+  return items.filter((item) => item.datasetIndex !== BAND_LOWER && (banded || item.datasetIndex !== BAND_UPPER));
 }
 
 function replaceChart(id, config) {
@@ -158,13 +167,24 @@ function renderDailyEnergy(items, labels, num, lineStyle, soFarKey) {
   const soFar = items.map((i) => (inProgress(i) ? num(i.metered_kwh) : null));
   const kwh = (value) => `${value === null ? t("not_available") : axisNumber(value)} kWh`;
   // The day so far says both of its partial figures in one line; the lines have no value there.
+  // The band around the benchmark: where a complete period states its 90 % uncertainty U, the
+  // benchmark +- U (docs/methodology.md, "Savings uncertainty"); nothing elsewhere.
+  const band = (sign) =>
+    items.map((i) =>
+      inProgress(i) || i.benchmark_kwh === null || i.savings_uncertainty_90_kwh === null
+        ? null
+        : num(i.benchmark_kwh) + sign * num(i.savings_uncertainty_90_kwh),
+    );
   const label = (ctx) => {
+    if (ctx.datasetIndex === BAND_UPPER) return `${ctx.dataset.label}: ± ${kwh(num(items[ctx.dataIndex].savings_uncertainty_90_kwh))}`;
     if (ctx.datasetIndex !== SO_FAR_DATASET) return unitLabel("kWh")(ctx);
     const item = items[ctx.dataIndex];
     return `${ctx.dataset.label}: ${t("metered")} ${kwh(num(item.metered_kwh))}, ${t("benchmark")} ${kwh(num(item.benchmark_kwh))}`;
   };
   const options = chartOptions("kWh", label);
-  options.plugins.tooltip.filter = (ctx) => ctx.datasetIndex === SO_FAR_DATASET || !inProgress(items[ctx.dataIndex]);
+  options.plugins.tooltip.filter = (ctx) =>
+    ctx.datasetIndex !== BAND_LOWER && (ctx.datasetIndex === SO_FAR_DATASET || !inProgress(items[ctx.dataIndex]));
+  const bandStyle = { borderColor: BAND_FILL, backgroundColor: BAND_FILL, borderWidth: 0, pointRadius: 0, pointHoverRadius: 0, spanGaps: false };
   options.plugins.legend.labels = { usePointStyle: true, generateLabels: lineLegendLabels };
   replaceChart("chart-energy", {
     type: "line",
@@ -186,6 +206,8 @@ function renderDailyEnergy(items, labels, num, lineStyle, soFarKey) {
           pointBorderColor: COLORS.metered,
           pointBackgroundColor: "#ffffff",
         },
+        { label: t("benchmark_uncertainty"), data: band(1), fill: false, ...bandStyle },
+        { label: t("benchmark_uncertainty"), data: band(-1), fill: "-1", ...bandStyle },
       ],
     },
     options,
