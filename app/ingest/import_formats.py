@@ -419,9 +419,32 @@ def render_green_button(
     ET.SubElement(feed, _tag(ATOM, "title")).text = f"Green Button export of {title}"
     ET.SubElement(feed, _tag(ATOM, "updated")).text = stamp
 
+    # Green Button relates the resources by Atom links, as the ESPI REST paths do: an entry's
+    # "self" and "up" (its collection), and its parent's "related" links to those collections.
+    usage_point_href = f"{base}/UsagePoint/1"
+    meter_reading_href = f"{usage_point_href}/MeterReading/1"
+    links = {
+        "UsagePoint": (
+            usage_point_href,
+            [f"{usage_point_href}/MeterReading", f"{base}/LocalTimeParameters/1"],
+        ),
+        "MeterReading": (
+            meter_reading_href,
+            [f"{base}/ReadingType/1", f"{meter_reading_href}/IntervalBlock"],
+        ),
+        "ReadingType": (f"{base}/ReadingType/1", []),
+        "IntervalBlock": (f"{meter_reading_href}/IntervalBlock/1", []),
+        "LocalTimeParameters": (f"{base}/LocalTimeParameters/1", []),
+    }
+
     def entry(name: str) -> ET.Element:
         e = ET.SubElement(feed, _tag(ATOM, "entry"))
         ET.SubElement(e, _tag(ATOM, "id")).text = f"{base}:{name}"
+        self_href, related = links[name]
+        ET.SubElement(e, _tag(ATOM, "link"), rel="self", href=self_href)
+        ET.SubElement(e, _tag(ATOM, "link"), rel="up", href=self_href.rsplit("/", 1)[0])
+        for href in related:
+            ET.SubElement(e, _tag(ATOM, "link"), rel="related", href=href)
         ET.SubElement(e, _tag(ATOM, "title")).text = name
         ET.SubElement(e, _tag(ATOM, "updated")).text = stamp
         content = ET.SubElement(e, _tag(ATOM, "content"))
