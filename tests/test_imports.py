@@ -23,7 +23,7 @@ from app.ledger.sources import build_leaves
 from app.pure.encoding import decode_leaf
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, app_state, half_hours, sequence_log
-from tests.impact_helpers import run_pipeline
+from tests.impact_helpers import Site, run_job, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -449,3 +449,41 @@ def test_imported_readings_are_proved_and_recomputed_and_edits_are_caught(
         )
     edited = recompute("value.ndjson")
     assert edited.returncode == 1 and edited.stdout.startswith("FAIL root: "), edited.stdout
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_day_of_imported_data_is_flagged_issuer_attested_and_recomputed(
+    fleet: Fleet, client: TestClient, chain: Chain, tmp_path: Path
+) -> None:
+    """A day whose data the issuer imported carries the flag ``issuer_attested`` in its result
+    (a day of the meter's own signed readings does not), and `gbt-verify recompute` derives
+    the same flags from the logged leaves."""
+    asset = fleet.asset(floor_area_m2="2000")["id"]
+    meter = fleet.meter(asset_id=asset)
+    Site(client, fleet).configure(asset, T0.date(), method="intensity", building_type="office")
+    day0 = T0 - timedelta(hours=9)  # the site's (JST) midnight of T0's date
+    imported = post_import(client, meter, csv_intervals(day0, ["0.5"] * 48))
+    assert imported.status_code == 201, imported.text
+    signed = fleet.post(meter, 1, half_hours(day0 + timedelta(days=1), 48))
+    assert signed.status_code == 200, signed.text
+    run_job(client, T0 + timedelta(days=10))
+    days = {
+        r["period_start"]: r
+        for r in Site(client, fleet).results(asset)
+        if r["period_start"] in (T0.date().isoformat(), (T0.date() + timedelta(days=1)).isoformat())
+    }
+    first, second = (days[k] for k in sorted(days))
+    assert "issuer_attested" in first["flags"] and first["final"]
+    assert "issuer_attested" not in second["flags"]
+    run_pipeline(client, chain)
+    with client.stream("GET", "/v1/audit/export?to=0", headers=AUDITOR) as r:
+        content = "".join(r.iter_text())
+    export = tmp_path / "export.ndjson"
+    export.write_text(content)
+    contract = json.loads(content.splitlines()[-1])["checkpoint"]["contract_address"]
+    assert chain.node is not None
+    result = cli(
+        "recompute", "--export", str(export), "--rpc", chain.node.url, "--contract", contract
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "day results recomputed" in result.stdout

@@ -35,8 +35,8 @@ def rebuild_meter_days(session: Session, meter: Meter, tz_name: str, days: Itera
         start = datetime.combine(first, time(), tz)
         end = datetime.combine(last + timedelta(days=1), time(), tz)
         points = [
-            IntervalPoint(s, v, r)
-            for s, v, r in ingest.latest_values(session, meter.id, start, end)
+            IntervalPoint(s, v, r, a)
+            for s, v, r, a in ingest.latest_values(session, meter.id, start, end)
         ]
         for total in aggregate_days(points, meter.interval_s, tz_name, first, last):
             rows.append(
@@ -47,6 +47,7 @@ def rebuild_meter_days(session: Session, meter: Meter, tz_name: str, days: Itera
                     "present": total.present,
                     "expected": total.expected,
                     "corrected": total.corrected,
+                    "attested": total.attested,
                 }
             )
     if rows:
@@ -54,7 +55,8 @@ def rebuild_meter_days(session: Session, meter: Meter, tz_name: str, days: Itera
         statement = statement.on_conflict_do_update(
             index_elements=["meter_id", "day"],
             set_={
-                c: statement.excluded[c] for c in ("value_sum", "present", "expected", "corrected")
+                c: statement.excluded[c]
+                for c in ("value_sum", "present", "expected", "corrected", "attested")
             },
         )
         session.execute(statement, rows)
@@ -97,7 +99,9 @@ def day_totals(
             of_meters.append(
                 empty
                 if row is None
-                else DayTotal(day, row.value_sum, row.present, empty.expected, row.corrected)
+                else DayTotal(
+                    day, row.value_sum, row.present, empty.expected, row.corrected, row.attested
+                )
             )
         totals.append(sum_days(day, of_meters))
     return totals

@@ -18,6 +18,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from app.core.db import Base, BigId, ExactDecimal, UtcDateTime
 
@@ -97,6 +98,8 @@ class MeterDay(Base):
     present: Mapped[int] = mapped_column(Integer)
     expected: Mapped[int] = mapped_column(Integer)
     corrected: Mapped[bool] = mapped_column(Boolean)
+    # some of the day's readings were imported by the issuer (not signed by the meter)
+    attested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ImpactResult(Base):

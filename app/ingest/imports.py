@@ -285,6 +285,6 @@ def green_button_export(session: Session, meter_id: int) -> bytes:
         meter.device_id,
         meter.interval_s,
         tz_offset_s,
-        [(start, start + meter.interval_s, value) for start, value, _ in values],
+        [(start, start + meter.interval_s, value) for start, value, _, _ in values],
         now,
     )

@@ -316,22 +316,24 @@ def acknowledge_changes(session: Session, changes: list[Change]) -> None:
 
 def latest_values(
     session: Session, meter_id: int, start: datetime, end: datetime
-) -> list[tuple[int, int, int]]:
-    """(start epoch s, value, revision) of the latest revision of each interval starting in
-    [start, end)."""
+) -> list[tuple[int, int, int, bool]]:
+    """(start epoch s, value, revision, imported) of the latest revision of each interval
+    starting in [start, end); ``imported``: it came from an issuer's import."""
     rows = session.execute(
         select(
             Reading.start_at,
             Reading.revision,
             Reading.energy_wh,
             Reading.temperature_centi_c,
+            Reading.import_id,
         ).where(Reading.meter_id == meter_id, Reading.start_at >= start, Reading.start_at < end)
     )
-    latest: dict[int, tuple[int, int, int]] = {}
-    for start_at, revision, energy_wh, temperature in rows:
+    latest: dict[int, tuple[int, int, int, bool]] = {}
+    for start_at, revision, energy_wh, temperature, import_id in rows:
         key = int(start_at.timestamp())
         if key not in latest or revision > latest[key][2]:
-            latest[key] = (key, energy_wh if energy_wh is not None else temperature, revision)
+            value = energy_wh if energy_wh is not None else temperature
+            latest[key] = (key, value, revision, import_id is not None)
     return list(latest.values())
 
 

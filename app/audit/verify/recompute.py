@@ -87,21 +87,22 @@ class MeterState:
     asset_id: int
     quantity: str
     interval_s: int
-    # UTC day bucket -> interval start -> (value, revision) of the latest revision seen so far
-    buckets: dict[int, dict[int, tuple[int, int]]] = field(default_factory=dict)
+    # UTC day bucket -> interval start -> (value, revision, imported) of the latest revision
+    # seen so far
+    buckets: dict[int, dict[int, tuple[int, int, bool]]] = field(default_factory=dict)
 
-    def add(self, start: int, value: int, revision: int) -> None:
+    def add(self, start: int, value: int, revision: int, imported: bool = False) -> None:
         bucket = self.buckets.setdefault(start // DAY_S, {})
         current = bucket.get(start)
         if current is None or revision >= current[1]:
-            bucket[start] = (value, revision)
+            bucket[start] = (value, revision, imported)
 
     def points(self, start_s: int, end_s: int) -> list[IntervalPoint]:
         out = []
         for b in range(start_s // DAY_S, (end_s - 1) // DAY_S + 1):
-            for s, (value, revision) in self.buckets.get(b, {}).items():
+            for s, (value, revision, imported) in self.buckets.get(b, {}).items():
                 if start_s <= s < end_s:
-                    out.append(IntervalPoint(s, value, revision))
+                    out.append(IntervalPoint(s, value, revision, imported))
         return out
 
 
@@ -155,7 +156,7 @@ class Recomputer:
             self._invalidate_fits(leaf.meter_id, leaf.start)
             meter = self.meters.get(leaf.meter_id)
             if meter is not None:
-                meter.add(leaf.start, leaf.value, leaf.revision)
+                meter.add(leaf.start, leaf.value, leaf.revision, leaf.import_id is not None)
             elif self.day_failure is None:
                 self.day_failure = Mismatch(
                     f"reading {leaf.reading_id} (leaf {index})",

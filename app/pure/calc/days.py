@@ -17,6 +17,7 @@ class IntervalPoint:
     start_s: int
     value: int
     revision: int
+    attested: bool = False  # from an issuer's import, not signed by the device
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class DayTotal:
     present: int
     expected: int
     corrected: bool
+    attested: bool = False  # some of the day's data comes from an issuer's import
 
     @property
     def complete(self) -> bool:
@@ -63,15 +65,16 @@ def aggregate_days(
     tz = ZoneInfo(tz_name)
     sums: dict[date, list[int]] = {}
     for p in points:
-        acc = sums.setdefault(local_day_of(p.start_s, tz), [0, 0, 0])
+        acc = sums.setdefault(local_day_of(p.start_s, tz), [0, 0, 0, 0])
         acc[0] += p.value
         acc[1] += 1
         acc[2] |= p.revision > 0
+        acc[3] |= p.attested
     days = []
     day = first
     while day <= last:
         start_s, end_s = local_day_bounds(day, tz)
-        value_sum, present, corrected = sums.get(day, (0, 0, 0))
+        value_sum, present, corrected, attested = sums.get(day, (0, 0, 0, 0))
         days.append(
             DayTotal(
                 day,
@@ -79,6 +82,7 @@ def aggregate_days(
                 present,
                 expected_intervals(start_s, end_s, interval_s),
                 bool(corrected),
+                bool(attested),
             )
         )
         day += timedelta(days=1)
@@ -87,15 +91,16 @@ def aggregate_days(
 
 def sum_days(day: date, totals: Iterable[DayTotal]) -> DayTotal:
     """Several meters' totals of one day as one (an asset's meters of one quantity): values and
-    intervals add up, and the day is corrected if any meter's is."""
+    intervals add up, and the day is corrected (issuer-attested) if any meter's is."""
     value_sum = present = expected = 0
-    corrected = False
+    corrected = attested = False
     for total in totals:
         value_sum += total.value_sum
         present += total.present
         expected += total.expected
         corrected |= total.corrected
-    return DayTotal(day, value_sum, present, expected, corrected)
+        attested |= total.attested
+    return DayTotal(day, value_sum, present, expected, corrected, attested)
 
 
 def mean_temperature_c(total: DayTotal, min_coverage: float = 0.5) -> float | None:

@@ -126,6 +126,10 @@ def day_result(
     flags: set[str] = set()
     if energy.corrected:
         flags.add("corrected_data")
+    if energy.attested:
+        flags.add("issuer_attested")  # data imported by the issuer, not signed by the meter
+    if isinstance(method, BaselineMethod) and method.bills:
+        flags.add("baseline_issuer_attested")  # bills are imported by the issuer
     if not ended:
         flags.add("incomplete")
     elif energy.present < energy.expected:
