@@ -153,7 +153,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         wait_s=settings.chain_timeout_s,
     )
     install_error_handlers(app)
-    app.add_middleware(RequestBodyGuard, max_bytes=settings.ingest_max_body_bytes)
+    app.add_middleware(
+        RequestBodyGuard,
+        max_bytes=settings.ingest_max_body_bytes,
+        limits=[(r"/v1/admin/meters/[^/]+/imports", settings.import_max_body_bytes)],
+    )
     app.include_router(registry_router)
     app.include_router(ingest_router)
     app.include_router(impact_router)

@@ -16,13 +16,24 @@ from fastapi.testclient import TestClient
 from greenbutton_objects import parse as greenbutton_parse  # type: ignore[import-untyped]
 from sqlalchemy import select, text
 
+from app.core.db import create_db_engine
 from app.ingest.import_formats import ATOM, ESPI, parse_import
 from app.ingest.models import BillingPeriod
 from app.ledger import log
 from app.ledger.sources import build_leaves
+from app.main import create_app
+from app.models import Base
 from app.pure.encoding import decode_leaf
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, AUDITOR, Fleet, app_state, half_hours, sequence_log
+from tests.conftest import (
+    ADMIN,
+    AUDITOR,
+    Fleet,
+    app_state,
+    half_hours,
+    make_settings,
+    sequence_log,
+)
 from tests.impact_helpers import Site, run_job, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -487,3 +498,34 @@ def test_a_day_of_imported_data_is_flagged_issuer_attested_and_recomputed(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "day results recomputed" in result.stdout
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_import_file_has_its_own_size_limit(database_url: str, tmp_path: Path) -> None:
+    """Import files are larger than any JSON body (a year of half-hourly Green Button XML is
+    about 3.5 MB): the import route takes up to GBT_IMPORT_MAX_BODY_BYTES while every other
+    route keeps GBT_INGEST_MAX_BODY_BYTES, each a 413 naming its own limit above it."""
+    settings = make_settings(
+        database_url, tmp_path, ingest_max_body_bytes=4096, import_max_body_bytes=60_000
+    )
+    engine = create_db_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app(settings)
+    with TestClient(app) as client:
+        meter = Fleet(client).meter()
+        day = csv_intervals(T0, ["0.5"] * 48 * 3)  # three days: about 13 kB
+        assert 4096 < len(day) < 60_000
+        imported = post_import(client, meter, day)
+        assert imported.status_code == 201, imported.text
+        bond = {"code": "B" * 5000, "name": "n", "issuer": "i", "currency": "JPY"}
+        too_big_json = client.post("/v1/admin/bonds", json=bond, headers=ADMIN)
+        assert too_big_json.status_code == 413
+        assert "4096 bytes" in too_big_json.json()["error"]["message"]
+        huge = csv_intervals(T0 + timedelta(days=10), ["0.5"] * 48 * 25)
+        assert len(huge) > 60_000
+        refused = post_import(client, meter, huge)
+        assert refused.status_code == 413
+        assert "60000 bytes" in refused.json()["error"]["message"]
+        assert len(readings(client, meter)) == 48 * 3  # the refused file stored nothing
+    app.state.engine.dispose()

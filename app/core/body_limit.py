@@ -9,6 +9,8 @@ Content-Length to refuse up front, would get that 400 instead of 413.
 """
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,17 +23,26 @@ MAX_JSON_NESTING = 64
 
 
 class RequestBodyGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """``max_bytes`` on every route, except the routes a pattern of ``limits`` matches (a path
+    regular expression and its own limit: historical import files are larger than any JSON
+    body)."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, limits: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = [(re.compile(pattern), limit) for pattern, limit in limits]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        max_bytes = next((n for p, n in self.limits if p.fullmatch(path)), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse_too_large(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await _refuse_too_large(send, max_bytes)
             return
         chunks: list[bytes] = []
         received = 0
@@ -41,8 +52,8 @@ class RequestBodyGuard:
                 return  # the client is gone: nobody to answer
             chunk: bytes = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_bytes:
-                await self._refuse_too_large(send)
+            if received > max_bytes:
+                await _refuse_too_large(send, max_bytes)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -63,8 +74,9 @@ class RequestBodyGuard:
 
         await self.app(scope, replay_body, send)
 
-    async def _refuse_too_large(self, send: Send) -> None:
-        await _respond(send, 413, api_error_body(too_large(self.max_bytes)))
+
+async def _refuse_too_large(send: Send, max_bytes: int) -> None:
+    await _respond(send, 413, api_error_body(too_large(max_bytes)))
 
 
 def too_large(max_bytes: int) -> ApiError:

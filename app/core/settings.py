@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(
         default=2_000_000, ge=1024, description="Largest request body accepted (413 above)."
     )
+    import_max_body_bytes: int = Field(
+        default=32_000_000,
+        ge=1024,
+        description="Largest historical import file (POST /v1/admin/meters/{id}/imports; 413 "
+        "above): a year of half-hourly Green Button XML is about 3.5 MB.",
+    )
     ingest_max_clock_skew_s: int = Field(
         default=300,
         ge=0,
