@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.service import checkpoint_ref
 from app.core.db import utcnow
 from app.core.errors import ApiError, not_found
 from app.impact.factors import factors_by_ids
@@ -185,14 +186,9 @@ def _factor(row: Any) -> dict[str, Any]:
 
 
 def _checkpoint_json(cp: Checkpoint) -> dict[str, Any]:
+    """The checkpoint as proof bundles name it, with when it closed and its methodology hash."""
     return {
-        "number": cp.number,
-        "tree_size": cp.tree_size,
-        "root_hex": cp.root.hex(),
-        "chain_id": cp.chain_id,
-        "contract_address": cp.contract_address,
-        "tx_hash": cp.tx_hash,
-        "block_number": cp.block_number,
+        **checkpoint_ref(cp).model_dump(),
         "closes_at": cp.closes_at.isoformat(),
         "methodology_hash_hex": cp.methodology_hash.hex(),
     }
