@@ -257,16 +257,18 @@ def build_content(
     pairs = _allocations(session, bond, cp.tree_size)
     leaves: list[AllocationLeaf] = [allocation_leaf(a, bond) for a, _ in pairs]
     first = period.counted_from(bond.issue_date)
-    days = _day_results(session, [a.asset_id for a, _ in pairs], period, first, cp.tree_size)
+    days = list(_day_results(session, [a.asset_id for a, _ in pairs], period, first, cp.tree_size))
+    # Every fit the days name, in one query: the uncertainty below asks for one per asset
+    # (``fit_of_record`` then finds it in the session) and the disclosure lists them.
+    named = {d.baseline_fit_id for d in days if d.baseline_fit_id is not None}
+    records = {
+        r.id: r
+        for r in session.scalars(select(BaselineFitRecord).where(BaselineFitRecord.id.in_(named)))
+    }
     figures = rules.impact_figures(
         period, leaves, days, lambda d: uncertainty_basis(fit_of_record(session, d.baseline_fit_id))
     )
     factor_ids = sorted({i for f in figures.values() for i in f.factor_ids})
-    fit_ids = sorted({i for f in figures.values() for i in f.baseline_fit_ids})
-    fits = {
-        r.id: _fit(r)
-        for r in session.scalars(select(BaselineFitRecord).where(BaselineFitRecord.id.in_(fit_ids)))
-    }
     allocation_rows = [_allocation_row(a, asset, period) for a, asset in pairs]
     projects = []
     for (a, asset), allocation in zip(pairs, allocation_rows, strict=True):
@@ -283,7 +285,7 @@ def build_content(
                 "flags": dict(sorted(f.flags.items())),
                 "methods": sorted(f.methods),
                 "emission_factor_ids": sorted(f.factor_ids),
-                "baseline_fits": [fits[i] for i in sorted(f.baseline_fit_ids)],
+                "baseline_fits": [_fit(records[i]) for i in sorted(f.baseline_fit_ids)],
                 "capacity_kw": _text(asset.capacity_kw),
                 "expected_energy_savings_mwh": _text(a.expected_energy_savings_mwh),
                 "expected_co2_avoided_t": _text(a.expected_co2_avoided_t),
