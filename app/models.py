@@ -9,6 +9,16 @@ from app.bonds.models import (
     TokenPosition,
 )
 from app.core.db import Base
+from app.credits.models import (
+    CreditBlock,
+    CreditContract,
+    CreditEvent,
+    CreditIndexCursor,
+    CreditIssuance,
+    CreditProject,
+    MonitoringApproval,
+    MonitoringReport,
+)
 from app.impact.models import (
     AssetProgress,
     BaselineFitRecord,
@@ -42,6 +52,12 @@ __all__ = [
     "BondToken",
     "ChainDeployment",
     "Checkpoint",
+    "CreditBlock",
+    "CreditContract",
+    "CreditEvent",
+    "CreditIndexCursor",
+    "CreditIssuance",
+    "CreditProject",
     "EmissionFactorVersion",
     "GreenAsset",
     "ImpactResult",
@@ -55,6 +71,8 @@ __all__ = [
     "MerkleNode",
     "Meter",
     "MeterDay",
+    "MonitoringApproval",
+    "MonitoringReport",
     "PersonalInfoContract",
     "PublishedReport",
     "Reading",

@@ -28,6 +28,9 @@ LeafKind = Literal[
     "bond_token",
     "report",
     "import",
+    "monitoring_report",
+    "credit_approval",
+    "credit_issuance",
 ]
 LEAF_TYPES: tuple[LeafKind, ...] = get_args(LeafKind)
 

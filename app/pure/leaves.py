@@ -17,6 +17,7 @@ from typing import Any
 from app.pure.bond_terms import BondTerms
 from app.pure.calc.factors import EmissionFactor
 from app.pure.calc.results import FIGURES, OPTIONAL_FIGURES, PeriodResult
+from app.pure.credit_leaves import CreditApprovalLeaf, CreditIssuanceLeaf, MonitoringReportLeaf
 from app.pure.encoding import leaf
 from app.pure.leaf_fields import LeafFields
 from app.pure.signing import ValueKind
@@ -593,6 +594,9 @@ Leaf = (
     | BondTokenLeaf
     | ReportLeaf
     | ImportLeaf
+    | MonitoringReportLeaf
+    | CreditApprovalLeaf
+    | CreditIssuanceLeaf
 )
 PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "reading": ReadingLeaf.parse,
@@ -605,6 +609,9 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], Leaf]] = {
     "bond_token": BondTokenLeaf.parse,
     "report": ReportLeaf.parse,
     "import": ImportLeaf.parse,
+    "monitoring_report": MonitoringReportLeaf.parse,
+    "credit_approval": CreditApprovalLeaf.parse,
+    "credit_issuance": CreditIssuanceLeaf.parse,
 }
 
 
