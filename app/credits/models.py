@@ -47,6 +47,7 @@ class MonitoringReport(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("credit_project.id"), index=True)
+    methodology_id: Mapped[str] = mapped_column(String(64))  # the project's, when built
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
     checkpoint_number: Mapped[int] = mapped_column(BigInteger)

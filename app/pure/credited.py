@@ -52,9 +52,7 @@ def credited_by_bond(
         for allocation in allocations:
             if allocation.asset_id != issuance.asset_id:
                 continue
-            attributed = attributed_over(
-                allocation, issuance.first_day, issuance.last_day, day_co2
-            )
+            attributed = attributed_over(allocation, issuance.first_day, issuance.last_day, day_co2)
             share = credited_share_g(attributed, issuance)
             if share:
                 out[allocation.bond_id] = out.get(allocation.bond_id, 0) + share

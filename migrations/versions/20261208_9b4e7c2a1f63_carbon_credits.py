@@ -110,6 +110,7 @@ def upgrade() -> None:
         sa.Column(
             "project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column("methodology_id", sa.String(length=64), nullable=False),
         sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
         sa.Column("checkpoint_number", sa.BigInteger(), nullable=False),
