@@ -15,7 +15,13 @@ from app.bonds.router import router as bonds_router
 from app.core.body_limit import RequestBodyGuard
 from app.core.db import create_db_engine, session_factory
 from app.core.errors import install_error_handlers
-from app.core.security import auditor_keys, investor_keys, resolve_admin_token, session_secret
+from app.core.security import (
+    auditor_keys,
+    investor_keys,
+    resolve_admin_token,
+    session_secret,
+    verifier_keys,
+)
 from app.core.settings import Settings, get_settings
 from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
@@ -141,6 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise ValueError("an investor or auditor key must not be the admin token")
     if app.state.investor_keys & app.state.auditor_keys:
         raise ValueError("investor and auditor keys must differ")
+    app.state.verifier_keys = verifier_keys(settings)
+    others = {app.state.admin_token} | app.state.investor_keys | app.state.auditor_keys
+    if others & set(app.state.verifier_keys):
+        raise ValueError("a verifier key must differ from the admin token and every other key")
     app.state.ingest_limits = IngestLimits.of(settings)
     app.state.impact_grace = timedelta(seconds=settings.impact_grace_period_s)
     chain = chain_config(settings)

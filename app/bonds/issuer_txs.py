@@ -16,7 +16,7 @@ sent again (the same signed bytes: at most once); one whose nonce another transa
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +32,7 @@ from app.bonds.contracts import decode_custom_error
 from app.bonds.models import ISSUER_TX_OPEN, IssuerTx
 from app.bonds.refusals import refusal
 from app.core.db import utcnow
-from app.core.errors import ApiError
+from app.core.errors import ApiError, FieldError
 from app.core.locks import try_exclusive
 from app.ledger.anchor import LOCK_NAME, AnchorPolicy
 from app.ledger.chain import ChainClient, ChainError
@@ -41,6 +41,10 @@ POLL_S = 0.1
 # Called when a transaction is found mined with status 1, in the database transaction that
 # records it: the operation's effect on the service's own tables.
 OnConfirmed = Callable[[Session, IssuerTx, TxReceipt], None]
+# What a mined transaction of each operation changes in the service's tables, registered by the
+# domain that sends it (bond deployments, credit issuances, ...): whichever request or job
+# settles a transaction applies its effect, in the same database transaction.
+_EFFECTS: dict[str, OnConfirmed] = {}
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,19 @@ def signer(chain: IssuerChain, session: Session) -> Iterator[ChainClient]:
             raise contract_refusal(exc) from exc
         except (ChainError, OSError, Web3Exception) as exc:
             raise chain_unavailable(exc) from exc
+
+
+def register_effect(operations: Iterable[str], effect: OnConfirmed) -> None:
+    for operation in operations:
+        _EFFECTS[operation] = effect
+
+
+def on_confirmed(session: Session, tx: IssuerTx, receipt: TxReceipt) -> None:
+    """The effect of a mined transaction of any operation (none for one that only changes the
+    chain: the indexers read its events)."""
+    effect = _EFFECTS.get(tx.operation)
+    if effect is not None:
+        effect(session, tx, receipt)
 
 
 def canonical(request: dict[str, Any]) -> str:
@@ -249,3 +266,79 @@ def await_settled(
         else:
             time.sleep(POLL_S)
     return tx
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An operation's transaction; ``replayed``: sent by an earlier request."""
+
+    tx: IssuerTx
+    replayed: bool
+
+    def http_status(self) -> int:
+        """201 mined now, 200 mined earlier (a retry), 202 on its way; 409 when it did nothing
+        (reverted or dropped: the request may be sent again)."""
+        if self.tx.status == "confirmed":
+            return 200 if self.replayed else 201
+        if self.tx.status in ISSUER_TX_OPEN:
+            return 202
+        raise transaction_failed(self.tx)
+
+
+def _same_request(tx: IssuerTx, request: dict[str, Any], key_name: str) -> None:
+    stored = json.loads(tx.request_json)
+    differing = [k for k, v in request.items() if stored.get(k) != v]
+    if differing:
+        raise ApiError(
+            409,
+            "conflict",
+            f"{key_name} {tx.op_key!r} was used for another {tx.operation}",
+            [
+                FieldError(k, f"differs from the request sent under this {key_name}")
+                for k in differing
+            ],
+        )
+
+
+def once(
+    session: Session,
+    chain: IssuerChain,
+    *,
+    bond_id: int | None,
+    operation: str,
+    op_key: str,
+    request: dict[str, Any],
+    build: Callable[[ChainClient], ContractFunction | ContractConstructor],
+    key_name: str | None = None,
+) -> Sent:
+    """The transaction of ``operation`` under ``op_key``: the earlier one when it landed or is
+    on its way, else a new one (``build`` checks the request against the chain and returns the
+    call to sign). ``key_name``: the key is the client's (a header), and must not come with
+    another request."""
+
+    def earlier() -> IssuerTx | None:
+        tx = find(session, bond_id, operation, op_key)
+        if tx is not None and key_name is not None:
+            _same_request(tx, request, key_name)
+        return tx
+
+    tx = earlier()
+    if tx is not None and tx.status == "confirmed":
+        return Sent(tx, replayed=True)
+    with signer(chain, session) as client:
+        reconcile(session, client, on_confirmed)
+        tx = earlier()  # again under the lock: a concurrent request may have sent it
+        if tx is not None and tx.status in ("confirmed", *ISSUER_TX_OPEN):
+            return Sent(await_settled(session, client, tx, chain.wait_s, on_confirmed), True)
+        call = build(client)
+        tx = submit(
+            session,
+            client,
+            call,
+            bond_id=bond_id,
+            operation=operation,
+            op_key=op_key,
+            request=request,
+            reuse=tx,
+        )
+        return Sent(await_settled(session, client, tx, chain.wait_s, on_confirmed), False)

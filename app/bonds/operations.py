@@ -14,9 +14,7 @@ to repeat:
   when the token is already so.
 """
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -27,8 +25,11 @@ from web3.contract.contract import ContractFunction
 from app.bonds.contracts import green_bond_token, personal_info
 from app.bonds.issuer_txs import (
     IssuerChain,
+    Sent,
     await_settled,
     find,
+    on_confirmed,
+    once,
     reconcile,
     signer,
     submit,
@@ -36,7 +37,7 @@ from app.bonds.issuer_txs import (
 )
 from app.bonds.models import ISSUER_TX_OPEN, BondToken, IssuerTx
 from app.bonds.schemas import ZERO_ADDRESS, TokenOut, TokenSettings, TokenUnits, TransferDecision
-from app.bonds.service import deployed_token, deployment_request, on_confirmed, token_view
+from app.bonds.service import deployed_token, deployment_request, token_view
 from app.core.errors import ApiError, FieldError, unprocessable
 from app.ledger.chain import ChainClient
 from app.registry import service as registry
@@ -44,23 +45,6 @@ from app.registry import service as registry
 ISSUE, REDEEM = "issue", "redeem"
 APPROVE, CANCEL = "approve_transfer", "cancel_transfer"
 KEY = "Idempotency-Key"
-
-
-@dataclass(frozen=True)
-class Sent:
-    """An operation's transaction; ``replayed``: sent by an earlier request."""
-
-    tx: IssuerTx
-    replayed: bool
-
-    def http_status(self) -> int:
-        """201 mined now, 200 mined earlier (a retry), 202 on its way; 409 when it did nothing
-        (reverted or dropped: the request may be sent again)."""
-        if self.tx.status == "confirmed":
-            return 200 if self.replayed else 201
-        if self.tx.status in ISSUER_TX_OPEN:
-            return 202
-        raise transaction_failed(self.tx)
 
 
 def _issuer_contract(client: ChainClient, token: BondToken) -> Contract:
@@ -81,21 +65,6 @@ def _issuer_contract(client: ChainClient, token: BondToken) -> Contract:
     return green_bond_token(client.w3, client.w3.to_checksum_address(token.contract_address))
 
 
-def _same_request(tx: IssuerTx, request: dict[str, Any], key_name: str) -> None:
-    stored = json.loads(tx.request_json)
-    differing = [k for k, v in request.items() if stored.get(k) != v]
-    if differing:
-        raise ApiError(
-            409,
-            "conflict",
-            f"{key_name} {tx.op_key!r} was used for another {tx.operation}",
-            [
-                FieldError(k, f"differs from the request sent under this {key_name}")
-                for k in differing
-            ],
-        )
-
-
 def _once(
     session: Session,
     chain: IssuerChain,
@@ -106,36 +75,17 @@ def _once(
     build: Callable[[ChainClient, Contract], ContractFunction],
     key_name: str | None = None,
 ) -> Sent:
-    """The transaction of ``operation`` under ``op_key``: the earlier one when it landed or is
-    on its way, else a new one (``build`` checks the request against the chain and returns the
-    call). ``key_name``: the key is the client's, and must not come with another request."""
-
-    def earlier() -> IssuerTx | None:
-        tx = find(session, token.bond_id, operation, op_key)
-        if tx is not None and key_name is not None:
-            _same_request(tx, request, key_name)
-        return tx
-
-    tx = earlier()
-    if tx is not None and tx.status == "confirmed":
-        return Sent(tx, replayed=True)
-    with signer(chain, session) as client:
-        reconcile(session, client, on_confirmed)
-        tx = earlier()  # again under the lock: a concurrent request may have sent it
-        if tx is not None and tx.status in ("confirmed", *ISSUER_TX_OPEN):
-            return Sent(await_settled(session, client, tx, chain.wait_s, on_confirmed), True)
-        call = build(client, _issuer_contract(client, token))
-        tx = submit(
-            session,
-            client,
-            call,
-            bond_id=token.bond_id,
-            operation=operation,
-            op_key=op_key,
-            request=request,
-            reuse=tx,
-        )
-        return Sent(await_settled(session, client, tx, chain.wait_s, on_confirmed), False)
+    """``issuer_txs.once`` on the token's contract (checked to be the service's to sign for)."""
+    return once(
+        session,
+        chain,
+        bond_id=token.bond_id,
+        operation=operation,
+        op_key=op_key,
+        request=request,
+        build=lambda client: build(client, _issuer_contract(client, token)),
+        key_name=key_name,
+    )
 
 
 def _units_request(body: TokenUnits) -> dict[str, Any]:

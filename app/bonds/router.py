@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from app.bonds import issuer_key, operations, register, service
-from app.bonds.issuer_txs import IssuerChain
+from app.bonds.issuer_txs import IssuerChain, Sent
 from app.bonds.models import IssuerKey
 from app.bonds.schemas import (
     IdempotencyKey,
@@ -48,7 +48,7 @@ def _chain(request: Request) -> IssuerChain:
     return chain
 
 
-def _sent(response: Response, sent: operations.Sent) -> IssuerTxOut:
+def _sent(response: Response, sent: Sent) -> IssuerTxOut:
     response.status_code = sent.http_status()
     return service.tx_out(sent.tx)
 

@@ -32,8 +32,10 @@ from app.bonds.issuer_txs import (
     chain_unavailable,
     connect,
     find,
+    on_confirmed,
     open_ones,
     reconcile,
+    register_effect,
     signer,
     submit,
     transaction_failed,
@@ -85,10 +87,9 @@ def tx_out(tx: IssuerTx) -> IssuerTxOut:
 # --- effects of confirmed transactions ------------------------------------------------------
 
 
-def on_confirmed(session: Session, tx: IssuerTx, receipt: TxReceipt) -> None:
-    """What a mined issuer transaction changes in the service's tables: deployments are
-    recorded (a token's with its log leaf); every other operation lives on chain only (the
-    indexer reads its events)."""
+def _deployed(session: Session, tx: IssuerTx, receipt: TxReceipt) -> None:
+    """Deployments are recorded (a token's with its log leaf); the bond's other operations live
+    on chain only (the indexer reads their events)."""
     address = receipt["contractAddress"]
     now = utcnow()
     if tx.operation == PERSONAL_INFO_OP and address is not None:
@@ -115,6 +116,9 @@ def on_confirmed(session: Session, tx: IssuerTx, receipt: TxReceipt) -> None:
         session.add(token)
         session.flush()
         enqueue(session, KIND, [token.id])
+
+
+register_effect((PERSONAL_INFO_OP, DEPLOY), _deployed)
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""Admin authentication (bearer token), investor and auditor keys, and the first-start
-generation of the admin token, the auditor key and the investors' session secret."""
+"""Admin authentication (bearer token), investor, auditor and verifier keys, and the first-start
+generation of the admin token, the auditor and verifier keys and the investors' session
+secret."""
 
+import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Request
@@ -13,6 +16,8 @@ from app.core.settings import Settings
 
 ADMIN_TOKEN_FILE = "admin-token"
 AUDITOR_KEY_FILE = "auditor-key"
+VERIFIER_KEY_FILE = "verifier-key"
+DEV_VERIFIER = "dev-verifier"
 SESSION_SECRET_FILE = "investor-session-secret"
 
 
@@ -48,6 +53,33 @@ def auditor_keys(settings: Settings) -> frozenset[str]:
     if settings.auditor_api_keys is None:
         return frozenset({_generated_secret(settings, AUDITOR_KEY_FILE)})
     return _key_list(settings.auditor_api_keys.get_secret_value(), "GBT_AUDITOR_API_KEYS")
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """A verification body, signed in: its name and the SHA-256 of its key (logged with each
+    decision, so a decision names the credential that took it without revealing it)."""
+
+    name: str
+    key_sha256: str
+
+
+def verifier_keys(settings: Settings) -> dict[str, str]:
+    """Key -> verifier name: the configured ``name:key`` pairs, or a development verifier whose
+    key is generated into <data_dir>/verifier-key."""
+    if settings.verifier_api_keys is None:
+        return {_generated_secret(settings, VERIFIER_KEY_FILE): DEV_VERIFIER}
+    keys: dict[str, str] = {}
+    for pair in settings.verifier_api_keys.get_secret_value().split(","):
+        if not pair.strip():
+            continue
+        name, sep, key = pair.strip().partition(":")
+        if not sep or not name.strip() or len(key.strip()) < 16:
+            raise ValueError(
+                "GBT_VERIFIER_API_KEYS: each entry is name:key with a key of 16+ characters"
+            )
+        keys[key.strip()] = name.strip()
+    return keys
 
 
 def session_secret(settings: Settings) -> bytes:
@@ -128,6 +160,25 @@ def require_auditor(request: Request) -> None:
     keys: frozenset[str] = request.app.state.auditor_keys
     if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
         raise ApiError(403, "forbidden", "not an auditor key (admin and investor keys are not)")
+
+
+def require_verifier(request: Request) -> Verifier:
+    """A verifier key only: admin, investor and auditor credentials are refused (403)."""
+    key = _presented_key(request)
+    if key is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "the verifier API needs a verifier key ('Authorization: Bearer <key>' or 'X-API-Key')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    keys: dict[str, str] = request.app.state.verifier_keys
+    for known, name in keys.items():
+        if hmac.compare_digest(key.encode(), known.encode()):
+            return Verifier(name, hashlib.sha256(known.encode()).hexdigest())
+    raise ApiError(
+        403, "forbidden", "not a verifier key (admin, investor and auditor keys are not)"
+    )
 
 
 def require_admin(request: Request) -> None:

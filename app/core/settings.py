@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         description="Comma-separated auditor keys for the audit API (16+ characters each). "
         "Unset: one is generated on first start into <data_dir>/auditor-key.",
     )
+    verifier_api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated `name:key` pairs of the verification bodies that sign off "
+        "carbon credit monitoring reports (key 16+ characters; the name is logged with each "
+        "decision). Unset: a development verifier `dev-verifier` whose key is generated on "
+        "first start into <data_dir>/verifier-key.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The service's public origin (https://impact.example.com): investors' "
