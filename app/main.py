@@ -23,6 +23,7 @@ from app.core.security import (
     verifier_keys,
 )
 from app.core.settings import Settings, get_settings
+from app.credits.router import routers as credit_routers
 from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
 from app.impact.router import router as impact_router
@@ -176,6 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(investor_router)
     app.include_router(account_router)
     app.include_router(reports_router)
+    for credit_router in credit_routers:
+        app.include_router(credit_router)
     app.include_router(audit_router)
     mount_dashboard(app)
 

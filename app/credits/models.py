@@ -121,7 +121,7 @@ class CreditIssuance(Base):
     reductions_g: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66))
     block_number: Mapped[int] = mapped_column(BigInteger)
-    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         UniqueConstraint("chain_id", "contract_address", "chain_issuance_id", name="one_per_event"),
