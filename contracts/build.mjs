@@ -26,7 +26,7 @@ try {
 }
 const pkg = JSON.parse(readFileSync(join(HERE, "package.json"), "utf8"));
 
-const CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken", "HoldingsReader"];
+const CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken", "HoldingsReader", "CarbonCredit"];
 const SETTINGS = {
   evmVersion: "berlin",
   optimizer: { enabled: true, runs: 200 },

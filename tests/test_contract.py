@@ -37,7 +37,7 @@ VECTORS = Path(__file__).parent / "data" / "rfc9162" / "inclusion"
 ADMIN_ROLE = b"\x00" * 32
 INT128_MIN, INT128_MAX = -(2**127), 2**127 - 1
 UINT64_MAX = 2**64 - 1
-CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken", "HoldingsReader"]
+CONTRACTS = ["ImpactRegistry", "PersonalInfo", "GreenBondToken", "HoldingsReader", "CarbonCredit"]
 
 
 @pytest.fixture(scope="module")

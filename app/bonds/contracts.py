@@ -14,7 +14,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor
 
 from app.ledger.contract import deploy_contract
-from app.pure.artifact import GREEN_BOND_TOKEN, PERSONAL_INFO, Artifact
+from app.pure.artifact import CARBON_CREDIT, GREEN_BOND_TOKEN, PERSONAL_INFO, Artifact
 
 # Re-exported: the terms are a pure record (the bond_token leaf carries them too).
 from app.pure.bond_terms import BondTerms as BondTerms
@@ -97,12 +97,16 @@ def _error_selectors(abi: ABI) -> dict[bytes, tuple[str, list[str], list[str]]]:
     }
 
 
-_ERRORS = {**_error_selectors(PERSONAL_INFO.abi), **_error_selectors(GREEN_BOND_TOKEN.abi)}
+_ERRORS = {
+    **_error_selectors(PERSONAL_INFO.abi),
+    **_error_selectors(GREEN_BOND_TOKEN.abi),
+    **_error_selectors(CARBON_CREDIT.abi),
+}
 
 
 def decode_custom_error(data: str | bytes) -> tuple[str, dict[str, Any]] | None:
-    """(name, arguments by name) of a custom error of the bond's contracts from its revert
-    data (addresses checksummed); None when the data is no error of theirs."""
+    """(name, arguments by name) of a custom error of the bond's contracts or CarbonCredit
+    from its revert data (addresses checksummed); None when the data is no error of theirs."""
     raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data
     found = _ERRORS.get(raw[:4])
     if found is None:

@@ -28,7 +28,7 @@ def artifact_path(name: str) -> Path:
 
 def load_artifact(name: str) -> Artifact:
     """The artifact of contract ``name`` (ImpactRegistry, PersonalInfo, GreenBondToken,
-    HoldingsReader)."""
+    HoldingsReader, CarbonCredit)."""
     path = artifact_path(name)
     try:
         data = json.loads(path.read_text())
@@ -46,6 +46,7 @@ IMPACT_REGISTRY = load_artifact("ImpactRegistry")
 PERSONAL_INFO = load_artifact("PersonalInfo")
 GREEN_BOND_TOKEN = load_artifact("GreenBondToken")
 HOLDINGS_READER = load_artifact("HoldingsReader")
+CARBON_CREDIT = load_artifact("CarbonCredit")
 
 REGISTRY_ABI: ABI = IMPACT_REGISTRY.abi
 REGISTRY_BYTECODE: HexStr = IMPACT_REGISTRY.bytecode
