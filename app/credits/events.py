@@ -57,7 +57,9 @@ def decode(topics: Sequence[object], data: object) -> tuple[str, dict[str, Any]]
     indexed = [(n, t) for n, t, i in event.inputs if i]
     plain = [(n, t) for n, t, i in event.inputs if not i]
     raw_data = bytes.fromhex(_hex(data)[2:])
-    values = dict(zip([n for n, _ in plain], abi_decode([t for _, t in plain], raw_data), strict=True))
+    values = dict(
+        zip([n for n, _ in plain], abi_decode([t for _, t in plain], raw_data), strict=True)
+    )
     for (name, kind), topic in zip(indexed, topics[1:], strict=True):
         values[name] = abi_decode([kind], bytes.fromhex(_hex(topic)[2:]))[0]
     types = {n: t for n, t, _ in event.inputs}

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
@@ -34,7 +35,7 @@ from app.bonds.models import ISSUER_TX_OPEN, IssuerTx
 from app.core.db import utcnow
 from app.core.errors import ApiError, FieldError, unprocessable
 from app.credits import events
-from app.credits.contract import IssueRequest, carbon_credit, constructor_call, day_number
+from app.credits.contract import IssueRequest, carbon_credit, constructor_call
 from app.credits.leaves import APPROVAL, ISSUANCE
 from app.credits.models import CreditContract, CreditIssuance, MonitoringReport
 from app.credits.schemas import IssueIn, RetireIn, TransferIn
@@ -49,9 +50,13 @@ from app.ledger import checkpoints, log
 from app.ledger.anchor import registry_address
 from app.ledger.chain import ChainClient
 from app.outbox.service import enqueue
-from app.pure import merkle
 
-DEPLOY, ISSUE, TRANSFER, RETIRE = "credit_deploy", "credit_issue", "credit_transfer", "credit_retire"
+DEPLOY, ISSUE, TRANSFER, RETIRE = (
+    "credit_deploy",
+    "credit_issue",
+    "credit_transfer",
+    "credit_retire",
+)
 KEY = "Idempotency-Key"
 
 
@@ -91,9 +96,7 @@ def _contract(session: Session, client: ChainClient, chain: IssuerChain) -> str 
 def _open(session: Session) -> list[IssuerTx]:
     return list(
         session.scalars(
-            select(IssuerTx).where(
-                IssuerTx.status.in_(ISSUER_TX_OPEN), IssuerTx.bond_id.is_(None)
-            )
+            select(IssuerTx).where(IssuerTx.status.in_(ISSUER_TX_OPEN), IssuerTx.bond_id.is_(None))
         )
     )
 
@@ -147,10 +150,9 @@ def _approval_anchored(session: Session, report: MonitoringReport) -> dict[str, 
             "yet: issue after the next checkpoint is anchored",
             [FieldError("report_id", "approval not anchored yet")],
         )
-    entry = log.entries(session, index, index + 1)[0]
     return {
         "checkpoint": cp.number,
-        "approval_leaf_hash": merkle.leaf_hash(entry.leaf_data).hex(),
+        "approval_leaf_hash": log.NodeReader(session)(0, index).hex(),  # level 0: leaf hashes
         "approval_leaf_index": index,
         "approval_proof": [p.hex() for p in log.inclusion_proof(session, index, cp.tree_size)],
     }
@@ -224,13 +226,13 @@ def issue(session: Session, chain: IssuerChain, report_id: int, body: IssueIn) -
             to=client.w3.to_checksum_address(body.to_address or client.account.address),
             amount=amount,
             serial_first=int(contract.functions.nextSerial(token_id).call()),
-            period_first_day=day_number(report.first_day),
-            period_last_day=day_number(report.last_day),
+            period_first_day=report.first_day,
+            period_last_day=report.last_day,
             checkpoint=anchored["checkpoint"],
             report_hash=bytes.fromhex(report.content_sha256),
             approval_leaf_hash=bytes.fromhex(anchored["approval_leaf_hash"]),
             approval_leaf_index=anchored["approval_leaf_index"],
-            approval_proof=[bytes.fromhex(p) for p in anchored["approval_proof"]],
+            approval_proof=tuple(bytes.fromhex(p) for p in anchored["approval_proof"]),
         )
         return contract.functions.issue(call.as_tuple())
 
@@ -290,7 +292,7 @@ def retire(session: Session, chain: IssuerChain, body: RetireIn, key: str) -> Se
     )
 
 
-def _issuer_credit_contract(session: Session, client: ChainClient, chain: IssuerChain) -> Any:
+def _issuer_credit_contract(session: Session, client: ChainClient, chain: IssuerChain) -> Contract:
     row = contract_row(session, client.chain_id)
     if row is None or not client.has_code(row.contract_address):
         raise ApiError(

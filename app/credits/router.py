@@ -30,7 +30,9 @@ from app.credits.schemas import (
     TransferIn,
 )
 
-admin = APIRouter(prefix="/v1/admin", tags=["carbon credits"], dependencies=[Depends(require_admin)])
+admin = APIRouter(
+    prefix="/v1/admin", tags=["carbon credits"], dependencies=[Depends(require_admin)]
+)
 verifier = APIRouter(prefix="/v1/verifier", tags=["carbon credits"])
 public = APIRouter(
     prefix="/v1/credits", tags=["carbon credits"], dependencies=[Depends(require_investor)]
@@ -173,9 +175,7 @@ def retire(
     response_model=MonitoringReportOut,
     summary="A monitoring report to verify",
 )
-def verifier_report(
-    report_id: IdPath, session: SessionDep, _: VerifierDep
-) -> MonitoringReportOut:
+def verifier_report(report_id: IdPath, session: SessionDep, _: VerifierDep) -> MonitoringReportOut:
     return views.report_out(session, service.get_report(session, report_id))
 
 

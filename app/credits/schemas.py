@@ -173,4 +173,3 @@ class ProjectCreditsOut(BaseModel):
     credited_days: int = Field(description="Asset-days credited by its issuances.")
     issuances: list[IssuanceOut]
     retirements: list[RetirementOut]
-

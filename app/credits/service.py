@@ -120,9 +120,9 @@ def period_already_credited(issuance: CreditIssuance) -> ApiError:
     )
 
 
-def _days(session: Session, asset_id: int, first: date, last: date, tree_size: int) -> list[
-    rules.MonitoringDay
-]:
+def _days(
+    session: Session, asset_id: int, first: date, last: date, tree_size: int
+) -> list[rules.MonitoringDay]:
     """The asset's day results for the period logged among the first ``tree_size`` leaves,
     the latest revision of each day."""
     r = ImpactResult

@@ -50,9 +50,7 @@ def approval_out(session: Session, approval: MonitoringApproval) -> ApprovalOut:
 
 def issuance_out(session: Session, issuance: CreditIssuance) -> IssuanceOut:
     fields = {
-        name: getattr(issuance, name)
-        for name in IssuanceOut.model_fields
-        if name not in ("leaf",)
+        name: getattr(issuance, name) for name in IssuanceOut.model_fields if name not in ("leaf",)
     }
     return IssuanceOut(**fields, leaf=_leaf(session, ISSUANCE, issuance.id))
 
@@ -79,7 +77,7 @@ def report_out(session: Session, report: MonitoringReport) -> MonitoringReportOu
         reductions_g=report.reductions_g,
         reductions_t=report.reductions_t,
         content_sha256=report.content_sha256,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         leaf=_leaf(session, REPORT, report.id),
         approval=None if approval is None else approval_out(session, approval),
         issuance=None if issuance is None else issuance_out(session, issuance),
