@@ -23,6 +23,7 @@ from app.core.security import (
     verifier_keys,
 )
 from app.core.settings import Settings, get_settings
+from app.credits.jobs import run_credit_indexer
 from app.credits.router import routers as credit_routers
 from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
@@ -110,6 +111,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     indexer_policy(settings),
                 ],
                 id="bond-indexer",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                run_credit_indexer,
+                "interval",
+                seconds=settings.indexer_interval_s,
+                args=[
+                    app.state.engine,
+                    app.state.session_factory,
+                    client_factory(chain),
+                    indexer_policy(settings),
+                ],
+                id="credit-indexer",
                 max_instances=1,
                 coalesce=True,
             )
