@@ -7,7 +7,7 @@ other blocks) are rewound; zero-unit transfers of ids no BIGINT holds are skippe
 its place in the scheduler."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import product
@@ -48,10 +48,11 @@ from app.pure.artifact import REGISTRY_ABI
 from tests.anvil import AnvilNode, run_anvil
 from tests.conftest import make_settings
 from tests.indexer_helpers import deployment_block
-from tests.test_credit_contract import PROJECT, Q1, Q2, URI, ZERO, Credits
+from tests.test_credit_contract import PROJECT, Q1, URI, ZERO, Credits
 
 AT_HEAD = IndexerPolicy(confirmations=0)
 Y2026 = (date(2026, 1, 1), date(2026, 3, 31))
+Y2026_Q2 = (date(2026, 4, 1), date(2026, 6, 30))
 A, B = token_id_of(PROJECT, 2025), token_id_of(PROJECT, 2026)
 
 
@@ -159,7 +160,7 @@ class Indexed:
                 "cursor": session.scalar(select(CreditIndexCursor.block_number)),
             }
 
-    def assert_matches_chain(self, accounts: list[str]) -> None:
+    def assert_matches_chain(self, accounts: Sequence[str]) -> None:
         """The indexer is at the head: every balance summed from the rows is ``balanceOf``,
         the indexed balances are exactly the accounts' non-zero ones, the retired units per
         token id are ``totalRetired``, and the Issued and Retired rows are the contract's
@@ -302,10 +303,10 @@ def test_the_rows_are_the_contracts_events_and_sum_to_its_balances(
     indexed.assert_matches_chain(accounts)
     assert indexed_transfers(indexed) == transfers_in(credits, receipts)
 
-    # More: a second issuance of the first token id, retirements by both, a transfer back.
+    # More: a second issuance of a token id, retirements by both, a transfer back.
     receipts += [
-        issue(credits, Q2, 50, owner.address),
-        retire(credits, owner, A, 90),
+        issue(credits, Y2026_Q2, 50, owner.address),
+        retire(credits, owner, A, 60),
         retire(credits, buyer, B, 60),
         send(credits, buyer, owner.address, A, 15),
     ]

@@ -38,7 +38,15 @@ from app.bonds.models import BondToken, TokenPosition
 from app.bonds.positions import holdings_at, positions_of
 from app.bonds.token_chain import Header, Holding, TokenChain
 from app.core.db import bulk_insert, in_ids, upsert, utcnow
-from app.ledger.block_index import BlockIndex, Cursor, RangeLogs, chunks, index_ranges, read_range
+from app.ledger.block_index import (
+    BlockIndex,
+    Cursor,
+    ForgetAbove,
+    RangeLogs,
+    chunks,
+    index_ranges,
+    read_range,
+)
 from app.ledger.block_index import CursorMovedError as CursorMovedError
 from app.ledger.block_index import IndexerPolicy as IndexerPolicy
 
@@ -127,7 +135,7 @@ def rewind(session: Session, token: IndexedToken, fork: int) -> None:
     token.block_index().rewind(session, fork, _forget_above(token))
 
 
-def _forget_above(token: IndexedToken) -> Callable[[Session, int], None]:
+def _forget_above(token: IndexedToken) -> ForgetAbove:
     """Deletes the history above the fork point and restores the positions of the accounts
     it touched from their latest history row at or below it."""
 

@@ -38,7 +38,14 @@ from app.credits import events
 from app.credits.contract import day_of
 from app.credits.models import CreditBlock, CreditContract, CreditEvent, CreditIndexCursor
 from app.ledger.block_chain import BlockChain, Header, RawLog
-from app.ledger.block_index import BlockIndex, Cursor, IndexerPolicy, index_ranges, read_range
+from app.ledger.block_index import (
+    BlockIndex,
+    Cursor,
+    ForgetAbove,
+    IndexerPolicy,
+    index_ranges,
+    read_range,
+)
 
 # The names of credit_event rows.
 TRANSFER, ISSUED, RETIRED = "Transfer", "Issued", "Retired"
@@ -230,7 +237,9 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(statement, rows)
 
 
-def _forget_above(chain_id: int) -> Callable[[Session, int], None]:
+def _forget_above(chain_id: int) -> ForgetAbove:
+    """Deletes the chain's event rows above the fork point."""
+
     def forget(session: Session, fork: int) -> None:
         session.execute(
             delete(CreditEvent).where(
