@@ -1,0 +1,2 @@
+"""Carbon credits: monitoring reports, their verification, the CarbonCredit contract and its
+events."""
