@@ -10,7 +10,7 @@ CO2-only (kg-CO2/kWh), so a t-CO2e unit would claim gases that were not counted.
 # ruff: noqa: RUF001
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 Lang = Literal["en", "ja"]
@@ -399,10 +399,16 @@ TEXTS: Mapping[Lang, Mapping[str, str]] = {"en": EN, "ja": JA}
 
 @dataclass(frozen=True)
 class Labels:
+    """A document's words in ``lang``: ``texts`` is the vocabulary of the kind of document
+    (the green bond report's by default; app/credits/render has the monitoring report's)."""
+
     lang: Lang
+    texts: Mapping[Lang, Mapping[str, str]] = field(
+        default_factory=lambda: TEXTS, compare=False, repr=False
+    )
 
     def __call__(self, key: str) -> str:
-        return TEXTS[self.lang][key]
+        return self.texts[self.lang][key]
 
     def unit(self, unit: str, currency: str) -> str:
         return currency if unit == "currency" else self(f"unit.{unit}")
@@ -414,11 +420,11 @@ class Labels:
 
     def code(self, group: str, value: str) -> str:
         """A coded value's name (an unknown code shows as itself)."""
-        return TEXTS[self.lang].get(f"{group}.{value}", value)
+        return self.texts[self.lang].get(f"{group}.{value}", value)
 
 
-def labels(lang: str) -> Labels:
+def labels(lang: str, texts: Mapping[Lang, Mapping[str, str]] = TEXTS) -> Labels:
     for known in LANGS:
         if lang == known:
-            return Labels(known)
+            return Labels(known, texts)
     raise ValueError(f"lang: one of {', '.join(LANGS)}")
