@@ -15,7 +15,7 @@ from app.core.deps import IdPath, SessionDep
 from app.core.errors import ApiError
 from app.core.security import Verifier, require_admin, require_investor, require_verifier
 from app.credits import operations, service, views
-from app.credits.render import PdfUnavailableError, render_monitoring_report
+from app.credits.render import render_monitoring_report
 from app.credits.schemas import (
     ApprovalOut,
     CreditContractOut,
@@ -29,6 +29,7 @@ from app.credits.schemas import (
     RetireIn,
     TransferIn,
 )
+from app.reports.render import PdfUnavailableError
 
 admin = APIRouter(
     prefix="/v1/admin", tags=["carbon credits"], dependencies=[Depends(require_admin)]
