@@ -12,6 +12,7 @@ from web3 import Web3
 
 from app.credits.contract import carbon_credit, token_id_of
 from app.pure.credit_leaves import TONNE_G
+from app.pure.report import content_sha256
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, app_state, half_hours, sequence_log
 from tests.impact_helpers import Site, run_job, run_pipeline
@@ -101,6 +102,18 @@ def test_report_verify_issue_transfer_retire(
     assert body["status"] == "awaiting_verification"
     again = report(client, project_id, FIRST, LAST)
     assert again.status_code == 200 and again.json()["id"] == body["id"]
+    # The published document, in every format, carries the hash the leaf commits to.
+    document = client.get(f"/v1/credits/monitoring-reports/{body['id']}").json()
+    assert document["content_sha256"] == body["content_sha256"]
+    assert content_sha256(document["content"]) == body["content_sha256"]
+    assert document["content"]["figures"]["reductions_g"] == expected_g
+    for fmt, media in (("csv", "text/csv"), ("pdf", "application/pdf")):
+        got = client.get(
+            f"/v1/credits/monitoring-reports/{body['id']}", params={"format": fmt, "lang": "ja"}
+        )
+        assert got.status_code == 200 and got.headers["content-type"].startswith(media)
+        if fmt == "csv":
+            assert body["content_sha256"] in got.content.decode("utf-8-sig")
 
     # Not approved yet; then only a verifier key decides.
     refused = issue(client, body["id"])
