@@ -125,6 +125,10 @@ def test_report_verify_issue_transfer_retire(
             headers=headers,
         )
         assert response.status_code == 403, response.text
+    seen = client.get(
+        f"/v1/verifier/monitoring-reports/{body['id']}/document", headers=verifier_headers(client)
+    )
+    assert seen.status_code == 200 and seen.json()["content_sha256"] == body["content_sha256"]
     approved = decide(client, body["id"])
     assert approved.status_code == 201, approved.text
     assert approved.json()["verifier"] == "dev-verifier"
@@ -249,3 +253,35 @@ def test_a_rejected_report_is_never_issued_and_open_days_are_refused(
     run_pipeline(client, chain)
     refused = issue(client, rejected["id"])
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_approved"
+
+
+def test_energy_saving_report_equals_the_anchored_results(
+    client: TestClient, fleet: Fleet, chain: Chain
+) -> None:
+    """An office under the intensity benchmark: ER = BL - PJ, equal to the anchored CO2."""
+    site = Site(client, fleet)
+    office = fleet.asset(floor_area_m2="3000")["id"]
+    site.configure(office, FIRST - timedelta(days=3), method="intensity", building_type="office")
+    start = datetime(2025, 12, 29, tzinfo=UTC)
+    n = 48 * 14
+    site.post(site.meter(office), half_hours(start, n, [700 + (i % 48) * 11 for i in range(n)]))
+    run_job(client, datetime(2026, 2, 1, tzinfo=UTC))
+    project_id = project(client, office, code="JCL-OFFICE")
+    run_pipeline(client, chain)
+    last = FIRST + timedelta(days=9)
+    created = report(client, project_id, FIRST, last)
+    assert created.status_code == 201, created.text
+    days = [
+        d
+        for d in site.results(office, last=last)
+        if d["period_start"] >= FIRST.isoformat() and d["final"]
+    ]
+    assert len(days) == 10
+    content = client.get(f"/v1/credits/monitoring-reports/{created.json()['id']}").json()["content"]
+    figures = content["figures"]
+    assert figures["reductions_g"] == sum(d["co2_avoided_g"] for d in days)
+    assert (
+        figures["baseline_emissions_g"] - figures["project_emissions_g"]
+        == (figures["reductions_g"])
+    )
+    assert figures["energy_metered_wh"] == sum(d["metered_wh"] for d in days)
