@@ -14,17 +14,20 @@ from app.credits.contract import carbon_credit, token_id_of
 from app.pure.credit_leaves import TONNE_G
 from app.pure.report import content_sha256
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, AUDITOR, Fleet, app_state, half_hours, sequence_log
+from tests.conftest import (
+    ADMIN,
+    AUDITOR,
+    VERIFIER,
+    VERIFIER_NAME,
+    Fleet,
+    half_hours,
+    sequence_log,
+)
 from tests.impact_helpers import Site, run_job, run_pipeline
 
 FIRST, LAST = date(2026, 1, 1), date(2026, 1, 31)
 DAYS = (LAST - FIRST).days + 1
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # Anvil's development account 1
-
-
-def verifier_headers(client: TestClient) -> dict[str, str]:
-    [key] = app_state(client).verifier_keys
-    return {"Authorization": f"Bearer {key}"}
 
 
 def solar_plant(client: TestClient, fleet: Fleet) -> tuple[int, Site]:
@@ -73,7 +76,7 @@ def decide(client: TestClient, report_id: int, decision: str = "approved") -> An
     return client.post(
         f"/v1/verifier/monitoring-reports/{report_id}/decision",
         json={"decision": decision, "comment": "site visit 2026-02-10; meter seals intact"},
-        headers=verifier_headers(client),
+        headers=VERIFIER,
     )
 
 
@@ -125,13 +128,11 @@ def test_report_verify_issue_transfer_retire(
             headers=headers,
         )
         assert response.status_code == 403, response.text
-    seen = client.get(
-        f"/v1/verifier/monitoring-reports/{body['id']}/document", headers=verifier_headers(client)
-    )
+    seen = client.get(f"/v1/verifier/monitoring-reports/{body['id']}/document", headers=VERIFIER)
     assert seen.status_code == 200 and seen.json()["content_sha256"] == body["content_sha256"]
     approved = decide(client, body["id"])
     assert approved.status_code == 201, approved.text
-    assert approved.json()["verifier"] == "dev-verifier"
+    assert approved.json()["verifier"] == VERIFIER_NAME
     assert decide(client, body["id"]).status_code == 200
     changed = decide(client, body["id"], "rejected")
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "already_decided"
