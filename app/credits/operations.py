@@ -246,6 +246,7 @@ def issue(session: Session, chain: IssuerChain, report_id: int, body: IssueIn) -
 
 def transfer(session: Session, chain: IssuerChain, body: TransferIn, key: str) -> Sent:
     """``safeTransferFrom`` of credits the issuer's account holds."""
+    _issued_token(session, body.token_id)
     request = {"token_id": body.token_id, "to_address": body.to_address, "amount_t": body.amount_t}
 
     def build(client: ChainClient) -> ContractFunction:
@@ -272,6 +273,7 @@ def transfer(session: Session, chain: IssuerChain, body: TransferIn, key: str) -
 
 def retire(session: Session, chain: IssuerChain, body: RetireIn, key: str) -> Sent:
     """``retire``: credits of the issuer's account leave circulation for a beneficiary."""
+    _issued_token(session, body.token_id)
     request = body.model_dump()
 
     def build(client: ChainClient) -> ContractFunction:
@@ -290,6 +292,20 @@ def retire(session: Session, chain: IssuerChain, body: RetireIn, key: str) -> Se
         build=build,
         key_name=KEY,
     )
+
+
+def _issued_token(session: Session, token_id: int) -> None:
+    """Checked before the chain is asked: credits of this token id were issued here."""
+    issued = session.scalar(
+        select(CreditIssuance.id).where(CreditIssuance.token_id == token_id).limit(1)
+    )
+    if issued is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"no credits were issued under token id {token_id}",
+            [FieldError("token_id", "no issuance of this token id")],
+        )
 
 
 def _issuer_credit_contract(session: Session, client: ChainClient, chain: IssuerChain) -> Contract:

@@ -171,5 +171,12 @@ class ProjectCreditsOut(BaseModel):
     retired_t: int
     outstanding_t: int = Field(description="Issued and not retired (in circulation).")
     credited_days: int = Field(description="Asset-days credited by its issuances.")
+    co2_avoided_g: int = Field(
+        description="The asset's CO2 avoided over all its day results (latest revisions)."
+    )
+    credited_co2_g: int = Field(description="Of which issued as credits (issued_t x 10^6 g).")
+    claimable_co2_g: int = Field(
+        description="What the asset's financers may still claim: co2_avoided_g - credited_co2_g."
+    )
     issuances: list[IssuanceOut]
     retirements: list[RetirementOut]

@@ -171,9 +171,15 @@ def _factor_refs(session: Session, days: list[rules.MonitoringDay]) -> dict[int,
     return {
         f.id: rules.FactorRef(
             id=f.id,
-            label=f"{f.region} {f.kind} {f.valid_from.isoformat()}",
+            region=f.region,
+            kind=f.kind,
             kg_co2_per_kwh=f.kg_co2_per_kwh,
-            source=f"{f.publisher}: {f.document}",
+            valid_from=f.valid_from,
+            valid_to=f.valid_to,
+            publisher=f.publisher,
+            document=f.document,
+            published_on=f.published_on,
+            source_url=f.source_url,
         )
         for f in factors_by_ids(session, ids).values()
     }
@@ -211,26 +217,30 @@ def create_report(
         raise period_already_credited(overlap)
     cp = _checkpoint(session, body.checkpoint)
     days = _days(session, project.asset_id, body.first_day, body.last_day, cp.tree_size)
+    facts = _project_facts(session, project)
     try:
-        figures = rules.monitoring_figures(body.first_day, body.last_day, days)
-    except rules.MonitoringPeriodError as e:
+        figures = rules.monitoring_figures(facts.asset_kind, body.first_day, body.last_day, days)
+    except rules.DaysError as e:
         raise ApiError(
             409,
             "period_not_final",
             f"{e} (at checkpoint {cp.number}: whole, final, anchored days only)",
             [FieldError("last_day", str(e))],
         ) from e
+    except rules.MonitoringError as e:  # results the rules cannot report on: never a guess
+        raise ApiError(409, "results_not_reportable", f"{e} (at checkpoint {cp.number})") from e
     ref = checkpoint_ref(cp)
     evidence = rules.EvidenceRef(
         checkpoint_number=ref.number,
         tree_size=ref.tree_size,
         root_hex=ref.root_hex,
         chain_id=ref.chain_id,
-        registry_address=ref.contract_address,
+        contract_address=ref.contract_address,
         tx_hash=ref.tx_hash,
-        closes_at=cp.closes_at.isoformat(),
+        closes_at=cp.closes_at,
+        block_number=ref.block_number,
+        methodology_hash_hex=cp.methodology_hash.hex(),
     )
-    facts = _project_facts(session, project)
     content = rules.monitoring_content(
         facts, body.first_day, body.last_day, days, _factor_refs(session, days), evidence
     )
@@ -249,8 +259,8 @@ def create_report(
         checkpoint_tree_size=cp.tree_size,
         content_sha256=sha256,
         content_json=canonical_json(content).decode(),
-        reductions_g=figures.reductions_g,
-        reductions_t=figures.reductions_t,
+        reductions_g=figures.total.reductions_g,
+        reductions_t=figures.total.reductions_t,
         created_at=utcnow(),
     )
     session.add(report)

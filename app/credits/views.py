@@ -1,6 +1,7 @@
 """Response bodies of the credit API, from the rows (and the indexed events)."""
 
 import json
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,8 @@ from app.credits.schemas import (
     RetirementOut,
 )
 from app.credits.service import approval_of, issuance_of, leaf_state
+from app.impact.models import ImpactResult
+from app.pure.credit_leaves import TONNE_G
 
 RETIRED = "Retired"
 
@@ -104,6 +107,20 @@ def retirement_out(event: CreditEvent) -> RetirementOut:
     )
 
 
+def _asset_co2_avoided_g(session: Session, asset_id: int) -> int:
+    """Sum over the asset's days of the latest revision's CO2 avoided (a correction replaces)."""
+    latest: dict[date, tuple[int, int]] = {}
+    rows = session.execute(
+        select(ImpactResult.period_start, ImpactResult.revision, ImpactResult.co2_avoided_g).where(
+            ImpactResult.asset_id == asset_id, ImpactResult.period == "day"
+        )
+    )
+    for day, revision, co2_g in rows:
+        if day not in latest or revision > latest[day][0]:
+            latest[day] = (revision, co2_g or 0)
+    return sum(co2_g for _, co2_g in latest.values())
+
+
 def project_credits(session: Session, project: CreditProject) -> ProjectCreditsOut:
     """Issued from the service's issuance records; retired from the indexed events (anyone
     holding credits may retire them on chain)."""
@@ -128,12 +145,16 @@ def project_credits(session: Session, project: CreditProject) -> ProjectCreditsO
     )
     issued = sum(i.amount_t for i in issuances)
     retired = sum(r.amount for r in retirements)
+    co2_g = _asset_co2_avoided_g(session, project.asset_id)
     return ProjectCreditsOut(
         project=project_out(project),
         issued_t=issued,
         retired_t=retired,
         outstanding_t=issued - retired,
         credited_days=sum((i.last_day - i.first_day).days + 1 for i in issuances),
+        co2_avoided_g=co2_g,
+        credited_co2_g=issued * TONNE_G,
+        claimable_co2_g=co2_g - issued * TONNE_G,
         issuances=[issuance_out(session, i) for i in issuances],
         retirements=[retirement_out(r) for r in retirements],
     )

@@ -24,6 +24,7 @@ from app.impact.factors import factors_by_ids
 from app.impact.models import BaselineFitRecord, ImpactResult
 from app.impact.resolution import fit_of_record
 from app.ledger import checkpoints
+from app.ledger.credited import issuance_leaves
 from app.ledger.models import Checkpoint, LogEntry
 from app.ledger.sources import allocation_leaf
 from app.outbox.service import enqueue
@@ -265,8 +266,16 @@ def build_content(
         r.id: r
         for r in session.scalars(select(BaselineFitRecord).where(BaselineFitRecord.id.in_(named)))
     }
+    # The credits issued from the bond's assets, logged in the same prefix: their share of the
+    # attributed CO2 shows as credited, the rest as claimable.
+    assets = {a.asset_id for a, _ in pairs}
+    issuances = [i for i in issuance_leaves(session, cp.tree_size) if i.asset_id in assets]
     figures = rules.impact_figures(
-        period, leaves, days, lambda d: uncertainty_basis(fit_of_record(session, d.baseline_fit_id))
+        period,
+        leaves,
+        days,
+        lambda d: uncertainty_basis(fit_of_record(session, d.baseline_fit_id)),
+        issuances,
     )
     factor_ids = sorted({i for f in figures.values() for i in f.factor_ids})
     allocation_rows = [_allocation_row(a, asset, period) for a, asset in pairs]

@@ -40,4 +40,9 @@ def select_factor(
 
 def co2_grams(energy_wh: int, factor: EmissionFactor) -> int:
     """Wh x kg/kWh = g. Rounded half to even, to whole grams."""
-    return int((Decimal(energy_wh) * factor.kg_co2_per_kwh).to_integral_value(ROUND_HALF_EVEN))
+    return co2_grams_at(energy_wh, factor.kg_co2_per_kwh)
+
+
+def co2_grams_at(energy_wh: int, kg_co2_per_kwh: Decimal) -> int:
+    """``co2_grams`` of a factor's value alone (what a logged result states of its factor)."""
+    return int((Decimal(energy_wh) * kg_co2_per_kwh).to_integral_value(ROUND_HALF_EVEN))

@@ -23,25 +23,28 @@ CRLF = "\r\n"
 TABLE_ORDER = ("allocation", "allocation_totals", "impact", "monthly", "emission_factors")
 
 
-def _row(cells: Iterable[str]) -> str:
+def csv_row(cells: Iterable[str]) -> str:
+    """One RFC 4180 record, CRLF-terminated."""
     out = io.StringIO()
     csv.writer(out, lineterminator=CRLF).writerow(cells)
     return out.getvalue()
 
 
-def _table(name: str, human: list[str], machine: list[str], rows: Iterable[list[str]]) -> str:
+def csv_table(name: str, human: list[str], machine: list[str], rows: Iterable[list[str]]) -> str:
+    """A comment naming the table, a comment with the localized header, the machine header and
+    the rows."""
     return "".join(
         [
             f"# table={name}{CRLF}",
-            "# " + _row(human),
-            _row(machine),
-            *(_row(r) for r in rows),
+            "# " + csv_row(human),
+            csv_row(machine),
+            *(csv_row(r) for r in rows),
         ]
     )
 
 
 def _figures(table: Table, labels: Labels, currency: str) -> str:
-    return _table(
+    return csv_table(
         table.name,
         [f.header(labels, currency) for f in table.fields],
         [f.machine_header(currency) for f in table.fields],
@@ -50,7 +53,7 @@ def _figures(table: Table, labels: Labels, currency: str) -> str:
 
 
 def _totals(totals: Mapping[str, Any], labels: Labels) -> str:
-    return _table(
+    return csv_table(
         "allocation_totals",
         [labels("col.key"), labels("col.value")],
         ["key", "value"],

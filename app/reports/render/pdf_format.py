@@ -73,7 +73,7 @@ div.charts svg { display: inline-block; margin: 0 6mm 2mm 0; }
 """
 
 
-def _kv(rows: Sequence[tuple[str, str]], mono: bool = False) -> str:
+def kv_table(rows: Sequence[tuple[str, str]], mono: bool = False) -> str:
     cls = ' class="mono"' if mono else ""
     return (
         '<table class="kv">'
@@ -82,7 +82,7 @@ def _kv(rows: Sequence[tuple[str, str]], mono: bool = False) -> str:
     )
 
 
-def _grid(columns: Sequence[textgrid.Column], rows: Sequence[Row]) -> str:
+def grid_table(columns: Sequence[textgrid.Column], rows: Sequence[Row]) -> str:
     return textgrid.grid_html(columns, rows, GRID_UNITS)
 
 
@@ -118,7 +118,7 @@ def _title_block(content: Mapping[str, Any], labels: Labels) -> str:
         f'<p class="subtitle">{escape(bond["name"])} ({escape(bond["code"])}) — '
         f"{escape(bond['issuer'])}</p>"
         f"<h2>{escape(labels('h.summary'))}</h2>"
-        + _kv(rows)
+        + kv_table(rows)
         + f'<p class="note">{escape(labels("note." + content["status"]))}</p>'
     )
 
@@ -173,9 +173,9 @@ def _allocation(content: Mapping[str, Any], labels: Labels, currency: str) -> st
     ]
     return (
         f"<h2>{escape(labels('h.allocation'))}</h2>"
-        + _grid(columns, rows)
+        + grid_table(columns, rows)
         + f"<h3>{escape(labels('h.allocation_totals'))}</h3>"
-        + _kv(total_rows)
+        + kv_table(total_rows)
     )
 
 
@@ -219,6 +219,14 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         ("attributed_savings_uncertainty_68_mwh", None),
         ("attributed_savings_uncertainty_90_mwh", None),
     ]
+    credits: list[tuple[str, int | None]] = [
+        ("asset_code", None),
+        ("project_name", 24),
+        ("co2_avoided_t", None),
+        ("attributed_co2_avoided_t", None),
+        ("credited_co2_avoided_t", None),
+        ("claimable_co2_avoided_t", None),
+    ]
     *projects, portfolio = table.rows
 
     def total_cell(name: str) -> str:
@@ -231,7 +239,7 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         columns = [_col(f[name], labels, currency, wrap) for name, wrap in plan]
         rows = [Row([shown(f[name], p, labels) for name, _ in plan]) for p in projects]
         rows.append(Row([total_cell(name) for name, _ in plan], total=True))
-        return _grid(columns, rows)
+        return grid_table(columns, rows)
 
     return (
         f"<h2>{escape(labels('h.impact'))}</h2>"
@@ -244,6 +252,9 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         + f"<h3>{escape(labels('h.impact_uncertainty'))}</h3>"
         + grid(uncertainty)
         + f'<p class="note">{escape(labels("note.uncertainty"))}</p>'
+        + f"<h3>{escape(labels('h.impact_credits'))}</h3>"
+        + grid(credits)
+        + f'<p class="note">{escape(labels("note.credits"))}</p>'
     )
 
 
@@ -253,7 +264,7 @@ def _monthly(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
     rows = [Row([shown(field, m, labels) for field in MONTHLY_FIELDS]) for m in monthly]
     return (
         f"<h2>{escape(labels('h.monthly'))}</h2>"
-        + _grid(columns, rows)
+        + grid_table(columns, rows)
         + f'<div class="charts">{energy_chart(monthly, labels)}{co2_chart(monthly, labels)}</div>'
     )
 
@@ -261,7 +272,7 @@ def _monthly(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
 def _methodology(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
     projects = content["impact"]["projects"]
     used = Counter(m for p in projects for m in p["methods"])
-    methods = _grid(
+    methods = grid_table(
         [
             textgrid.Column(labels("col.methods"), wrap=32),
             textgrid.Column(labels("h.methods"), wrap=80),
@@ -292,7 +303,7 @@ def _methodology(content: Mapping[str, Any], labels: Labels, currency: str) -> s
         textgrid.Column(labels("col.summary"), wrap=70),
     ]
     wraps = {"publisher": 28, "document": 40, "source_url": 40, "region": 16, "kind": 24}
-    factors = _grid(
+    factors = grid_table(
         [_col(field, labels, currency, wraps.get(field.id)) for field in FACTOR_FIELDS],
         [
             Row([shown(field, row, labels) for field in FACTOR_FIELDS])
@@ -304,7 +315,7 @@ def _methodology(content: Mapping[str, Any], labels: Labels, currency: str) -> s
         f"<h3>{escape(labels('h.methods'))}</h3>"
         + methods
         + f"<h3>{escape(labels('h.fits'))}</h3>"
-        + (_grid(fit_columns, fits) if fits else "<p>-</p>")
+        + (grid_table(fit_columns, fits) if fits else "<p>-</p>")
         + f"<h3>{escape(labels('h.factors'))}</h3>"
         + factors
         + f'<p class="note">{escape(labels("note.factors"))}</p>'
@@ -333,10 +344,10 @@ def _evidence(content: Mapping[str, Any], content_sha256: str, labels: Labels) -
     return (
         f"<h2>{escape(labels('h.evidence'))}</h2>"
         f'<p class="note">{escape(labels("note.evidence"))}</p>'
-        + _kv(rows, mono=True)
+        + kv_table(rows, mono=True)
         + f"<h3>{escape(labels('h.proofs'))}</h3>"
         + f'<p class="note">{escape(labels("note.proofs"))}</p>'
-        + _kv(links, mono=True)
+        + kv_table(links, mono=True)
     )
 
 
@@ -357,31 +368,45 @@ def _meta(content: Mapping[str, Any], content_sha256: str, labels: Labels) -> st
     )
 
 
-def document_html(content: Mapping[str, Any], content_sha256: str, labels: Labels) -> str:
-    """The whole report as one HTML document (pure)."""
-    currency = content["bond"]["currency"]
+def stylesheet(content_sha256: str, labels: Labels) -> str:
+    """The page (A4 landscape, the hash and page number in every footer), fonts and grids."""
     body_font = (
         '"IPAGothic", sans-serif'
         if labels.lang == "ja"
         else ('"DejaVu Sans", "IPAGothic", sans-serif')
     )
-    css = CSS % {
+    return CSS % {
         "font_url": FONT_URL,
         "sha": content_sha256,
         "page": labels("page"),
         "body_font": body_font,
         "grid_pt": textgrid.FONT_PT,
     }
+
+
+def html_document(content_sha256: str, labels: Labels, head: str, body: str) -> str:
+    """A document of ``body`` with ``head`` (title and metadata) and the stylesheet."""
     return (
         f'<!DOCTYPE html><html lang="{labels.lang}"><head><meta charset="utf-8">'
-        f"{_meta(content, content_sha256, labels)}<style>{css}</style></head><body>"
-        + _title_block(content, labels)
+        f"{head}<style>{stylesheet(content_sha256, labels)}</style></head><body>"
+        + body
+        + "</body></html>"
+    )
+
+
+def document_html(content: Mapping[str, Any], content_sha256: str, labels: Labels) -> str:
+    """The whole report as one HTML document (pure)."""
+    currency = content["bond"]["currency"]
+    return html_document(
+        content_sha256,
+        labels,
+        _meta(content, content_sha256, labels),
+        _title_block(content, labels)
         + _allocation(content, labels, currency)
         + _impact(content, labels, currency)
         + _monthly(content, labels, currency)
         + _methodology(content, labels, currency)
-        + _evidence(content, content_sha256, labels)
-        + "</body></html>"
+        + _evidence(content, content_sha256, labels),
     )
 
 
@@ -389,18 +414,34 @@ def attachment_bytes(content: Mapping[str, Any], content_sha256: str) -> bytes:
     return canonical_json({"content": dict(content), "content_sha256": content_sha256})
 
 
-def render_pdf(content: Mapping[str, Any], content_sha256: str, labels: Labels) -> bytes:
-    # The attachment's dates are the checkpoint's, so the same report gives the same bytes.
-    when = datetime.fromisoformat(content["checkpoint"]["closes_at"]).astimezone(UTC)
+def pdf_with_content(
+    html: str,
+    content: Mapping[str, Any],
+    content_sha256: str,
+    description: str,
+    when: datetime,
+    name: str = ATTACHMENT_NAME,
+) -> bytes:
+    """``html`` laid out as PDF, the content and its hash attached as ``name``
+    (``attachment_bytes``) dated ``when``: a fixed moment of the content (its checkpoint's), so
+    the same content gives the same attachment."""
     attachment = Attachment(
         string=attachment_bytes(content, content_sha256),
-        name=ATTACHMENT_NAME,
-        description=f"{content['format']} content_sha256={content_sha256}",
+        name=name,
+        description=description,
         created=when,
         modified=when,
         relationship="Source",
     )
-    pdf: bytes = HTML(string=document_html(content, content_sha256, labels)).write_pdf(
-        attachments=[attachment]
-    )
+    pdf: bytes = HTML(string=html).write_pdf(attachments=[attachment])
     return pdf
+
+
+def render_pdf(content: Mapping[str, Any], content_sha256: str, labels: Labels) -> bytes:
+    return pdf_with_content(
+        document_html(content, content_sha256, labels),
+        content,
+        content_sha256,
+        f"{content['format']} content_sha256={content_sha256}",
+        datetime.fromisoformat(content["checkpoint"]["closes_at"]).astimezone(UTC),
+    )
