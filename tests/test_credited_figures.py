@@ -146,7 +146,7 @@ def issue_credits(client: TestClient, ids: dict[str, Any], tree_size: int) -> Cr
             reductions_g=reductions_g,
             tx_hash="0x" + "7e" * 32,
             block_number=1,
-            issued_at=now,
+            recorded_at=now,
         )
         session.add(row)
         session.flush()

@@ -5,6 +5,7 @@ for a day already credited, then transfers and retirements of the issuer's credi
 contract records them."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -20,12 +21,15 @@ from tests.conftest import (
     VERIFIER,
     VERIFIER_NAME,
     Fleet,
+    allocate,
+    create_bond,
     half_hours,
     sequence_log,
 )
-from tests.impact_helpers import Site, run_job, run_pipeline
+from tests.impact_helpers import Site, run_job, run_pipeline, toward_zero
 
 FIRST, LAST = date(2026, 1, 1), date(2026, 1, 31)
+SHARE = "0.5"
 DAYS = (LAST - FIRST).days + 1
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # Anvil's development account 1
 
@@ -46,6 +50,13 @@ def solar_plant(client: TestClient, fleet: Fleet) -> tuple[int, Site]:
     )
     run_job(client, datetime(2026, 2, 20, tzinfo=UTC))
     return plant, site
+
+
+def bond_impact(client: TestClient, bond_id: int) -> dict[str, Any]:
+    response = client.get(f"/v1/investor/bonds/{bond_id}")
+    assert response.status_code == 200, response.text
+    impact: dict[str, Any] = response.json()["impact_since_issuance"]
+    return impact
 
 
 def project(client: TestClient, asset_id: int, code: str = "JCL-0001") -> int:
@@ -90,8 +101,11 @@ def test_report_verify_issue_transfer_retire(
     client: TestClient, fleet: Fleet, chain: Chain
 ) -> None:
     plant, site = solar_plant(client, fleet)
+    bond_id = create_bond(client, "GB-CREDITS", issue_date="2025-12-01")
+    allocate(client, bond_id, plant, SHARE)
     project_id = project(client, plant)
     run_pipeline(client, chain)
+    claimable_before = bond_impact(client, bond_id)
 
     created = report(client, project_id, FIRST, LAST)
     assert created.status_code == 201, created.text
@@ -172,6 +186,19 @@ def test_report_verify_issue_transfer_retire(
     record = contract.functions.getIssuance(issuance["chain_issuance_id"]).call()
     assert bytes.fromhex(body["content_sha256"]) in record
     assert issuance["checkpoint_number"] in record
+
+    # The bond financing half the plant claims its share of what was not sold, no more.
+    sequence_log(client)
+    after = bond_impact(client, bond_id)
+    attributed_g = sum(toward_zero(Decimal(d["co2_avoided_g"]) * Decimal(SHARE)) for d in days)
+    sold_share_g = -(-attributed_g * issuance["amount_t"] * TONNE_G // expected_g)
+    assert after["attributed_co2_avoided_t"] == claimable_before["attributed_co2_avoided_t"]
+    assert Decimal(after["credited_co2_avoided_t"]) * 10**6 == sold_share_g
+    assert (
+        Decimal(claimable_before["claimable_co2_avoided_t"])
+        - Decimal(after["claimable_co2_avoided_t"])
+        == Decimal(sold_share_g) / 10**6
+    )
 
     # A day already credited cannot be reported or issued again.
     overlapping = report(client, project_id, date(2026, 1, 20), date(2026, 2, 5))
