@@ -35,7 +35,6 @@ from web3 import Web3
 
 from app.core.db import upsert
 from app.credits import events
-from app.credits.contract import day_of
 from app.credits.models import CreditBlock, CreditContract, CreditEvent, CreditIndexCursor
 from app.ledger.block_chain import BlockChain, Header, RawLog
 from app.ledger.block_index import (
@@ -46,6 +45,7 @@ from app.ledger.block_index import (
     index_ranges,
     read_range,
 )
+from app.pure.credit_leaves import day_of
 
 # The names of credit_event rows.
 TRANSFER, ISSUED, RETIRED = "Transfer", "Issued", "Retired"
