@@ -12,7 +12,7 @@ second service or a stale request cannot slip past.
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -37,7 +37,13 @@ from app.core.errors import ApiError, FieldError, unprocessable
 from app.credits import events
 from app.credits.contract import IssueRequest, carbon_credit, constructor_call
 from app.credits.leaves import APPROVAL, ISSUANCE
-from app.credits.models import CreditContract, CreditIssuance, MonitoringReport
+from app.credits.models import (
+    CreditBlock,
+    CreditContract,
+    CreditIndexCursor,
+    CreditIssuance,
+    MonitoringReport,
+)
 from app.credits.schemas import IssueIn, RetireIn, TransferIn
 from app.credits.service import (
     approval_of,
@@ -335,6 +341,11 @@ def _mined(session: Session, tx: IssuerTx, receipt: TxReceipt) -> None:
         if row is None:
             row = CreditContract(chain_id=tx.chain_id)
             session.add(row)
+        else:  # the chain was reset: index the new contract from its deployment
+            session.execute(
+                delete(CreditIndexCursor).where(CreditIndexCursor.chain_id == tx.chain_id)
+            )
+            session.execute(delete(CreditBlock).where(CreditBlock.chain_id == tx.chain_id))
         row.contract_address = address
         row.registry_address = _request(tx)["registry_address"]
         row.deploy_tx_hash, row.deployed_block = tx.tx_hash, int(receipt["blockNumber"])
