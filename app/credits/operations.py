@@ -25,6 +25,7 @@ from app.bonds.issuer_txs import (
     find,
     on_confirmed,
     once,
+    open_ones,
     reconcile,
     register_effect,
     signer,
@@ -79,7 +80,7 @@ def _contract(session: Session, client: ChainClient, chain: IssuerChain) -> str 
     row = contract_row(session, client.chain_id)
     if row is not None and client.has_code(row.contract_address):
         return row.contract_address
-    tx = next((t for t in _open(session) if t.operation == DEPLOY), None)
+    tx = next((t for t in open_ones(session) if t.operation == DEPLOY), None)
     if tx is None:
         registry = registry_address(session, client, chain.registry_policy)
         tx = submit(
@@ -97,14 +98,6 @@ def _contract(session: Session, client: ChainClient, chain: IssuerChain) -> str 
     if tx.status != "confirmed" or row is None:
         raise transaction_failed(tx)
     return row.contract_address
-
-
-def _open(session: Session) -> list[IssuerTx]:
-    return list(
-        session.scalars(
-            select(IssuerTx).where(IssuerTx.status.in_(ISSUER_TX_OPEN), IssuerTx.bond_id.is_(None))
-        )
-    )
 
 
 def deploy(session: Session, chain: IssuerChain) -> tuple[CreditContract | None, IssuerTx | None]:
