@@ -22,20 +22,9 @@ from app.ledger.contract import deploy_contract
 from app.pure.artifact import CARBON_CREDIT
 from app.pure.credit_leaves import day_number as day_number
 from app.pure.credit_leaves import day_of as day_of
+from app.pure.credit_leaves import token_id_of as token_id_of
 
 ISSUER_ROLE: bytes = Web3.keccak(text="ISSUER_ROLE")
-UINT16_MAX = 2**16 - 1
-UINT64_MAX = 2**64 - 1
-
-
-def token_id_of(project_id: int, vintage: int) -> int:
-    """The token id of ``project_id``'s credits of ``vintage`` (a calendar year): the contract's
-    ``tokenIdOf``, project id in the high bits, vintage in the low 16."""
-    if not 0 <= project_id <= UINT64_MAX:
-        raise ValueError(f"project id {project_id} is not a uint64")
-    if not 0 <= vintage <= UINT16_MAX:
-        raise ValueError(f"vintage {vintage} is not a uint16")
-    return (project_id << 16) | vintage
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ from app.pure.leaf_fields import LeafFields
 APPROVED, REJECTED = "approved", "rejected"
 TONNE_G = 1_000_000
 EPOCH = date(1970, 1, 1)
+# CarbonCredit.tokenIdOf(uint64 projectId, uint16 vintage): the vintage in the low 16 bits.
+VINTAGE_BITS = 16
+UINT16_MAX = 2**16 - 1
+UINT64_MAX = 2**64 - 1
 
 
 def day_number(d: date) -> int:
@@ -24,6 +28,16 @@ def day_number(d: date) -> int:
 def day_of(n: int) -> date:
     """The date of the contract's day number ``n``."""
     return EPOCH + timedelta(days=n)
+
+
+def token_id_of(project_id: int, vintage: int) -> int:
+    """The token id of ``project_id``'s credits of ``vintage`` (a calendar year): the contract's
+    ``tokenIdOf``, project id in the high bits, vintage in the low 16."""
+    if not 0 <= project_id <= UINT64_MAX:
+        raise ValueError(f"project id {project_id} is not a uint64")
+    if not 0 <= vintage <= UINT16_MAX:
+        raise ValueError(f"vintage {vintage} is not a uint16")
+    return (project_id << VINTAGE_BITS) | vintage
 
 
 @dataclass(frozen=True)
