@@ -14,8 +14,7 @@ from web3 import Web3
 
 from app.credits.indexer import RETIRED, TRANSFER, IndexedContract
 from app.credits.models import CreditContract, CreditEvent
-
-UINT16_MAX = 2**16 - 1
+from app.pure.credit_leaves import UINT16_MAX
 
 
 @dataclass(frozen=True)
