@@ -43,9 +43,8 @@ system-packages:
 		$$SUDO apt-get install -y --no-install-recommends $$missing || \
 		{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $$missing; }; }
 
-# Compiles contracts/ImpactRegistry.sol, PersonalInfo.sol, GreenBondToken.sol and
-# HoldingsReader.sol into
-# contracts/artifacts/<Name>.json (committed).
+# Compiles each contract of contracts/build.mjs (ImpactRegistry, PersonalInfo, GreenBondToken,
+# HoldingsReader, CarbonCredit) into contracts/artifacts/<Name>.json (committed).
 contracts: node-deps
 	node contracts/build.mjs
 

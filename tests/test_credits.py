@@ -12,6 +12,7 @@ from web3 import Web3
 
 from app.credits.contract import carbon_credit, token_id_of
 from app.pure.credit_leaves import TONNE_G
+from app.pure.report import content_sha256
 from tests.chain_helpers import Chain
 from tests.conftest import ADMIN, AUDITOR, Fleet, app_state, half_hours, sequence_log
 from tests.impact_helpers import Site, run_job, run_pipeline
@@ -101,6 +102,18 @@ def test_report_verify_issue_transfer_retire(
     assert body["status"] == "awaiting_verification"
     again = report(client, project_id, FIRST, LAST)
     assert again.status_code == 200 and again.json()["id"] == body["id"]
+    # The published document, in every format, carries the hash the leaf commits to.
+    document = client.get(f"/v1/credits/monitoring-reports/{body['id']}").json()
+    assert document["content_sha256"] == body["content_sha256"]
+    assert content_sha256(document["content"]) == body["content_sha256"]
+    assert document["content"]["figures"]["reductions_g"] == expected_g
+    for fmt, media in (("csv", "text/csv"), ("pdf", "application/pdf")):
+        got = client.get(
+            f"/v1/credits/monitoring-reports/{body['id']}", params={"format": fmt, "lang": "ja"}
+        )
+        assert got.status_code == 200 and got.headers["content-type"].startswith(media)
+        if fmt == "csv":
+            assert body["content_sha256"] in got.content.decode("utf-8-sig")
 
     # Not approved yet; then only a verifier key decides.
     refused = issue(client, body["id"])
@@ -112,6 +125,10 @@ def test_report_verify_issue_transfer_retire(
             headers=headers,
         )
         assert response.status_code == 403, response.text
+    seen = client.get(
+        f"/v1/verifier/monitoring-reports/{body['id']}/document", headers=verifier_headers(client)
+    )
+    assert seen.status_code == 200 and seen.json()["content_sha256"] == body["content_sha256"]
     approved = decide(client, body["id"])
     assert approved.status_code == 201, approved.text
     assert approved.json()["verifier"] == "dev-verifier"
@@ -236,3 +253,35 @@ def test_a_rejected_report_is_never_issued_and_open_days_are_refused(
     run_pipeline(client, chain)
     refused = issue(client, rejected["id"])
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_approved"
+
+
+def test_energy_saving_report_equals_the_anchored_results(
+    client: TestClient, fleet: Fleet, chain: Chain
+) -> None:
+    """An office under the intensity benchmark: ER = BL - PJ, equal to the anchored CO2."""
+    site = Site(client, fleet)
+    office = fleet.asset(floor_area_m2="3000")["id"]
+    site.configure(office, FIRST - timedelta(days=3), method="intensity", building_type="office")
+    start = datetime(2025, 12, 29, tzinfo=UTC)
+    n = 48 * 14
+    site.post(site.meter(office), half_hours(start, n, [700 + (i % 48) * 11 for i in range(n)]))
+    run_job(client, datetime(2026, 2, 1, tzinfo=UTC))
+    project_id = project(client, office, code="JCL-OFFICE")
+    run_pipeline(client, chain)
+    last = FIRST + timedelta(days=9)
+    created = report(client, project_id, FIRST, last)
+    assert created.status_code == 201, created.text
+    days = [
+        d
+        for d in site.results(office, last=last)
+        if d["period_start"] >= FIRST.isoformat() and d["final"]
+    ]
+    assert len(days) == 10
+    content = client.get(f"/v1/credits/monitoring-reports/{created.json()['id']}").json()["content"]
+    figures = content["figures"]
+    assert figures["reductions_g"] == sum(d["co2_avoided_g"] for d in days)
+    assert (
+        figures["baseline_emissions_g"] - figures["project_emissions_g"]
+        == (figures["reductions_g"])
+    )
+    assert figures["energy_metered_wh"] == sum(d["metered_wh"] for d in days)

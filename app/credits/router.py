@@ -211,21 +211,18 @@ def project_credits(session: SessionDep) -> list[ProjectCreditsOut]:
     return [views.project_credits(session, p) for p in service.projects(session)]
 
 
-@public.get(
-    "/monitoring-reports/{report_id}",
-    summary="A monitoring report: JSON, CSV or PDF, English or Japanese",
-    responses={200: {"content": {"text/csv": {}, "application/pdf": {}}}},
-)
-def monitoring_report(
-    report_id: IdPath,
-    session: SessionDep,
-    format: Literal["json", "csv", "pdf"] = "json",
-    lang: Literal["en", "ja"] = "en",
-) -> Response:
+Format = Literal["json", "csv", "pdf"]
+Lang = Literal["en", "ja"]
+DOCUMENT: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/csv": {}, "application/pdf": {}}}
+}
+
+
+def _document(session: SessionDep, report_id: int, fmt: str, lang: str) -> Response:
     report = service.get_report(session, report_id)
     try:
         document = render_monitoring_report(
-            service.content_of(report), report.content_sha256, format, lang
+            service.content_of(report), report.content_sha256, fmt, lang
         )
     except PdfUnavailableError as e:
         raise ApiError(503, "pdf_unavailable", str(e)) from e
@@ -234,6 +231,33 @@ def monitoring_report(
         media_type=document.media_type,
         headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
     )
+
+
+@verifier.get(
+    "/monitoring-reports/{report_id}/document",
+    summary="The monitoring report to verify: JSON, CSV or PDF, English or Japanese",
+    responses=DOCUMENT,
+)
+def verifier_document(
+    report_id: IdPath,
+    session: SessionDep,
+    _: VerifierDep,
+    format: Format = "json",
+    lang: Lang = "en",
+) -> Response:
+    return _document(session, report_id, format, lang)
+
+
+@public.get(
+    "/monitoring-reports/{report_id}",
+    summary="A monitoring report: JSON, CSV or PDF, English or Japanese",
+    description="Every format embeds the content hash its `monitoring_report` leaf commits to.",
+    responses=DOCUMENT,
+)
+def monitoring_report(
+    report_id: IdPath, session: SessionDep, format: Format = "json", lang: Lang = "en"
+) -> Response:
+    return _document(session, report_id, format, lang)
 
 
 routers = (admin, verifier, public)

@@ -227,6 +227,8 @@ def create_report(
             f"{e} (at checkpoint {cp.number}: whole, final, anchored days only)",
             [FieldError("last_day", str(e))],
         ) from e
+    except rules.MonitoringError as e:  # results the rules cannot report on: never a guess
+        raise ApiError(409, "results_not_reportable", f"{e} (at checkpoint {cp.number})") from e
     ref = checkpoint_ref(cp)
     evidence = rules.EvidenceRef(
         checkpoint_number=ref.number,

@@ -162,7 +162,7 @@ def upgrade() -> None:
         sa.Column("reductions_g", sa.BigInteger(), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
-        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["asset_id"], ["green_asset.id"], name=op.f("fk_credit_issuance_asset_id_green_asset")
         ),
