@@ -101,7 +101,9 @@ def parse_plan(data: dict[str, Any]) -> CreditPlan | None:
     retire = _share(table.get("retire_share", "1/3"), "retire_share")
     transfer = _share(table.get("transfer_share", "1/4"), "transfer_share")
     if retire + transfer >= 1:
-        raise ValueError("[credits] retire_share + transfer_share must leave credits with the issuer")
+        raise ValueError(
+            "[credits] retire_share + transfer_share must leave credits with the issuer"
+        )
     return CreditPlan(
         asset_code=str(table["asset"]),
         project_code=str(table["project_code"]),
@@ -161,7 +163,10 @@ class _Waiter:
         self.deadline = time.monotonic() + wait_s
 
     def until(
-        self, what: str, send: Callable[[], httpx.Response], pending: Callable[[httpx.Response], bool]
+        self,
+        what: str,
+        send: Callable[[], httpx.Response],
+        pending: Callable[[httpx.Response], bool],
     ) -> httpx.Response | None:
         logged = False
         while not self.stop.is_set():
@@ -292,12 +297,13 @@ def run_credits(
             )
             return None
         _approve(api, report, verifier_key_file.read_text().strip(), plan.verifier_comment)
+    report_id: int = report["id"]
 
     issued = _settled(
         api,
-        f"the approval of report {report['id']} to be anchored, then its issuance",
+        f"the approval of report {report_id} to be anchored, then its issuance",
         lambda: api.request(
-            "POST", f"/v1/admin/monitoring-reports/{report['id']}/issuance", json={}, admin=True
+            "POST", f"/v1/admin/monitoring-reports/{report_id}/issuance", json={}, admin=True
         ),
         wait,
     )
@@ -306,7 +312,7 @@ def run_credits(
     report = _existing_report(api, project_id, first, last) or report
     issuance = report["issuance"]
     if issuance is None:
-        raise CreditStepError(f"report {report['id']}: issuance {issued['tx_hash']} not recorded")
+        raise CreditStepError(f"report {report_id}: issuance {issued['tx_hash']} not recorded")
     token_id, issued_t = issuance["token_id"], issuance["amount_t"]
     log.info(
         "credits: %d t issued (serials %d-%d, token %d) in %s",
@@ -333,7 +339,7 @@ def run_credits(
                 "purpose": plan.purpose,
                 "period": f"{first:%Y-%m}",
             },
-            headers={"Idempotency-Key": f"demo-credit-retirement-{report['id']}"},
+            headers={"Idempotency-Key": f"demo-credit-retirement-{report_id}"},
             admin=True,
         ),
         wait,
@@ -350,7 +356,7 @@ def run_credits(
                 "POST",
                 "/v1/admin/credits/transfers",
                 json={"token_id": token_id, "to_address": investor_address, "amount_t": transfer_t},
-                headers={"Idempotency-Key": f"demo-credit-transfer-{report['id']}"},
+                headers={"Idempotency-Key": f"demo-credit-transfer-{report_id}"},
                 admin=True,
             ),
             wait,
@@ -361,7 +367,7 @@ def run_credits(
         log.info("credits: %d t transferred to %s in %s", transfer_t, investor_address, transfer_tx)
     return CreditOutcome(
         project_id=project_id,
-        report_id=report["id"],
+        report_id=report_id,
         first_day=first,
         last_day=last,
         reductions_g=report["reductions_g"],
