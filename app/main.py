@@ -23,6 +23,7 @@ from app.core.security import (
     verifier_keys,
 )
 from app.core.settings import Settings, get_settings
+from app.credits.jobs import run_credit_indexer
 from app.credits.router import routers as credit_routers
 from app.impact.factors import load_default_emission_factors
 from app.impact.jobs import run_impact_cycle
@@ -99,20 +100,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
             )
-            scheduler.add_job(
-                run_indexer,
-                "interval",
-                seconds=settings.indexer_interval_s,
-                args=[
-                    app.state.engine,
-                    app.state.session_factory,
-                    client_factory(chain),
-                    indexer_policy(settings),
-                ],
-                id="bond-indexer",
-                max_instances=1,
-                coalesce=True,
-            )
+            for job_id, run in (
+                ("bond-indexer", run_indexer),
+                ("credit-indexer", run_credit_indexer),
+            ):
+                scheduler.add_job(
+                    run,
+                    "interval",
+                    seconds=settings.indexer_interval_s,
+                    args=[
+                        app.state.engine,
+                        app.state.session_factory,
+                        client_factory(chain),
+                        indexer_policy(settings),
+                    ],
+                    id=job_id,
+                    max_instances=1,
+                    coalesce=True,
+                )
         scheduler.start()
     # Batches from gateways through the broker, beside POST /v1/meters/{id}/readings.
     app.state.mqtt = start_in_server(settings, app.state.session_factory)

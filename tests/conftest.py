@@ -31,6 +31,8 @@ ADMIN_TOKEN = "test-admin-token-not-a-secret"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 AUDITOR_KEY = "test-auditor-key-not-a-secret"
 AUDITOR = {"Authorization": f"Bearer {AUDITOR_KEY}"}
+VERIFIER_NAME, VERIFIER_KEY = "test-verifier", "test-verifier-key-not-a-secret"
+VERIFIER = {"Authorization": f"Bearer {VERIFIER_KEY}"}
 
 
 def credentials(path: str) -> dict[str, str]:
@@ -39,6 +41,8 @@ def credentials(path: str) -> dict[str, str]:
         return ADMIN
     if path.startswith("/v1/audit"):
         return AUDITOR
+    if path.startswith("/v1/verifier"):
+        return VERIFIER
     return {}
 
 
@@ -87,6 +91,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
     values: dict[str, Any] = {
         "scheduler_enabled": False,
         "auditor_api_keys": AUDITOR_KEY,
+        "verifier_api_keys": f"{VERIFIER_NAME}:{VERIFIER_KEY}",
         **overrides,
     }
     return Settings(database_url=database_url, data_dir=data_dir, admin_token=ADMIN_TOKEN, **values)

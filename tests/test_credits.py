@@ -5,6 +5,7 @@ for a day already credited, then transfers and retirements of the issuer's credi
 contract records them."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,17 +15,23 @@ from app.credits.contract import carbon_credit, token_id_of
 from app.pure.credit_leaves import TONNE_G
 from app.pure.report import content_sha256
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, AUDITOR, Fleet, app_state, half_hours, sequence_log
-from tests.impact_helpers import Site, run_job, run_pipeline
+from tests.conftest import (
+    ADMIN,
+    AUDITOR,
+    VERIFIER,
+    VERIFIER_NAME,
+    Fleet,
+    allocate,
+    create_bond,
+    half_hours,
+    sequence_log,
+)
+from tests.impact_helpers import Site, run_job, run_pipeline, toward_zero
 
 FIRST, LAST = date(2026, 1, 1), date(2026, 1, 31)
+SHARE = "0.5"
 DAYS = (LAST - FIRST).days + 1
 BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # Anvil's development account 1
-
-
-def verifier_headers(client: TestClient) -> dict[str, str]:
-    [key] = app_state(client).verifier_keys
-    return {"Authorization": f"Bearer {key}"}
 
 
 def solar_plant(client: TestClient, fleet: Fleet) -> tuple[int, Site]:
@@ -43,6 +50,13 @@ def solar_plant(client: TestClient, fleet: Fleet) -> tuple[int, Site]:
     )
     run_job(client, datetime(2026, 2, 20, tzinfo=UTC))
     return plant, site
+
+
+def bond_impact(client: TestClient, bond_id: int) -> dict[str, Any]:
+    response = client.get(f"/v1/investor/bonds/{bond_id}")
+    assert response.status_code == 200, response.text
+    impact: dict[str, Any] = response.json()["impact_since_issuance"]
+    return impact
 
 
 def project(client: TestClient, asset_id: int, code: str = "JCL-0001") -> int:
@@ -73,7 +87,7 @@ def decide(client: TestClient, report_id: int, decision: str = "approved") -> An
     return client.post(
         f"/v1/verifier/monitoring-reports/{report_id}/decision",
         json={"decision": decision, "comment": "site visit 2026-02-10; meter seals intact"},
-        headers=verifier_headers(client),
+        headers=VERIFIER,
     )
 
 
@@ -87,8 +101,11 @@ def test_report_verify_issue_transfer_retire(
     client: TestClient, fleet: Fleet, chain: Chain
 ) -> None:
     plant, site = solar_plant(client, fleet)
+    bond_id = create_bond(client, "GB-CREDITS", issue_date="2025-12-01")
+    allocate(client, bond_id, plant, SHARE)
     project_id = project(client, plant)
     run_pipeline(client, chain)
+    claimable_before = bond_impact(client, bond_id)
 
     created = report(client, project_id, FIRST, LAST)
     assert created.status_code == 201, created.text
@@ -125,13 +142,11 @@ def test_report_verify_issue_transfer_retire(
             headers=headers,
         )
         assert response.status_code == 403, response.text
-    seen = client.get(
-        f"/v1/verifier/monitoring-reports/{body['id']}/document", headers=verifier_headers(client)
-    )
+    seen = client.get(f"/v1/verifier/monitoring-reports/{body['id']}/document", headers=VERIFIER)
     assert seen.status_code == 200 and seen.json()["content_sha256"] == body["content_sha256"]
     approved = decide(client, body["id"])
     assert approved.status_code == 201, approved.text
-    assert approved.json()["verifier"] == "dev-verifier"
+    assert approved.json()["verifier"] == VERIFIER_NAME
     assert decide(client, body["id"]).status_code == 200
     changed = decide(client, body["id"], "rejected")
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "already_decided"
@@ -171,6 +186,19 @@ def test_report_verify_issue_transfer_retire(
     record = contract.functions.getIssuance(issuance["chain_issuance_id"]).call()
     assert bytes.fromhex(body["content_sha256"]) in record
     assert issuance["checkpoint_number"] in record
+
+    # The bond financing half the plant claims its share of what was not sold, no more.
+    sequence_log(client)
+    after = bond_impact(client, bond_id)
+    attributed_g = sum(toward_zero(Decimal(d["co2_avoided_g"]) * Decimal(SHARE)) for d in days)
+    sold_share_g = -(-attributed_g * issuance["amount_t"] * TONNE_G // expected_g)
+    assert after["attributed_co2_avoided_t"] == claimable_before["attributed_co2_avoided_t"]
+    assert Decimal(after["credited_co2_avoided_t"]) * 10**6 == sold_share_g
+    assert (
+        Decimal(claimable_before["claimable_co2_avoided_t"])
+        - Decimal(after["claimable_co2_avoided_t"])
+        == Decimal(sold_share_g) / 10**6
+    )
 
     # A day already credited cannot be reported or issued again.
     overlapping = report(client, project_id, date(2026, 1, 20), date(2026, 2, 5))

@@ -33,6 +33,10 @@ from tests.live_server import live_server
 # Per operation and generation mode (valid, invalid inputs); GBT_FUZZ_EXAMPLES sets more for a
 # longer run (docs/fuzzing.md).
 EXAMPLES = int(os.environ.get("GBT_FUZZ_EXAMPLES", "30"))
+# Operations whose only work is on the chain: the fuzzed server has no node, and their honest
+# answer is 503 chain_unavailable (with Retry-After). Every other operation checks its input
+# and the database first.
+CHAIN_ONLY = {"POST /v1/admin/credits/contract"}
 
 
 def seed(http: httpx.Client, app_state: Any) -> None:
@@ -54,6 +58,13 @@ def seed(http: httpx.Client, app_state: Any) -> None:
     assert response.status_code == 201, response.text
     start = datetime(month.year, month.month, month.day, tzinfo=UTC)
     assert fleet.post(meter, 1, half_hours(start, 48 * 3)).status_code == 200
+    project = {"code": "JCL-FUZZ", "name": "Fuzz", "methodology_id": "EN-S-019"}
+    response = http.put(
+        f"/v1/admin/assets/{asset}/credit-project",
+        json={**project, "methodology_title": "Fuzz"},
+        headers=ADMIN,
+    )
+    assert response.status_code == 201, response.text
     run_impact_cycle(app_state.engine, app_state.session_factory, timedelta(0))
     run_sequencer(app_state.engine, app_state.session_factory)
 
@@ -101,6 +112,9 @@ def _fuzzer(
     @given(case=operation.as_strategy(generation_mode=mode))
     def fuzz(case: schemathesis.Case) -> None:
         response = case.call(base_url=url, headers=headers)
+        chain_down = response.status_code == 503 and "chain_unavailable" in response.text
+        if operation.label in CHAIN_ONLY and chain_down:
+            return
         if response.status_code >= 500:
             server_errors.append(
                 f"{response.status_code} {operation.label} ({mode.value}): "

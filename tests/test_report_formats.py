@@ -373,16 +373,17 @@ def test_pdf_rows_of_many_projects_stay_whole(
         pdf.write_bytes(render(content, digest, "pdf", lang).data)
         lines = pdftotext(pdf).splitlines()
         for project in content["impact"]["projects"]:
-            # The three impact tables: one line each, starting with the project code.
+            # The four impact tables (metered, expected, uncertainty, credits): one line each,
+            # starting with the project code.
             mine = [line for line in lines if line.strip().startswith(project["asset_code"] + " ")]
-            assert len(mine) == 3, (lang, project["asset_code"], mine)
+            assert len(mine) == 4, (lang, project["asset_code"], mine)
             shown = " ".join(mine)
             for column in IMPACT_COLUMNS:
                 if column.recomputed:
                     assert column.shown(project[column.key]) in shown, (lang, column.id)
         labels_ = labels(lang)
         totals = [line for line in lines if labels_("portfolio") in line]
-        assert len(totals) == 3
+        assert len(totals) == 4
         for column in IMPACT_COLUMNS:
             if column.recomputed:
                 value = column.shown(content["impact"]["portfolio"][column.key])

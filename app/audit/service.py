@@ -54,6 +54,19 @@ def confirmed_checkpoint(session: Session, number: int) -> Checkpoint:
     return cp
 
 
+def cited_checkpoint(session: Session, number: int | None, document: str) -> Checkpoint:
+    """The confirmed checkpoint ``number`` (404 when there is none), or the latest confirmed
+    one (409 ``not_anchored`` before the first): the one a ``document`` is built at."""
+    if number is not None:
+        return confirmed_checkpoint(session, number)
+    cp = checkpoints.latest_confirmed(session)
+    if cp is None:
+        raise ApiError(
+            409, "not_anchored", f"no confirmed checkpoint yet: {document} cites an anchored one"
+        )
+    return cp
+
+
 def _not_anchored(message: str) -> ApiError:
     return ApiError(404, "not_anchored", message)
 

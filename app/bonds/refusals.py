@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from app.core.errors import ApiError, FieldError
-from app.credits.contract import day_of
+from app.pure.credit_leaves import day_of
 
 # (status, field, reason template over the error's arguments)
 _KNOWN: dict[str, tuple[int, str, str]] = {

@@ -3,17 +3,16 @@ deployment and details, and the issuer's operations on it. Every route needs the
 every transaction is signed by the service's chain account, the token's issuer."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from app.bonds import issuer_key, operations, register, service
-from app.bonds.issuer_txs import IssuerChain, Sent
+from app.bonds.http import ACCEPTED, SENT_DOC, KeyHeader, issuer_chain, sent_out
 from app.bonds.models import IssuerKey
 from app.bonds.schemas import (
-    IdempotencyKey,
     IssuerKeyIn,
     IssuerKeyOut,
     IssuerTxOut,
@@ -30,27 +29,7 @@ from app.core.security import require_admin
 
 router = APIRouter(prefix="/v1/admin", tags=["bond token"], dependencies=[Depends(require_admin)])
 
-KeyHeader = Annotated[IdempotencyKey, Header(alias="Idempotency-Key")]
 IndexPath = Annotated[int, Path(ge=0, le=DB_ID_MAX, description="Application index (from 0).")]
-SENT_DOC = (
-    "Signed by the service's chain account and checked against the contract first: a refusal "
-    "is a 4xx naming the field and the contract's figures, and nothing is sent. 201 once "
-    "mined; 202 when it is not mined within `GBT_CHAIN_TIMEOUT_S` (the same request again "
-    "returns it once it is); 200 for a repeat of a request already done."
-)
-ACCEPTED: dict[int | str, dict[str, Any]] = {
-    202: {"model": IssuerTxOut, "description": "Sent, not mined yet."}
-}
-
-
-def _chain(request: Request) -> IssuerChain:
-    chain: IssuerChain = request.app.state.issuer_chain
-    return chain
-
-
-def _sent(response: Response, sent: Sent) -> IssuerTxOut:
-    response.status_code = sent.http_status()
-    return service.tx_out(sent.tx)
 
 
 @router.put(
@@ -103,7 +82,7 @@ def _key_out(key: IssuerKey, private_key_configured: bool) -> IssuerKeyOut:
 def deploy_token(
     bond_id: IdPath, body: TokenDeploy, session: SessionDep, request: Request, response: Response
 ) -> TokenOut | JSONResponse:
-    outcome = service.deploy_token(session, _chain(request), bond_id, body)
+    outcome = service.deploy_token(session, issuer_chain(request), bond_id, body)
     if outcome.pending is not None:
         return JSONResponse(jsonable_encoder(service.tx_out(outcome.pending)), status_code=202)
     assert outcome.token is not None
@@ -119,7 +98,7 @@ def deploy_token(
 )
 def get_token(bond_id: IdPath, session: SessionDep, request: Request) -> TokenOut:
     token = service.deployed_token(session, bond_id)
-    return service.token_view(session, _chain(request), token)
+    return service.token_view(session, issuer_chain(request), token)
 
 
 @router.post(
@@ -140,7 +119,7 @@ def issue(
     request: Request,
     response: Response,
 ) -> IssuerTxOut:
-    return _sent(response, operations.issue(session, _chain(request), bond_id, body, key))
+    return sent_out(response, operations.issue(session, issuer_chain(request), bond_id, body, key))
 
 
 @router.post(
@@ -159,7 +138,7 @@ def redeem(
     request: Request,
     response: Response,
 ) -> IssuerTxOut:
-    return _sent(response, operations.redeem(session, _chain(request), bond_id, body, key))
+    return sent_out(response, operations.redeem(session, issuer_chain(request), bond_id, body, key))
 
 
 @router.get("/bonds/{bond_id}/token/transfer-applications", response_model=TransferApplicationsOut)
@@ -170,7 +149,7 @@ def transfer_applications(
     start: Annotated[int, Query(ge=0, le=DB_ID_MAX, description="First index.")] = 0,
     limit: LimitQuery = 100,
 ) -> TransferApplicationsOut:
-    return service.transfer_applications(session, _chain(request), bond_id, start, limit)
+    return service.transfer_applications(session, issuer_chain(request), bond_id, start, limit)
 
 
 @router.post(
@@ -190,8 +169,8 @@ def approve_transfer(
     request: Request,
     response: Response,
 ) -> IssuerTxOut:
-    sent = operations.decide_transfer(session, _chain(request), bond_id, index, True, body)
-    return _sent(response, sent)
+    sent = operations.decide_transfer(session, issuer_chain(request), bond_id, index, True, body)
+    return sent_out(response, sent)
 
 
 @router.post(
@@ -211,8 +190,8 @@ def cancel_transfer(
     request: Request,
     response: Response,
 ) -> IssuerTxOut:
-    sent = operations.decide_transfer(session, _chain(request), bond_id, index, False, body)
-    return _sent(response, sent)
+    sent = operations.decide_transfer(session, issuer_chain(request), bond_id, index, False, body)
+    return sent_out(response, sent)
 
 
 @router.put(
@@ -226,7 +205,7 @@ def cancel_transfer(
 def update_settings(
     bond_id: IdPath, body: TokenSettings, session: SessionDep, request: Request, response: Response
 ) -> TokenOut:
-    token, done = operations.update_settings(session, _chain(request), bond_id, body)
+    token, done = operations.update_settings(session, issuer_chain(request), bond_id, body)
     response.status_code = 200 if done else 202
     return token
 
@@ -242,7 +221,7 @@ def update_settings(
 def change_to_redeemed(
     bond_id: IdPath, session: SessionDep, request: Request, response: Response
 ) -> TokenOut:
-    token, done = operations.change_to_redeemed(session, _chain(request), bond_id)
+    token, done = operations.change_to_redeemed(session, issuer_chain(request), bond_id)
     response.status_code = 200 if done else 202
     return token
 
@@ -277,7 +256,7 @@ def holder_register(
     record_date: Annotated[date, Query(description="Local date (Asia/Tokyo).")],
 ) -> Response:
     body = register.export_csv(
-        session, _chain(request), request.app.state.settings, bond_id, record_date
+        session, issuer_chain(request), request.app.state.settings, bond_id, record_date
     )
     filename = f"bond-{bond_id}-register-{record_date.isoformat()}.csv"
     return Response(

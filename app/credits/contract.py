@@ -9,7 +9,7 @@ lowest serials not yet retired.
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -20,9 +20,10 @@ from web3.contract.contract import ContractConstructor
 from app.bonds.contracts import constructor
 from app.ledger.contract import deploy_contract
 from app.pure.artifact import CARBON_CREDIT
+from app.pure.credit_leaves import day_number as day_number
+from app.pure.credit_leaves import day_of as day_of
 
 ISSUER_ROLE: bytes = Web3.keccak(text="ISSUER_ROLE")
-EPOCH = date(1970, 1, 1)  # day 0 of the contract's day numbers (UTC days)
 UINT16_MAX = 2**16 - 1
 UINT64_MAX = 2**64 - 1
 
@@ -35,16 +36,6 @@ def token_id_of(project_id: int, vintage: int) -> int:
     if not 0 <= vintage <= UINT16_MAX:
         raise ValueError(f"vintage {vintage} is not a uint16")
     return (project_id << 16) | vintage
-
-
-def day_number(d: date) -> int:
-    """The contract's day number of ``d``: days since 1970-01-01."""
-    return (d - EPOCH).days
-
-
-def day_of(n: int) -> date:
-    """The date of the contract's day number ``n``."""
-    return EPOCH + timedelta(days=n)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ second service or a stale request cannot slip past.
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -25,6 +25,7 @@ from app.bonds.issuer_txs import (
     find,
     on_confirmed,
     once,
+    open_ones,
     reconcile,
     register_effect,
     signer,
@@ -37,7 +38,13 @@ from app.core.errors import ApiError, FieldError, unprocessable
 from app.credits import events
 from app.credits.contract import IssueRequest, carbon_credit, constructor_call
 from app.credits.leaves import APPROVAL, ISSUANCE
-from app.credits.models import CreditContract, CreditIssuance, MonitoringReport
+from app.credits.models import (
+    CreditBlock,
+    CreditContract,
+    CreditIndexCursor,
+    CreditIssuance,
+    MonitoringReport,
+)
 from app.credits.schemas import IssueIn, RetireIn, TransferIn
 from app.credits.service import (
     approval_of,
@@ -73,7 +80,7 @@ def _contract(session: Session, client: ChainClient, chain: IssuerChain) -> str 
     row = contract_row(session, client.chain_id)
     if row is not None and client.has_code(row.contract_address):
         return row.contract_address
-    tx = next((t for t in _open(session) if t.operation == DEPLOY), None)
+    tx = next((t for t in open_ones(session) if t.operation == DEPLOY), None)
     if tx is None:
         registry = registry_address(session, client, chain.registry_policy)
         tx = submit(
@@ -91,14 +98,6 @@ def _contract(session: Session, client: ChainClient, chain: IssuerChain) -> str 
     if tx.status != "confirmed" or row is None:
         raise transaction_failed(tx)
     return row.contract_address
-
-
-def _open(session: Session) -> list[IssuerTx]:
-    return list(
-        session.scalars(
-            select(IssuerTx).where(IssuerTx.status.in_(ISSUER_TX_OPEN), IssuerTx.bond_id.is_(None))
-        )
-    )
 
 
 def deploy(session: Session, chain: IssuerChain) -> tuple[CreditContract | None, IssuerTx | None]:
@@ -246,6 +245,7 @@ def issue(session: Session, chain: IssuerChain, report_id: int, body: IssueIn) -
 
 def transfer(session: Session, chain: IssuerChain, body: TransferIn, key: str) -> Sent:
     """``safeTransferFrom`` of credits the issuer's account holds."""
+    _issued_token(session, body.token_id)
     request = {"token_id": body.token_id, "to_address": body.to_address, "amount_t": body.amount_t}
 
     def build(client: ChainClient) -> ContractFunction:
@@ -272,6 +272,7 @@ def transfer(session: Session, chain: IssuerChain, body: TransferIn, key: str) -
 
 def retire(session: Session, chain: IssuerChain, body: RetireIn, key: str) -> Sent:
     """``retire``: credits of the issuer's account leave circulation for a beneficiary."""
+    _issued_token(session, body.token_id)
     request = body.model_dump()
 
     def build(client: ChainClient) -> ContractFunction:
@@ -290,6 +291,20 @@ def retire(session: Session, chain: IssuerChain, body: RetireIn, key: str) -> Se
         build=build,
         key_name=KEY,
     )
+
+
+def _issued_token(session: Session, token_id: int) -> None:
+    """Checked before the chain is asked: credits of this token id were issued here."""
+    issued = session.scalar(
+        select(CreditIssuance.id).where(CreditIssuance.token_id == token_id).limit(1)
+    )
+    if issued is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"no credits were issued under token id {token_id}",
+            [FieldError("token_id", "no issuance of this token id")],
+        )
 
 
 def _issuer_credit_contract(session: Session, client: ChainClient, chain: IssuerChain) -> Contract:
@@ -319,6 +334,11 @@ def _mined(session: Session, tx: IssuerTx, receipt: TxReceipt) -> None:
         if row is None:
             row = CreditContract(chain_id=tx.chain_id)
             session.add(row)
+        else:  # the chain was reset: index the new contract from its deployment
+            session.execute(
+                delete(CreditIndexCursor).where(CreditIndexCursor.chain_id == tx.chain_id)
+            )
+            session.execute(delete(CreditBlock).where(CreditBlock.chain_id == tx.chain_id))
         row.contract_address = address
         row.registry_address = _request(tx)["registry_address"]
         row.deploy_tx_hash, row.deployed_block = tx.tx_hash, int(receipt["blockNumber"])

@@ -4,12 +4,12 @@ issuance, transfers, retirements), the verifier's (decide on a report), and the 
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from app.bonds.issuer_txs import IssuerChain, Sent
-from app.bonds.schemas import IdempotencyKey, IssuerTxOut
+from app.bonds.http import ACCEPTED, SENT_DOC, KeyHeader, issuer_chain, sent_out
+from app.bonds.schemas import IssuerTxOut
 from app.bonds.service import tx_out
 from app.core.deps import IdPath, SessionDep
 from app.core.errors import ApiError
@@ -21,6 +21,7 @@ from app.credits.schemas import (
     CreditContractOut,
     DecisionIn,
     IssueIn,
+    MonitoringReportDocument,
     MonitoringReportIn,
     MonitoringReportOut,
     ProjectCreditsOut,
@@ -38,28 +39,7 @@ verifier = APIRouter(prefix="/v1/verifier", tags=["carbon credits"])
 public = APIRouter(
     prefix="/v1/credits", tags=["carbon credits"], dependencies=[Depends(require_investor)]
 )
-KeyHeader = Annotated[IdempotencyKey, Header(alias="Idempotency-Key")]
 VerifierDep = Annotated[Verifier, Depends(require_verifier)]
-SENT = (
-    "Signed by the service's chain account (the contract's issuer) and checked against the "
-    "contract first: a refusal is a 4xx naming the field, and nothing is sent. 201 once mined, "
-    "202 while on its way (the same request again returns it), 200 for a repeat."
-)
-ACCEPTED: dict[int | str, dict[str, object]] = {
-    202: {"model": IssuerTxOut, "description": "Sent, not mined yet."}
-}
-
-
-def _chain(request: Request) -> IssuerChain:
-    chain: IssuerChain = request.app.state.issuer_chain
-    return chain
-
-
-def _sent(response: Response, sent: Sent) -> IssuerTxOut:
-    response.status_code = sent.http_status()
-    return tx_out(sent.tx)
-
-
 # --- the issuer ---------------------------------------------------------------------------------
 
 
@@ -117,12 +97,12 @@ def list_reports(project_id: IdPath, session: SessionDep) -> list[MonitoringRepo
     summary="Issue the credits of an approved monitoring report",
     description="Once per report (a retry returns the same transaction). The report must be "
     "approved by a verifier and the approval anchored in a confirmed checkpoint (409 "
-    "otherwise); at most the report's whole tonnes; never a day already credited. " + SENT,
+    "otherwise); at most the report's whole tonnes; never a day already credited. " + SENT_DOC,
 )
 def issue(
     report_id: IdPath, body: IssueIn, session: SessionDep, request: Request, response: Response
 ) -> IssuerTxOut:
-    return _sent(response, operations.issue(session, _chain(request), report_id, body))
+    return sent_out(response, operations.issue(session, issuer_chain(request), report_id, body))
 
 
 @admin.post(
@@ -132,7 +112,7 @@ def issue(
     summary="Deploy this chain's CarbonCredit contract (done by the first issuance otherwise)",
 )
 def deploy(session: SessionDep, request: Request) -> CreditContractOut | JSONResponse:
-    row, pending = operations.deploy(session, _chain(request))
+    row, pending = operations.deploy(session, issuer_chain(request))
     if pending is not None:
         return JSONResponse(jsonable_encoder(tx_out(pending)), status_code=202)
     assert row is not None
@@ -145,12 +125,12 @@ def deploy(session: SessionDep, request: Request) -> CreditContractOut | JSONRes
     status_code=201,
     responses=ACCEPTED,
     summary="Transfer credits the issuer holds (ERC-1155 safeTransferFrom)",
-    description=SENT,
+    description=SENT_DOC,
 )
 def transfer(
     body: TransferIn, key: KeyHeader, session: SessionDep, request: Request, response: Response
 ) -> IssuerTxOut:
-    return _sent(response, operations.transfer(session, _chain(request), body, key))
+    return sent_out(response, operations.transfer(session, issuer_chain(request), body, key))
 
 
 @admin.post(
@@ -160,12 +140,12 @@ def transfer(
     responses=ACCEPTED,
     summary="Retire credits the issuer holds for a beneficiary",
     description="The credits are burnt and the contract records the retirement (beneficiary, "
-    "purpose, period and the serials retired). " + SENT,
+    "purpose, period and the serials retired). " + SENT_DOC,
 )
 def retire(
     body: RetireIn, key: KeyHeader, session: SessionDep, request: Request, response: Response
 ) -> IssuerTxOut:
-    return _sent(response, operations.retire(session, _chain(request), body, key))
+    return sent_out(response, operations.retire(session, issuer_chain(request), body, key))
 
 
 # --- the verifier -------------------------------------------------------------------------------
@@ -236,6 +216,7 @@ def _document(session: SessionDep, report_id: int, fmt: str, lang: str) -> Respo
 @verifier.get(
     "/monitoring-reports/{report_id}/document",
     summary="The monitoring report to verify: JSON, CSV or PDF, English or Japanese",
+    response_model=MonitoringReportDocument,
     responses=DOCUMENT,
 )
 def verifier_document(
@@ -252,6 +233,7 @@ def verifier_document(
     "/monitoring-reports/{report_id}",
     summary="A monitoring report: JSON, CSV or PDF, English or Japanese",
     description="Every format embeds the content hash its `monitoring_report` leaf commits to.",
+    response_model=MonitoringReportDocument,
     responses=DOCUMENT,
 )
 def monitoring_report(

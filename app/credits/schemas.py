@@ -1,7 +1,7 @@
 """Request and response bodies of the credit API (docs/credits.md)."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -99,6 +99,14 @@ class MonitoringReportOut(BaseModel):
     approval: ApprovalOut | None
     issuance: IssuanceOut | None
     created_at: datetime
+
+
+class MonitoringReportDocument(BaseModel):
+    """A monitoring report as JSON (``format=json``): its canonical content and the hash its
+    ``monitoring_report`` leaf commits to (docs/credits.md, "Content")."""
+
+    content: dict[str, Any]
+    content_sha256: str
 
 
 class DecisionIn(StrictInput):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.service import checkpoint_ref
+from app.audit.service import checkpoint_ref, cited_checkpoint
 from app.core.db import utcnow
 from app.core.errors import ApiError, FieldError, not_found, unprocessable
 from app.core.security import Verifier
@@ -23,9 +23,8 @@ from app.credits.models import CreditIssuance, CreditProject, MonitoringApproval
 from app.credits.schemas import DecisionIn, MonitoringReportIn, ProjectIn
 from app.impact.factors import factors_by_ids
 from app.impact.models import ImpactResult
-from app.ledger import checkpoints
 from app.ledger.log import leaf_index_of
-from app.ledger.models import Checkpoint, LogEntry
+from app.ledger.models import LogEntry
 from app.outbox.service import enqueue
 from app.pure import credits as rules
 from app.pure.encoding import canonical_json
@@ -74,23 +73,6 @@ def projects(session: Session) -> list[CreditProject]:
 
 
 # --- monitoring reports -----------------------------------------------------------------------
-
-
-def _checkpoint(session: Session, number: int | None) -> Checkpoint:
-    cp = (
-        checkpoints.latest_confirmed(session)
-        if number is None
-        else checkpoints.confirmed(session, number)
-    )
-    if cp is None:
-        if number is None:
-            raise ApiError(
-                409,
-                "not_anchored",
-                "no confirmed checkpoint yet: a monitoring report rests on anchored results",
-            )
-        raise not_found("confirmed checkpoint", number)
-    return cp
 
 
 def credited_overlap(
@@ -215,7 +197,7 @@ def create_report(
     overlap = credited_overlap(session, project.id, body.first_day, body.last_day)
     if overlap is not None:
         raise period_already_credited(overlap)
-    cp = _checkpoint(session, body.checkpoint)
+    cp = cited_checkpoint(session, body.checkpoint, "a monitoring report")
     days = _days(session, project.asset_id, body.first_day, body.last_day, cp.tree_size)
     facts = _project_facts(session, project)
     try:

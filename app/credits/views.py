@@ -6,8 +6,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.credits import holdings
 from app.credits.leaves import APPROVAL, ISSUANCE, REPORT
 from app.credits.models import (
+    CreditContract,
     CreditEvent,
     CreditIssuance,
     CreditProject,
@@ -26,8 +28,6 @@ from app.credits.schemas import (
 from app.credits.service import approval_of, issuance_of, leaf_state
 from app.impact.models import ImpactResult
 from app.pure.credit_leaves import TONNE_G
-
-RETIRED = "Retired"
 
 
 def project_out(project: CreditProject) -> ProjectOut:
@@ -131,18 +131,17 @@ def project_credits(session: Session, project: CreditProject) -> ProjectCreditsO
             .order_by(CreditIssuance.first_day)
         )
     )
-    token_ids = sorted({i.token_id for i in issuances})
-    retirements = (
-        list(
-            session.scalars(
-                select(CreditEvent)
-                .where(CreditEvent.name == RETIRED, CreditEvent.token_id.in_(token_ids))
-                .order_by(CreditEvent.block_number, CreditEvent.log_index)
-            )
+    retirements = [
+        event
+        for chain_id, address, token_id in sorted(
+            {(i.chain_id, i.contract_address, i.token_id) for i in issuances}
         )
-        if token_ids
-        else []
-    )
+        for event in holdings.retirements(
+            session,
+            CreditContract(chain_id=chain_id, contract_address=address),
+            token_id=token_id,
+        )
+    ]
     issued = sum(i.amount_t for i in issuances)
     retired = sum(r.amount for r in retirements)
     co2_g = _asset_co2_avoided_g(session, project.asset_id)

@@ -83,7 +83,10 @@ def list_bonds(
     "cumulative totals in the latest confirmed checkpoint, read from the contract on chain "
     "(`read_from_chain`; when the chain cannot be read, no figure and a `chain_error`); "
     "`impact_since_issuance` "
-    "also counts days not yet anchored (and provisional ones, flagged).",
+    "also counts days not yet anchored (and provisional ones, flagged). Beside the attributed "
+    "CO2, both give `credited_co2_avoided_t` (of which issued as carbon credits: sold, so no "
+    "longer the bond's to claim; docs/credits.md) and `claimable_co2_avoided_t` (the rest); "
+    "the anchored totals themselves stay the gross figures the contract holds.",
     response_model=InvestorBondDetail,
     responses=NOT_MODIFIED,
 )

@@ -55,6 +55,15 @@ class ImpactSinceIssuance(Output):
         description="The bond's share (by financing share) of the assets' energy reduction."
     )
     attributed_co2_avoided_t: Decimal = Field(description="The bond's share of the CO2 avoided.")
+    credited_co2_avoided_t: Decimal = Field(
+        description="Of `attributed_co2_avoided_t`, what was issued as carbon credits (the "
+        "credit issuances logged so far: docs/credits.md, 'No double counting'); sold, so no "
+        "longer the bond's to claim."
+    )
+    claimable_co2_avoided_t: Decimal = Field(
+        description="`attributed_co2_avoided_t` - `credited_co2_avoided_t`: what the bond can "
+        "still claim."
+    )
     includes_provisional_days: bool = Field(
         description="True when some days counted are provisional (may still change)."
     )
@@ -76,6 +85,14 @@ class AnchoredBondTotals(Output):
     co2_avoided_t: Decimal | None = Field(
         description="The bond's attributed cumulative CO2 avoided in that checkpoint, read from "
         "the contract; null when the chain could not be read."
+    )
+    credited_co2_avoided_t: Decimal | None = Field(
+        description="Of `co2_avoided_t`, what was issued as carbon credits by that checkpoint "
+        "(the credit issuance leaves among its leaves); null when the chain could not be read."
+    )
+    claimable_co2_avoided_t: Decimal | None = Field(
+        description="`co2_avoided_t` - `credited_co2_avoided_t`; null when the chain could not "
+        "be read."
     )
     read_from_chain: bool = Field(description="True when the figures were read from the chain.")
     chain_error: str | None = Field(description="Why the chain could not be read; else null.")
@@ -191,7 +208,16 @@ class Methodology(Output):
 class CheckpointBondTotal(Output):
     bond_id: int
     energy_reduction_kwh: Decimal = Field(description="Attributed, cumulative.")
-    co2_avoided_t: Decimal = Field(description="Attributed, cumulative.")
+    co2_avoided_t: Decimal = Field(
+        description="Attributed, cumulative: the gross total the contract holds."
+    )
+    credited_co2_avoided_t: Decimal = Field(
+        description="Of `co2_avoided_t`, what was issued as carbon credits by the checkpoint "
+        "(the credit issuance leaves among its leaves: docs/credits.md)."
+    )
+    claimable_co2_avoided_t: Decimal = Field(
+        description="`co2_avoided_t` - `credited_co2_avoided_t`: what the bond can still claim."
+    )
 
 
 class CheckpointSummary(Output):

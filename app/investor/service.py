@@ -3,7 +3,7 @@
 
 import json
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, overload
@@ -39,6 +39,7 @@ from app.investor.schemas import (
 )
 from app.ledger import checkpoints
 from app.ledger.chain import ChainError, OnChainCheckpoint
+from app.ledger.credited import credited_co2_at, credited_co2_by_bond
 from app.ledger.models import Checkpoint
 from app.ledger.onchain import AnchoredCheckpoints, NotOnChainError
 from app.pure.calc.results import AttributedTotals, coverage
@@ -69,9 +70,19 @@ CHAIN_UNREADABLE = (
 )
 
 
-def _bond_totals(totals: Iterable[Sequence[int]]) -> list[CheckpointBondTotal]:
+def _bond_totals(
+    totals: Iterable[Sequence[int]], credited: Mapping[int, int]
+) -> list[CheckpointBondTotal]:
+    """The anchored (gross) totals, each with what of its CO2 was issued as credits by the
+    checkpoint (``credited``: bond id -> g) and what stays claimable."""
     return [
-        CheckpointBondTotal(bond_id=b, energy_reduction_kwh=kwh(r), co2_avoided_t=tonnes(g))
+        CheckpointBondTotal(
+            bond_id=b,
+            energy_reduction_kwh=kwh(r),
+            co2_avoided_t=tonnes(g),
+            credited_co2_avoided_t=tonnes(credited.get(b, 0)),
+            claimable_co2_avoided_t=tonnes(g - credited.get(b, 0)),
+        )
         for b, r, g in totals
     ]
 
@@ -88,15 +99,30 @@ def on_chain(cp: Checkpoint, anchored: AnchoredCheckpoints) -> OnChainCheckpoint
         return CHAIN_UNREADABLE
 
 
-def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> CheckpointSummary:
+# Tree size -> bond id -> CO2 (g) of its attributed impact issued as credits in that prefix.
+CreditedAt = Callable[[int], Mapping[int, int]]
+
+
+def credited_at(session: Session, tree_sizes: Iterable[int]) -> CreditedAt:
+    """``credited_co2_by_bond`` at these tree sizes, read together (a page of checkpoints);
+    another size (a chain that holds another tree size than the service's row) on demand."""
+    known = credited_co2_at(session, tree_sizes)
+    return lambda size: known[size] if size in known else credited_co2_by_bond(session, size)
+
+
+def checkpoint_summary(
+    cp: Checkpoint, anchored: AnchoredCheckpoints, credited: CreditedAt
+) -> CheckpointSummary:
     """A confirmed checkpoint's tree head, methodology hash and totals are read from the
-    contract (``read_from_chain``); a pending one's are the service's own (not anchored yet)."""
+    contract (``read_from_chain``); a pending one's are the service's own (not anchored yet).
+    Beside each bond's total: what of its CO2 was issued as credits in the prefix of the tree
+    size shown, and what stays claimable."""
     head: dict[str, Any] = {
         "tree_size": cp.tree_size,
         "root_hex": cp.root.hex(),
         "closes_at": cp.closes_at,
         "methodology_hash_hex": cp.methodology_hash.hex(),
-        "bond_totals": _bond_totals(json.loads(cp.totals_json)),
+        "bond_totals": _bond_totals(json.loads(cp.totals_json), credited(cp.tree_size)),
         "read_from_chain": False,
         "chain_error": None,
     }
@@ -110,7 +136,7 @@ def checkpoint_summary(cp: Checkpoint, anchored: AnchoredCheckpoints) -> Checkpo
                 "root_hex": found.root.hex(),
                 "closes_at": datetime.fromtimestamp(found.closes_at, UTC),
                 "methodology_hash_hex": found.methodology_hash.hex(),
-                "bond_totals": _bond_totals(found.totals),
+                "bond_totals": _bond_totals(found.totals, credited(found.tree_size)),
                 "read_from_chain": True,
                 "chain_error": None,
             }
@@ -131,7 +157,7 @@ def checkpoint(session: Session, number: int, anchored: AnchoredCheckpoints) -> 
     cp = checkpoints.confirmed(session, number)
     if cp is None:
         raise not_found("checkpoint", number)
-    return checkpoint_summary(cp, anchored)
+    return checkpoint_summary(cp, anchored, credited_at(session, [cp.tree_size]))
 
 
 def checkpoint_page(
@@ -139,8 +165,9 @@ def checkpoint_page(
 ) -> Page[CheckpointListItem]:
     """The checkpoints a chain holds or will (not failed or lost ones), newest first."""
     rows = checkpoints.newest_first(session, limit, cursor, on_chain_only=True)
+    credited = credited_at(session, [cp.tree_size for cp in rows.items])
     return rows.page(
-        lambda cp: CheckpointListItem(**dict(checkpoint_summary(cp, anchored)), id=cp.id)
+        lambda cp: CheckpointListItem(**dict(checkpoint_summary(cp, anchored, credited)), id=cp.id)
     )
 
 
@@ -257,16 +284,23 @@ def bond_detail(
 ) -> InvestorBondDetail:
     bond = registry.get_bond(session, bond_id)
     totals = bond_totals(session, bond_id)
+    # Credits issued so far (every logged issuance): the since-issuance figures include days
+    # not anchored yet, and a credit is only ever issued from anchored ones.
+    allocations = _proceeds(session, bond.id)
+    assets = [a.asset_id for a in allocations]
+    credited_g = credited_co2_by_bond(session, None, assets).get(bond_id, 0)
     return InvestorBondDetail(
         **dict(InvestorBond.model_validate(bond)),
-        allocations=_proceeds(session, bond.id),
-        impact_since_issuance=_since_issuance(totals, bond_uncertainty(session, bond_id)),
-        anchored_totals=_anchored_totals(session, bond_id, anchored),
+        allocations=allocations,
+        impact_since_issuance=_since_issuance(
+            totals, bond_uncertainty(session, bond_id), credited_g
+        ),
+        anchored_totals=_anchored_totals(session, bond_id, anchored, assets),
     )
 
 
 def _anchored_totals(
-    session: Session, bond_id: int, anchored: AnchoredCheckpoints
+    session: Session, bond_id: int, anchored: AnchoredCheckpoints, asset_ids: list[int]
 ) -> AnchoredBondTotals | None:
     """The bond's totals in the latest confirmed checkpoint, read from the contract (never from
     the database's copy); the reason instead of figures when the chain cannot be read."""
@@ -279,15 +313,21 @@ def _anchored_totals(
             checkpoint_number=latest.number,
             energy_reduction_kwh=None,
             co2_avoided_t=None,
+            credited_co2_avoided_t=None,
+            claimable_co2_avoided_t=None,
             read_from_chain=False,
             chain_error=found,
         )
     for b, r, g in found.totals:
         if b == bond_id:
+            credited = credited_co2_by_bond(session, found.tree_size, asset_ids)
+            credited_g = credited.get(bond_id, 0)
             return AnchoredBondTotals(
                 checkpoint_number=found.number,
                 energy_reduction_kwh=kwh(r),
                 co2_avoided_t=tonnes(g),
+                credited_co2_avoided_t=tonnes(credited_g),
+                claimable_co2_avoided_t=tonnes(g - credited_g),
                 read_from_chain=True,
                 chain_error=None,
             )
@@ -295,13 +335,15 @@ def _anchored_totals(
 
 
 def _since_issuance(
-    totals: AttributedTotals, uncertainty: tuple[int, int] | None
+    totals: AttributedTotals, uncertainty: tuple[int, int] | None, credited_g: int
 ) -> ImpactSinceIssuance:
     return ImpactSinceIssuance(
         assets_energy_reduction_kwh=kwh(totals.reduction_wh),
         assets_co2_avoided_t=tonnes(totals.co2_avoided_g),
         attributed_energy_reduction_kwh=kwh(totals.attributed_reduction_wh),
         attributed_co2_avoided_t=tonnes(totals.attributed_co2_avoided_g),
+        credited_co2_avoided_t=tonnes(credited_g),
+        claimable_co2_avoided_t=tonnes(totals.attributed_co2_avoided_g - credited_g),
         includes_provisional_days=totals.provisional_days > 0,
         attributed_savings_uncertainty_68_kwh=kwh(uncertainty_level(uncertainty, 0)),
         attributed_savings_uncertainty_90_kwh=kwh(uncertainty_level(uncertainty, 1)),

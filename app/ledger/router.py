@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from app.core.deps import LimitQuery, SessionDep
 from app.core.security import require_admin
 from app.ledger import checkpoints
+from app.ledger.credited import credited_co2_at
 from app.ledger.integrity import check
 
 router = APIRouter(prefix="/v1/admin", tags=["ledger"], dependencies=[Depends(require_admin)])
@@ -22,7 +23,12 @@ class CheckpointOut(BaseModel):
     root_hex: str
     closes_at: datetime
     methodology_hash_hex: str
-    bond_totals: list[dict[str, int]]
+    bond_totals: list[dict[str, int]] = Field(
+        description="Per bond: `bond_id`, `reduction_wh` and `co2_avoided_g` (the anchored, "
+        "gross totals), `credited_co2_avoided_g` (of which issued as carbon credits by the "
+        "checkpoint: the credit issuance leaves among its `tree_size` leaves) and "
+        "`claimable_co2_avoided_g` (`co2_avoided_g` - `credited_co2_avoided_g`)."
+    )
     chain_id: int
     contract_address: str
     tx_hash: str
@@ -63,6 +69,7 @@ class IntegrityOut(BaseModel):
 @router.get("/checkpoints", response_model=list[CheckpointOut])
 def list_checkpoints(session: SessionDep, limit: LimitQuery = 100) -> list[CheckpointOut]:
     rows = checkpoints.newest_first(session, limit, None, on_chain_only=False).items
+    credited = credited_co2_at(session, [c.tree_size for c in rows])
     return [
         CheckpointOut(
             id=c.id,
@@ -72,7 +79,13 @@ def list_checkpoints(session: SessionDep, limit: LimitQuery = 100) -> list[Check
             closes_at=c.closes_at,
             methodology_hash_hex=c.methodology_hash.hex(),
             bond_totals=[
-                {"bond_id": b, "reduction_wh": r, "co2_avoided_g": g}
+                {
+                    "bond_id": b,
+                    "reduction_wh": r,
+                    "co2_avoided_g": g,
+                    "credited_co2_avoided_g": credited[c.tree_size].get(b, 0),
+                    "claimable_co2_avoided_g": g - credited[c.tree_size].get(b, 0),
+                }
                 for b, r, g in json.loads(c.totals_json)
             ],
             chain_id=c.chain_id,

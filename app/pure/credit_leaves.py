@@ -5,7 +5,7 @@ stop claiming what was sold. Pure, like app/pure/leaves.py, which registers thei
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from app.pure.encoding import leaf
@@ -13,6 +13,17 @@ from app.pure.leaf_fields import LeafFields
 
 APPROVED, REJECTED = "approved", "rejected"
 TONNE_G = 1_000_000
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(d: date) -> int:
+    """The CarbonCredit contract's day number of ``d``: days since 1970-01-01 (UTC days)."""
+    return (d - EPOCH).days
+
+
+def day_of(n: int) -> date:
+    """The date of the contract's day number ``n``."""
+    return EPOCH + timedelta(days=n)
 
 
 @dataclass(frozen=True)

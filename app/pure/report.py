@@ -14,6 +14,10 @@ Figures (docs/reporting.md maps each to its ICMA / MOE definition):
   zero, then summed (``attribute``, as checkpoint totals), so a report whose period covers the
   bond's life up to the checkpoint shows exactly the anchored totals.
 - A day without a claim (null reduction or CO2) adds nothing, and shows in the flag counts.
+- Of which issued as carbon credits (docs/credits.md): for each ``credit_issuance`` leaf of the
+  project's asset in the prefix, the credited part (app/pure/credited.py: rounded up, at most
+  what was attributed) of the bond's attributed CO2 over the counted days of the credited
+  period that fall in the report's period; claimable = attributed - credited.
 - Savings uncertainty (ASHRAE Guideline 14, docs/methodology.md): per project, its counted days
   that state one, evaluated together (m = their count, counterfactual = their benchmarks summed)
   with the fit of the latest of them, as the investor API evaluates a bond's period; attributed
@@ -37,6 +41,8 @@ from app.pure.calc.uncertainty import (
     attributed_uncertainty_wh,
     combined_uncertainty_wh,
 )
+from app.pure.credit_leaves import CreditIssuanceLeaf
+from app.pure.credited import credited_by_bond
 from app.pure.encoding import canonical_json
 from app.pure.leaves import AllocationLeaf, ResultLeaf
 
@@ -178,6 +184,8 @@ class AssetFigures:
     attributed_energy_savings_wh: int = 0
     attributed_generation_wh: int = 0
     attributed_co2_avoided_g: int = 0
+    # of the attributed CO2, what was issued as carbon credits (the rest is claimable)
+    credited_co2_avoided_g: int = 0
     flags: dict[str, int] = field(default_factory=dict)
     methods: set[str] = field(default_factory=set)
     factor_ids: set[int] = field(default_factory=set)
@@ -267,9 +275,11 @@ def impact_figures(
     allocations: Sequence[AllocationLeaf],
     days: Iterable[Day],
     basis_of: BasisOf,
+    issuances: Iterable[CreditIssuanceLeaf] = (),
 ) -> dict[int, AssetFigures]:
     """Per allocated asset (by asset id): its figures over the period's counted days, from the
-    day results of a log prefix (any revisions: the latest of each asset-day wins).
+    day results of a log prefix (any revisions: the latest of each asset-day wins), and what of
+    them was issued as the credits ``issuances`` (the credit issuance leaves of the same prefix).
     ``basis_of`` is asked only for the latest stating day of each asset."""
     figures: dict[int, AssetFigures] = {}
     counted: dict[int, tuple[Callable[[int | None], int | None], date]] = {}
@@ -286,12 +296,22 @@ def impact_figures(
         seen = latest.get(key)
         if seen is None or d.revision > seen.revision:
             latest[key] = d
+    day_co2: dict[int, dict[date, int | None]] = {}
     for (asset_id, day), d in latest.items():  # sums and sets: the order does not matter
         attributed, first = counted[asset_id]
         if first <= day <= period.end:
             figures[asset_id].add(d, attributed)
+            day_co2.setdefault(asset_id, {})[day] = d.co2_avoided_g
+    credited = [i for i in issuances if i.asset_id in counted]
     for allocation in allocations:
-        figures[allocation.asset_id].evaluate_uncertainty(basis_of, allocation.financing_share)
+        f = figures[allocation.asset_id]
+        f.evaluate_uncertainty(basis_of, allocation.financing_share)
+        # Only the counted days are in ``day_co2``: a credited period's days outside the
+        # report's period are another report's.
+        of_asset = [i for i in credited if i.asset_id == allocation.asset_id]
+        f.credited_co2_avoided_g = credited_by_bond(of_asset, [allocation], day_co2).get(
+            allocation.bond_id, 0
+        )
     return figures
 
 
@@ -354,6 +374,8 @@ IMPACT_COLUMNS = (
     Column("attributed_energy_savings_mwh", "attributed_energy_savings_wh", "MWh", MEGA, 3),
     Column("attributed_generation_mwh", "attributed_generation_wh", "MWh", MEGA, 3),
     Column("attributed_co2_avoided_t", "attributed_co2_avoided_g", "t-CO2", MEGA, 3),
+    Column("credited_co2_avoided_t", "credited_co2_avoided_g", "t-CO2", MEGA, 3),
+    Column("claimable_co2_avoided_t", "claimable_co2_avoided_g", "t-CO2", MEGA, 3),
     Column("savings_uncertainty_68_mwh", "savings_uncertainty_68_wh", "MWh", MEGA, 3),
     Column("savings_uncertainty_90_mwh", "savings_uncertainty_90_wh", "MWh", MEGA, 3),
     Column(
@@ -411,6 +433,8 @@ def impact_row(f: AssetFigures) -> dict[str, Any]:
         "attributed_energy_savings_wh": f.attributed_energy_savings_wh,
         "attributed_generation_wh": f.attributed_generation_wh,
         "attributed_co2_avoided_g": f.attributed_co2_avoided_g,
+        "credited_co2_avoided_g": f.credited_co2_avoided_g,
+        "claimable_co2_avoided_g": f.attributed_co2_avoided_g - f.credited_co2_avoided_g,
         "savings_uncertainty_68_wh": _level(f.savings_uncertainty, 0),
         "savings_uncertainty_90_wh": _level(f.savings_uncertainty, 1),
         "attributed_savings_uncertainty_68_wh": _level(f.attributed_savings_uncertainty, 0),
@@ -455,6 +479,7 @@ def portfolio_row(figures: Iterable[AssetFigures]) -> dict[str, Any]:
             "attributed_energy_savings_wh",
             "attributed_generation_wh",
             "attributed_co2_avoided_g",
+            "credited_co2_avoided_g",
         ):
             setattr(total, name, getattr(total, name) + getattr(f, name))
     return impact_row(total)

@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.service import checkpoint_ref
+from app.audit.service import checkpoint_ref, cited_checkpoint
 from app.core.db import utcnow
-from app.core.errors import ApiError, not_found
 from app.impact.factors import factors_by_ids
 from app.impact.models import BaselineFitRecord, ImpactResult
 from app.impact.resolution import fit_of_record
-from app.ledger import checkpoints
+from app.ledger.credited import issuance_leaves
 from app.ledger.models import Checkpoint, LogEntry
 from app.ledger.sources import allocation_leaf
 from app.outbox.service import enqueue
@@ -51,23 +50,6 @@ class Report:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _checkpoint(session: Session, number: int | None) -> Checkpoint:
-    cp = (
-        checkpoints.latest_confirmed(session)
-        if number is None
-        else checkpoints.confirmed(session, number)
-    )
-    if cp is None:
-        if number is None:
-            raise ApiError(
-                409,
-                "not_anchored",
-                "no confirmed checkpoint yet: a report cites an anchored checkpoint",
-            )
-        raise not_found("confirmed checkpoint", number)
-    return cp
 
 
 def _in_prefix(kind: str, ref_id: Any, tree_size: int) -> Any:
@@ -253,7 +235,7 @@ def build_content(
     """The report's content and its status (final: the period is closed in the checkpoint's
     prefix, ``rules.closed``)."""
     bond = registry.get_bond(session, bond_id)
-    cp = _checkpoint(session, checkpoint)
+    cp = cited_checkpoint(session, checkpoint, "a report")
     pairs = _allocations(session, bond, cp.tree_size)
     leaves: list[AllocationLeaf] = [allocation_leaf(a, bond) for a, _ in pairs]
     first = period.counted_from(bond.issue_date)
@@ -265,8 +247,16 @@ def build_content(
         r.id: r
         for r in session.scalars(select(BaselineFitRecord).where(BaselineFitRecord.id.in_(named)))
     }
+    # The credits issued from the bond's assets, logged in the same prefix: their share of the
+    # attributed CO2 shows as credited, the rest as claimable.
+    assets = {a.asset_id for a, _ in pairs}
+    issuances = [i for i in issuance_leaves(session, cp.tree_size) if i.asset_id in assets]
     figures = rules.impact_figures(
-        period, leaves, days, lambda d: uncertainty_basis(fit_of_record(session, d.baseline_fit_id))
+        period,
+        leaves,
+        days,
+        lambda d: uncertainty_basis(fit_of_record(session, d.baseline_fit_id)),
+        issuances,
     )
     factor_ids = sorted({i for f in figures.values() for i in f.factor_ids})
     allocation_rows = [_allocation_row(a, asset, period) for a, asset in pairs]

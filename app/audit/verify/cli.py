@@ -6,8 +6,12 @@
     gbt-verify investor --api URL --export FILE --rpc URL --contract ADDR [--api-key KEY]
     gbt-verify holding [FILE | --api URL --token TOKEN] --rpc URL [--account ADDR] [--chain-id N]
     gbt-verify report FILE --export EXPORT --rpc URL --contract ADDR [--chain-id N]
+    gbt-verify credits --export EXPORT --rpc URL --contract ADDR [--credit-contract ADDR]
+                       [--chain-id N] [--json]
 
 One line per check ("ok   ..."); the first failure prints "FAIL <what>: <reason>" and exits 1.
+``credits`` runs all its checks and prints each ("ok", "FAIL", "skip"; "note" for on-chain
+issuances not logged yet), or one JSON document with --json; it exits 1 if any failed.
 Unusable input (unreadable or malformed JSON, an unreadable report or one of no known format,
 an unreachable node) exits 2.
 """
@@ -29,6 +33,7 @@ from app.audit.verify.checks import (
     verify_bundle,
     verify_checkpoint_consistency,
 )
+from app.audit.verify.credits import FAIL, SKIP, CreditsResult, verify_credits
 from app.audit.verify.holding import verify_holding_statement
 from app.audit.verify.investor import http_fetch, verify_investor
 from app.audit.verify.recompute import verify_recompute
@@ -138,7 +143,45 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--contract", required=True, type=_address, help="the registry address")
     rep.add_argument("--chain-id", type=int, help="the chain id you expect")
     rep.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
+
+    cred = sub.add_parser(
+        "credits",
+        help="check the carbon credits: every issuance recomputed from its monitoring period, "
+        "serials, asset-days credited once, and the CarbonCredit contract (docs/credits.md)",
+    )
+    cred.add_argument("--export", required=True, help="NDJSON from GET /v1/audit/export")
+    cred.add_argument(
+        "--rpc", "--rpc-url", dest="rpc", required=True, help="JSON-RPC URL of a node of the chain"
+    )
+    cred.add_argument("--contract", required=True, type=_address, help="the registry address")
+    cred.add_argument(
+        "--credit-contract",
+        type=_address,
+        help="the CarbonCredit address (default: the one the issuance leaves name; give it "
+        "so that an export without any issuance leaf is compared with the chain too)",
+    )
+    cred.add_argument("--chain-id", type=int, help="the chain id you expect")
+    cred.add_argument("--json", action="store_true", help="print one JSON document")
+    cred.add_argument("--timeout", type=float, default=30.0, help="RPC timeout (seconds)")
     return parser
+
+
+def _print_credits(result: CreditsResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2), flush=True)
+        return
+    for check in result.checks:
+        if check.status == FAIL:
+            first, *more = check.problems
+            print(f"FAIL {check.name}: {first}", flush=True)
+            for problem in more:
+                print(f"     {problem}", flush=True)
+        elif check.status == SKIP:
+            _skip(f"{check.name}: {check.skipped}")
+        else:
+            _ok(f"{check.name}: {check.summary}")
+        for note in check.notes:
+            print(f"note {check.name}: {note}", flush=True)
 
 
 def _statement(args: argparse.Namespace) -> Any:
@@ -193,6 +236,16 @@ def run(argv: list[str] | None = None) -> int:
                 _ok,
                 expect_chain_id=args.chain_id,
             )
+        elif args.command == "credits":
+            result = verify_credits(
+                args.export,
+                Chain(args.rpc, args.timeout),
+                args.contract,
+                credit_contract=args.credit_contract,
+                expect_chain_id=args.chain_id,
+            )
+            _print_credits(result, args.json)
+            return 0 if result.ok else 1
         elif args.command == "holding":
             verify_holding_statement(
                 _statement(args),

@@ -42,6 +42,7 @@ from app.pure.audit_formats import ExportCheckpoint
 from app.pure.calc.results import uncertainty_basis
 from app.pure.calc.uncertainty import UncertaintyBasis
 from app.pure.compact_range import CompactRange
+from app.pure.credit_leaves import CreditIssuanceLeaf
 from app.pure.leaves import AllocationLeaf, ReportLeaf, ResultLeaf, parse_leaf
 
 ALLOCATION = tuple(c for c in rules.ALLOCATION_COLUMNS if c.recomputed)
@@ -541,14 +542,15 @@ def read_report(path: str, report: Report) -> ReportFile:
 @dataclass(frozen=True)
 class LogPrefix:
     """What the report rests on, from the export: the root of its first ``size`` leaves, the
-    allocation and day result leaves among them, and every report leaf of the export (with its
-    index)."""
+    allocation, day result and credit issuance leaves among them, and every report leaf of the
+    export (with its index)."""
 
     size: int
     root: bytes
     allocations: list[AllocationLeaf]
     day_results: list[ResultLeaf]
     reports: list[tuple[int, ReportLeaf]]
+    issuances: list[CreditIssuanceLeaf] = field(default_factory=list)
 
 
 def read_prefix(export_path: str, tree_size: int) -> LogPrefix:
@@ -558,6 +560,7 @@ def read_prefix(export_path: str, tree_size: int) -> LogPrefix:
     allocations: list[AllocationLeaf] = []
     day_results: list[ResultLeaf] = []
     reports: list[tuple[int, ReportLeaf]] = []
+    issuances: list[CreditIssuanceLeaf] = []
     for item in read_export(export_path):
         if isinstance(item, ExportCheckpoint):
             continue
@@ -571,7 +574,9 @@ def read_prefix(export_path: str, tree_size: int) -> LogPrefix:
             allocations.append(leaf)
         elif isinstance(leaf, ResultLeaf) and leaf.result.period == "day":
             day_results.append(leaf)
-    return LogPrefix(tree.size, tree.root(), allocations, day_results, reports)
+        elif isinstance(leaf, CreditIssuanceLeaf):
+            issuances.append(leaf)
+    return LogPrefix(tree.size, tree.root(), allocations, day_results, reports, issuances)
 
 
 @dataclass(frozen=True)
@@ -589,7 +594,8 @@ def _content_units(row: Mapping[str, Any]) -> dict[str, Decimal | None]:
 
 def expected_figures(identity: Identity, prefix: LogPrefix, recomputer: Recomputer) -> Expected:
     """The figures as the service computes them (app/reports/service.build_content): the
-    bond's allocations and the day results among the cited checkpoint's leaves. A savings
+    bond's allocations, the day results and the credit issuances (the credited and claimable
+    CO2, app/pure/credited.py) among the cited checkpoint's leaves. A savings
     uncertainty is evaluated with the baseline refitted for the day it rests on (the
     recomputation checked that day's own uncertainty with that fit)."""
     # The period's kind changes no figure: only its dates count.
@@ -600,7 +606,7 @@ def expected_figures(identity: Identity, prefix: LogPrefix, recomputer: Recomput
         return uncertainty_basis(recomputer.stating_fits.get((d.asset_id, d.day, d.revision)))
 
     figures = rules.impact_figures(
-        period, allocations, map(rules.Day.of, prefix.day_results), basis_of
+        period, allocations, map(rules.Day.of, prefix.day_results), basis_of, prefix.issuances
     )
     impact: dict[Key, dict[str, Decimal | None]] = {
         asset_id: _content_units(rules.impact_row(f)) for asset_id, f in figures.items()

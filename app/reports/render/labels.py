@@ -41,6 +41,8 @@ EN: dict[str, str] = {
     "col.attributed_energy_savings_mwh": "Annual energy savings attributed to the bond",
     "col.attributed_generation_mwh": "Annual renewable generation attributed to the bond",
     "col.attributed_co2_avoided_t": "Annual GHG emissions reduced/avoided attributed to the bond",
+    "col.credited_co2_avoided_t": "Of which issued as carbon credits",
+    "col.claimable_co2_avoided_t": "GHG emissions reduced/avoided still claimable by the bond",
     "col.savings_uncertainty_68_mwh": "Savings uncertainty 68%",
     "col.savings_uncertainty_90_mwh": "Savings uncertainty 90%",
     "col.attributed_savings_uncertainty_68_mwh": "Savings uncertainty attributed to the bond 68%",
@@ -137,6 +139,7 @@ EN: dict[str, str] = {
     "h.impact_metered": "Metered impact over the period: asset total and attributed to the bond",
     "h.impact_expected": "Expected (ex ante) against metered, and data coverage",
     "h.impact_uncertainty": "Savings uncertainty (ASHRAE Guideline 14)",
+    "h.impact_credits": "Carbon credits issued from the attributed reductions",
     "h.monthly": "Portfolio by month",
     "h.charts": "Charts",
     "h.methodology": "Methodology",
@@ -183,6 +186,12 @@ EN: dict[str, str] = {
     "baseline fit, so it grows like the square root of the days, not like their sum. Attributed "
     "to the bond: times the share of financing, rounded up. Portfolio: the projects' combined "
     "in quadrature (independent baselines). '-': the project states none.",
+    "note.credits": "A tonne issued as a carbon credit (J-Credit style, logged against its "
+    "asset-days) is sold and no longer claimed by the bond. Of which issued as carbon credits: "
+    "for each issuance, the bond's attributed reduction over the credited days of the period "
+    "times the credited tonnes over the credited period's reductions, rounded up to the gram "
+    "and at most what was attributed. Claimable: attributed minus credited. The checkpoint "
+    "totals on chain stay the attributed (gross) figures.",
     "note.unallocated_held_as": "not declared",
     "note.factors": "Each day's CO2 uses the emission factor valid on that day.",
     "note.evidence": "Every figure of this report is recomputable from the log up to the "
@@ -232,6 +241,8 @@ JA: dict[str, str] = {
     "col.attributed_energy_savings_mwh": "省エネルギー量（本債券充当分）",
     "col.attributed_generation_mwh": "再生可能エネルギー発電量（本債券充当分）",
     "col.attributed_co2_avoided_t": "CO2削減量（本債券充当分）",
+    "col.credited_co2_avoided_t": "うちカーボン・クレジットとして発行",
+    "col.claimable_co2_avoided_t": "本債券が主張可能なCO2削減量",
     "col.savings_uncertainty_68_mwh": "削減量の不確かさ 68%",
     "col.savings_uncertainty_90_mwh": "削減量の不確かさ 90%",
     "col.attributed_savings_uncertainty_68_mwh": "削減量の不確かさ（本債券充当分）68%",
@@ -325,6 +336,7 @@ JA: dict[str, str] = {
     "h.impact_metered": "環境改善効果（計測値）：事業全体及び本債券充当分",
     "h.impact_expected": "想定値（事前）と計測値、データ取得状況",
     "h.impact_uncertainty": "削減量の不確かさ（ASHRAE Guideline 14）",
+    "h.impact_credits": "本債券充当分のうちカーボン・クレジットとして発行された削減量",
     "h.monthly": "月別推移（ポートフォリオ）",
     "h.charts": "グラフ",
     "h.methodology": "算定方法",
@@ -370,6 +382,12 @@ JA: dict[str, str] = {
     "（日数の平方根に比例し、日ごとの値の合計ではありません）。本債券充当分は充当割合を乗じて"
     "切り上げたもの、ポートフォリオは各事業の値の二乗和平方根（ベースラインが独立のため）です。"
     "「-」は不確かさを示さない事業です。",
+    "note.credits": "カーボン・クレジット（J-クレジット型、対象の日ごとにログに記録）として発行"
+    "された削減量は売却済みであり、本債券の削減量としては主張しません。うちカーボン・クレジット"
+    "として発行：発行ごとに、期間内のクレジット対象日における本債券充当分の削減量に、発行トン数"
+    "のモニタリング期間削減量に対する割合を乗じ、グラム単位で切り上げたもの（充当分を上限とし"
+    "ます）。主張可能な削減量：充当分からクレジット発行分を差し引いたもの。オンチェーンの"
+    "チェックポイント合計は充当分（総量）のままです。",
     "note.unallocated_held_as": "未申告",
     "note.factors": "各日のCO2削減量には、その日に有効な排出係数を用いています。",
     "note.evidence": "本レポートの全ての数値は、以下のチェックポイント（オンチェーンに記録）"

@@ -219,6 +219,14 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         ("attributed_savings_uncertainty_68_mwh", None),
         ("attributed_savings_uncertainty_90_mwh", None),
     ]
+    credits: list[tuple[str, int | None]] = [
+        ("asset_code", None),
+        ("project_name", 24),
+        ("co2_avoided_t", None),
+        ("attributed_co2_avoided_t", None),
+        ("credited_co2_avoided_t", None),
+        ("claimable_co2_avoided_t", None),
+    ]
     *projects, portfolio = table.rows
 
     def total_cell(name: str) -> str:
@@ -244,6 +252,9 @@ def _impact(content: Mapping[str, Any], labels: Labels, currency: str) -> str:
         + f"<h3>{escape(labels('h.impact_uncertainty'))}</h3>"
         + grid(uncertainty)
         + f'<p class="note">{escape(labels("note.uncertainty"))}</p>'
+        + f"<h3>{escape(labels('h.impact_credits'))}</h3>"
+        + grid(credits)
+        + f'<p class="note">{escape(labels("note.credits"))}</p>'
     )
 
 
