@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,6 +55,7 @@ def service(tmp_path: Path, chain: Chain) -> Iterator[tuple[str, Path]]:
         scheduler_enabled=True,
         anchor_interval_s=2,
         impact_job_interval_s=1,
+        verifier_api_keys=None,  # the development verifier, its key in the data directory
         **chain_settings(chain),
     )
     engine = create_db_engine(settings.database_url)
@@ -73,6 +75,20 @@ def plant_only_fleet() -> dict[str, Any]:
     data["pv_plants"] = [p for p in FLEET["pv_plants"] if p["code"] == plan.asset_code]
     data["fleet"] = {**FLEET["fleet"], "reference_day": datetime.now(UTC).date().isoformat()}
     return data
+
+
+def wait_for_retired(http: httpx.Client, project_id: int, retired_t: int) -> Any:
+    """The project's credits once the indexer has read the retirement (it counts blocks with
+    the default confirmations: the anchoring's transactions mine them)."""
+    deadline = monotonic() + 60
+    while True:
+        [credited] = [
+            p for p in http.get("/v1/credits/projects").json() if p["project"]["id"] == project_id
+        ]
+        if credited["retired_t"] == retired_t or monotonic() > deadline:
+            assert credited["retired_t"] == retired_t, credited
+            return credited
+        sleep(0.5)
 
 
 def test_the_demo_credits_the_plants_first_full_month_once(
@@ -153,6 +169,18 @@ def test_the_demo_credits_the_plants_first_full_month_once(
         assert (beneficiary, purpose, period) == (plan.beneficiary, plan.purpose, f"{first:%Y-%m}")
         receipt = w3.eth.get_transaction_receipt(done.retirement_tx)
         assert receipt["status"] == 1
+        # The credit indexer (scheduled) reads it back: the dashboard's figures.
+        credited = wait_for_retired(http, project["id"], retired_t)
+        assert (credited["issued_t"], credited["outstanding_t"]) == (
+            done.issued_t,
+            done.issued_t - retired_t,
+        )
+        [listed] = credited["retirements"]
+        assert (listed["beneficiary"], listed["amount_t"], listed["tx_hash"]) == (
+            plan.beneficiary,
+            retired_t,
+            done.retirement_tx,
+        )
     finally:
         api.close()
         http.close()

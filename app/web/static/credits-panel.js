@@ -108,7 +108,7 @@ function retirementRows(projects) {
         el("td", { text: r.beneficiary }),
         el("td", { text: r.purpose }),
         el("td", { text: r.period }),
-        el("td", { class: "r", text: `${r.serial_first}–${r.serial_last}` }),
+        el("td", { class: "r", text: `${r.serial_first}-${r.serial_last}` }),
         el("td", {}, el("code", { title: r.tx_hash, text: shortHex(r.tx_hash) })),
       ),
     ),
