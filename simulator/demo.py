@@ -6,7 +6,8 @@ the demo fleet feeding it.
 2. the demo fleet (simulator/fleets/demo.toml): provisioned through the admin API, its history
    backfilled (the office's pre-retrofit year and the reporting days, so past days are final
    and anchored within the first checkpoints), then live, the last hours replayed at
-   ``--speed``;
+   ``--speed``; meanwhile, in a thread of its own, the solar plant's first full month is
+   credited and part of it retired (simulator/credits.py);
 3. Ctrl-C or SIGTERM: the fleet stops between two batches and saves its state, the server
    stops (and with it Anvil, which writes its state). The next run resumes the same data and
    chain. Should this process die without that (SIGKILL), the kernel sends the server SIGTERM,
@@ -27,12 +28,15 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from eth_account import Account
 
 from app.core.processes import stop_with_parent
+from app.core.security import VERIFIER_KEY_FILE
 from app.core.settings import get_settings
-from simulator.bond_token import issue_demo_token, issuer_key
+from simulator.bond_token import DEMO_INVESTOR_KEYS, issue_demo_token, issuer_key
 from simulator.cli import DEMO_FLEET
 from simulator.config import fault_rates, load
+from simulator.credits import load_plan, run_credits
 from simulator.runner import Simulator
 from simulator.state import SimulatorError
 from simulator.transport import GaveUpError, Transport
@@ -183,6 +187,7 @@ def _run_fleet(
                 args.speed,
             )
             sim.write_truth(truth)
+            _demo_credits(args.config, url, token, data_dir, sim, stop)
             sim.live(args.speed, stop, truth)
     except (SimulatorError, GaveUpError) as exc:
         if stop.is_set():
@@ -210,6 +215,52 @@ def _demo_token(transport: Transport, chain_url: str, bond_id: int) -> None:
         issue_demo_token(transport, chain_url, bond_id, key_file)
     except Exception as exc:
         log.warning("demo bond token: %s", exc)
+
+
+def _demo_credits(
+    fleet_file: Path, url: str, token: str, data_dir: Path, sim: Simulator, stop: threading.Event
+) -> threading.Thread | None:
+    """The fleet file's carbon credits (simulator/credits.py) in a thread of their own: the step
+    waits for a month to be final and anchored and for checkpoints, which the live fleet must
+    not wait for. A failure is logged, not fatal: the impact demo runs without it."""
+    try:
+        plan = load_plan(fleet_file)
+        if plan is None:
+            return None
+        asset_id = sim.state.ids[f"asset:{plan.asset_code}"]
+    except (ValueError, KeyError) as exc:
+        log.warning("demo credits: the fleet file's [credits] table: %s", exc)
+        return None
+    # DEVELOPMENT ONLY: the server's development verifier, whose key it generated into the data
+    # directory; with GBT_VERIFIER_API_KEYS set, a real verifier decides and the demo waits.
+    dev_verifier = get_settings().verifier_api_keys is None
+    key_file = data_dir / VERIFIER_KEY_FILE if dev_verifier else None
+    investor = Account.from_key(DEMO_INVESTOR_KEYS[0]).address
+
+    def run() -> None:
+        api = Transport(url, token)
+        try:
+            done = run_credits(
+                api, plan, asset_id, sim.dates.reporting_start, key_file, investor, stop
+            )
+            if done is not None:
+                log.info(
+                    "demo credits: %s to %s credited: %d t issued, %d retired, %d transferred",
+                    done.first_day,
+                    done.last_day,
+                    done.issued_t,
+                    done.retired_t,
+                    done.transferred_t,
+                )
+        except Exception as exc:
+            if not stop.is_set():
+                log.warning("demo credits: %s", exc)
+        finally:
+            api.close()
+
+    thread = threading.Thread(target=run, name="demo-credits", daemon=True)
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":

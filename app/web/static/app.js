@@ -3,8 +3,8 @@
 // verifies proof bundles in the browser. One ES module per panel, no build step: state.js
 // (shared state and helpers), api.js, loading.js, overview.js, asset.js, methodology.js,
 // checkpoints.js, verify-panel.js, holding-panel.js (sign-in with Ethereum and the account's
-// holdings), reports-panel.js (the annual green bond report); this module renders them all and
-// wires the events.
+// holdings), reports-panel.js (the annual green bond report), credits-panel.js (carbon credits of
+// the bond's assets); this module renders them all and wires the events.
 
 import { MESSAGES } from "./i18n.js";
 import { zoneLabel } from "./format.js";
@@ -16,13 +16,14 @@ import { renderCheckpoints } from "./checkpoints.js";
 import { renderVerify, runVerify } from "./verify-panel.js";
 import { loadHoldings, renderHolding, restoreSession, signIn } from "./holding-panel.js";
 import { loadReportList, renderReports, wireReports } from "./reports-panel.js";
+import { loadCredits, renderCredits } from "./credits-panel.js";
 
 async function start() {
   document.body.dataset.ready = "false";
   setStatus(t("loading"));
   restoreSession();
   await load();
-  await Promise.all([loadHoldings(), loadReportList()]);
+  await Promise.all([loadHoldings(), loadReportList(), loadCredits()]);
   render();
   document.body.dataset.ready = "true";
 }
@@ -42,6 +43,7 @@ function render() {
   renderVerify();
   renderHolding();
   renderReports();
+  renderCredits();
 }
 
 // Events -------------------------------------------------------------------------------------
@@ -70,7 +72,7 @@ function wire() {
     state.bondId = Number(e.target.value);
     await guarded(async () => {
       await loadBond();
-      await loadReportList();
+      await Promise.all([loadReportList(), loadCredits()]);
     });
   });
   $("#asset-select").addEventListener("change", async (e) => {
