@@ -50,6 +50,22 @@ export async function apiDownload(path) {
   return { blob: await response.blob(), filename };
 }
 
+/** Fetches a file the API offers and saves it (fetched, not followed: the investor key, when
+ * the service asks for one, goes in a header, and an error answer throws instead of being saved
+ * as the file). */
+export async function saveDownload(path, fallbackName) {
+  const { blob, filename } = await apiDownload(path);
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename || fallbackName;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** A POST of a JSON body (the sign-in routes). */
 export async function postJson(path, body = {}) {
   return call(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });

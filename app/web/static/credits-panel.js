@@ -5,7 +5,7 @@
 // in the page's language), and the retirements (GET /v1/credits/projects; docs/credits.md).
 
 import { $, el, locale, state, t } from "./state.js";
-import { apiDownload, api } from "./api.js";
+import { api, saveDownload } from "./api.js";
 import { formatNumber, shiftDecimal, shortHex } from "./format.js";
 
 const CREDITS_API = "/v1/credits";
@@ -36,18 +36,11 @@ export function reportPath(reportId) {
   return `${CREDITS_API}/monitoring-reports/${reportId}?${query}`;
 }
 
-// Fetched, not followed: the investor key (when the service asks for one) goes in a header.
 async function download(event, issuance) {
   event.preventDefault();
   credits.downloadError = null;
   try {
-    const { blob, filename } = await apiDownload(reportPath(issuance.report_id));
-    const url = URL.createObjectURL(blob);
-    const link = el("a", { href: url, download: filename || `monitoring-report-${issuance.report_id}.pdf`, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    await saveDownload(reportPath(issuance.report_id), `monitoring-report-${issuance.report_id}.pdf`);
   } catch (e) {
     credits.downloadError = t("report_download_failed", { error: e.details || e.message });
   }

@@ -5,7 +5,7 @@
 // and the reports published so far (GET /v1/investor/bonds/{id}/reports).
 
 import { $, API, el, locale, state, t } from "./state.js";
-import { api, apiDownload } from "./api.js";
+import { api, saveDownload } from "./api.js";
 import { formatNumber, shiftDecimal, shortHex } from "./format.js";
 
 const FORMATS = ["json", "csv", "xlsx", "pdf"];
@@ -60,19 +60,11 @@ async function showSummary() {
   renderReports();
 }
 
-// The report is fetched, not followed: the investor key (when the service asks for one) goes in a
-// header, and an error answer shows here rather than being saved as the report.
 async function download(event, format) {
   event.preventDefault();
   report.error = null;
   try {
-    const { blob, filename } = await apiDownload(reportPath(format));
-    const url = URL.createObjectURL(blob);
-    const link = el("a", { href: url, download: filename || `report-${state.bondId}-${report.kind}-${report.year}.${format}`, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    await saveDownload(reportPath(format), `report-${state.bondId}-${report.kind}-${report.year}.${format}`);
   } catch (e) {
     report.error = t("report_download_failed", { error: e.details || e.message });
   }
