@@ -49,6 +49,25 @@ requires_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (--dist loadgroup)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs the suite on several workers), the tests of a module
+    that use a module-scoped fixture (a deployed contract, a dashboard site with weeks of
+    readings, a browser) run on one worker, so the fixture is built once, not once per worker;
+    every other test goes to whichever worker is free."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        fixture_defs = getattr(item, "_fixtureinfo", None)
+        if fixture_defs is None:
+            continue
+        if any(
+            defs and defs[-1].scope in ("module", "class", "package")
+            for defs in fixture_defs.name2fixturedefs.values()
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @contextmanager
 def fresh_schema(prefix: str = "t") -> Iterator[str]:
     """A new PostgreSQL schema, dropped afterwards; yields a URL whose search_path is it."""
