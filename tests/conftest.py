@@ -14,6 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,15 @@ from app.pure.signing import SignedReading, ValueKind, encode_batch, public_key_
 from tests.chain_helpers import Chain
 
 T = TypeVar("T")
+
+# The property tests check behaviour, not speed: on pytest-xdist workers sharing the cores (and
+# a loaded CI machine) an example's time says nothing, so no per-example deadline (an example
+# of test_calc_results took 0.29 s against the default 0.2 s under load) and no too-slow check.
+hypothesis_settings.register_profile(
+    "gbt", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("gbt")
+
 POSTGRES_URL = os.environ.get("GBT_TEST_POSTGRES_URL")
 ADMIN_TOKEN = "test-admin-token-not-a-secret"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
