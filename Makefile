@@ -63,8 +63,13 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy app simulator
 
+# The suite on pytest-xdist workers: most tests wait on Anvil, PostgreSQL, a browser or a
+# subprocess, so more workers than cores pay (docs/performance.md, "Test suite"). loadgroup keeps
+# the tests of a module with module-scoped fixtures on one worker (tests/conftest.py).
+# PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= 3
 pytest: $(INSTALLED) node-deps system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache contracts/node_modules app/web/node_modules \

@@ -14,6 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,15 @@ from app.pure.signing import SignedReading, ValueKind, encode_batch, public_key_
 from tests.chain_helpers import Chain
 
 T = TypeVar("T")
+
+# The property tests check behaviour, not speed: on pytest-xdist workers sharing the cores (and
+# a loaded CI machine) an example's time says nothing, so no per-example deadline (an example
+# of test_calc_results took 0.29 s against the default 0.2 s under load) and no too-slow check.
+hypothesis_settings.register_profile(
+    "gbt", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("gbt")
+
 POSTGRES_URL = os.environ.get("GBT_TEST_POSTGRES_URL")
 ADMIN_TOKEN = "test-admin-token-not-a-secret"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -51,6 +62,25 @@ requires_postgres = pytest.mark.skipif(
     reason="set GBT_TEST_POSTGRES_URL (e.g. postgresql+psycopg://root@127.0.0.1:5432/test) "
     "to run the PostgreSQL tests; .ci/run sets it",
 )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (--dist loadgroup)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs the suite on several workers), the tests of a module
+    that use a module-scoped fixture (a deployed contract, a dashboard site with weeks of
+    readings, a browser) run on one worker, so the fixture is built once, not once per worker;
+    every other test goes to whichever worker is free."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        fixture_defs = getattr(item, "_fixtureinfo", None)
+        if fixture_defs is None:
+            continue
+        if any(
+            defs and defs[-1].scope in ("module", "class", "package")
+            for defs in fixture_defs.name2fixturedefs.values()
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @contextmanager

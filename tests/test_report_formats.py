@@ -49,7 +49,7 @@ from app.reports.render.labels import EN, JA, labels
 from app.reports.render.textgrid import FONT_PATH, text_width, wrap
 from tests import test_reports as base
 from tests.chain_helpers import Chain
-from tests.conftest import ADMIN, Fleet
+from tests.conftest import ADMIN, Fleet, app_state
 from tests.impact_helpers import run_pipeline
 
 ARTIFACTS = base.ARTIFACTS
@@ -279,6 +279,13 @@ def embedded_fonts(pdf: Path) -> Iterator[tuple[str, str, str]]:
         yield parts[0], parts[-5], parts[-4]
 
 
+def database_of(client: TestClient) -> str:
+    """The database's dialect ("sqlite" or "postgresql"): each run of a test writes files of
+    its own in ARTIFACTS, since the two may run at once (on two pytest-xdist workers)."""
+    name: str = app_state(client).engine.dialect.name
+    return name
+
+
 def render_pages(pdf: Path, prefix: str) -> list[Path]:
     for old in ARTIFACTS.glob(f"{prefix}-*.png"):
         old.unlink()
@@ -293,8 +300,9 @@ def test_pdf_shows_the_figures_and_embeds_hash_font_and_json(
     body = report(client, fleet, chain)
     content, digest = body["content"], body["content_sha256"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    db = database_of(client)
     for lang in ("en", "ja"):
-        pdf = ARTIFACTS / f"report-{lang}.pdf"
+        pdf = ARTIFACTS / f"report-{db}-{lang}.pdf"
         pdf.write_bytes(download(client, body, "pdf", lang))
         text = pdftotext(pdf)
         reader = PdfReader(pdf)
@@ -330,7 +338,7 @@ def test_pdf_shows_the_figures_and_embeds_hash_font_and_json(
             for term in MOE_TERMS:
                 assert term in text, term
             assert DESCRIPTION_JA in text.replace(" ", "")  # wrapped, whole
-        assert len(render_pages(pdf, f"report-{lang}")) == len(reader.pages)
+        assert len(render_pages(pdf, f"report-{db}-{lang}")) == len(reader.pages)
 
 
 def scaled_projects(content: Mapping[str, Any], n: int) -> dict[str, Any]:
@@ -368,8 +376,9 @@ def test_pdf_rows_of_many_projects_stay_whole(
     content = scaled_projects(report(client, fleet, chain)["content"], 23)
     digest = content_sha256(content)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    db = database_of(client)
     for lang in ("en", "ja"):
-        pdf = ARTIFACTS / f"report-many-{lang}.pdf"
+        pdf = ARTIFACTS / f"report-many-{db}-{lang}.pdf"
         pdf.write_bytes(render(content, digest, "pdf", lang).data)
         lines = pdftotext(pdf).splitlines()
         for project in content["impact"]["projects"]:

@@ -4,6 +4,7 @@ life, published once as a report leaf for a closed period, never for an open one
 report details and their refusals; period parameters and their errors."""
 
 import json
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -80,7 +81,11 @@ def test_report_figures_match_results_and_anchored_totals(
     assert body["content_sha256"] == content_sha256(content)
     assert body["status"] == "final"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "report.json").write_text(json.dumps(body, indent=1, ensure_ascii=False))
+    # Whole or not at all (bench/report_render.py reads it): the SQLite and PostgreSQL runs of
+    # this test may write it at once, on two pytest-xdist workers.
+    partial = ARTIFACTS / f".report.json.{os.getpid()}"
+    partial.write_text(json.dumps(body, indent=1, ensure_ascii=False))
+    partial.replace(ARTIFACTS / "report.json")
 
     # Each project's figures, recomputed from the admin API's day results.
     shares = {ids["building"]: Decimal(BUILDING_SHARE), ids["plant"]: Decimal(PLANT_SHARE)}

@@ -1,5 +1,9 @@
 """Cluster-wide mutual exclusion for scheduled jobs: a PostgreSQL advisory lock (one holder
-across all replicas), or a process lock on SQLite (the embedded mode runs one process)."""
+across all replicas), or a process lock on SQLite (the embedded mode runs one process).
+
+An advisory lock is the whole database's, so its key names the schema too: services on other
+schemas of the same database (their data apart, like the test suite's schema per test) never
+wait for each other's jobs."""
 
 import hashlib
 import threading
@@ -14,8 +18,9 @@ _guard = threading.Lock()
 _POLL_S = 0.05
 
 
-def _key(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+def _key(schema: str, name: str) -> int:
+    digest = hashlib.sha256(f"{schema}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _try_pg(conn: Connection, key: int, wait_s: float) -> bool:
@@ -33,8 +38,8 @@ def try_exclusive(engine: Engine, name: str, wait_s: float = 0.0) -> Iterator[bo
     """Yields True when this caller holds the lock named ``name`` (waiting up to ``wait_s``),
     False when someone else still holds it."""
     if engine.dialect.name == "postgresql":
-        key = _key(name)
         with engine.connect() as conn:
+            key = _key(str(conn.scalar(text("SELECT current_schema()"))), name)
             held = _try_pg(conn, key, wait_s)
             try:
                 yield held
