@@ -462,9 +462,15 @@ def test_killed_anywhere_the_database_and_the_contract_agree(
             chain.start()
         grow_log(fleet, client, meter, day)
         kill = KillAt(step, killed, chain)
-        with contextlib.suppress(ProcessKilledError):
-            anchor(client, chain, at_step=kill)
-        assert kill.fired or step is None  # the run did reach that step
+        # A run may only settle what the last round left (a transaction the node lost is given
+        # up, with no new one sent): the next scheduled run anchors. Up to three runs reach the
+        # step; the kill fires once.
+        for _ in range(3):
+            with contextlib.suppress(ProcessKilledError):
+                anchor(client, chain, at_step=kill)
+            if kill.fired or step is None:
+                break
+        assert kill.fired or step is None  # a run did reach that step
         if step is None and killed != "service":
             chain.kill()
         if chain.node is None:

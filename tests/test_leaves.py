@@ -18,6 +18,7 @@ from app.pure.audit_formats import (
 from app.pure.bond_terms import BondTerms
 from app.pure.calc.factors import EmissionFactor
 from app.pure.calc.results import PeriodResult
+from app.pure.credit_leaves import CreditApprovalLeaf, CreditIssuanceLeaf, MonitoringReportLeaf
 from app.pure.encoding import LEAF_TYPES, decode_leaf
 from app.pure.leaves import (
     PARSERS,
@@ -162,7 +163,64 @@ RECORDS: list[Leaf] = [
 ]
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=lambda r: type(r).__name__)
+# The carbon credit workflow's leaves (app/pure/credit_leaves.py).
+CREDIT_RECORDS: list[Leaf] = [
+    MonitoringReportLeaf(
+        5,
+        2,
+        "JCL-0001",
+        7,
+        "EN-R-002",
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+        3,
+        900,
+        "ab" * 32,
+        5_378_962,
+        5,
+    ),
+    CreditApprovalLeaf(
+        6,
+        5,
+        "ab" * 32,
+        2,
+        7,
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+        5,
+        "approved",
+        "verifier \u691c\u8a3c",
+        "12" * 32,
+        "site visit",
+        1_775_100_000,
+    ),
+    CreditIssuanceLeaf(
+        8,
+        31337,
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        0,
+        (2 << 16) | 2026,
+        2,
+        7,
+        2026,
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+        5,
+        1,
+        5,
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        4,
+        5,
+        "ab" * 32,
+        "34" * 32,
+        5_378_962,
+        "0x" + "56" * 32,
+        42,
+    ),
+]
+
+
+@pytest.mark.parametrize("record", RECORDS + CREDIT_RECORDS, ids=lambda r: type(r).__name__)
 def test_each_kind_reads_back_as_written(record: Leaf) -> None:
     data = record.encode()
     assert parse_leaf(decode_leaf(data)) == record
@@ -171,7 +229,7 @@ def test_each_kind_reads_back_as_written(record: Leaf) -> None:
 
 def test_every_leaf_kind_has_a_parser_and_is_tested() -> None:
     assert sorted(PARSERS) == sorted(LEAF_TYPES)
-    assert {_fields(r)["type"] for r in RECORDS} == set(LEAF_TYPES)
+    assert {_fields(r)["type"] for r in RECORDS + CREDIT_RECORDS} == set(LEAF_TYPES)
 
 
 def _fields(record: Leaf) -> dict[str, Any]:
