@@ -22,7 +22,8 @@ from app.credits.leaves import APPROVAL, REPORT
 from app.credits.models import CreditIssuance, CreditProject, MonitoringApproval, MonitoringReport
 from app.credits.schemas import DecisionIn, MonitoringReportIn, ProjectIn
 from app.impact.factors import factors_by_ids
-from app.impact.models import ImpactResult
+from app.impact.models import EmissionFactorVersion, ImpactResult
+from app.impact.result_rows import to_period_result
 from app.ledger.log import leaf_index_of
 from app.ledger.models import LogEntry
 from app.outbox.service import enqueue
@@ -104,9 +105,9 @@ def period_already_credited(issuance: CreditIssuance) -> ApiError:
 
 def _days(
     session: Session, asset_id: int, first: date, last: date, tree_size: int
-) -> list[rules.MonitoringDay]:
+) -> tuple[list[rules.MonitoringDay], dict[int, EmissionFactorVersion]]:
     """The asset's day results for the period logged among the first ``tree_size`` leaves,
-    the latest revision of each day."""
+    the latest revision of each day, and the emission factors they used."""
     r = ImpactResult
     rows = session.execute(
         select(r)
@@ -120,36 +121,29 @@ def _days(
         )
         .order_by(r.period_start, r.revision)
     ).scalars()
-    latest = {row.period_start: row for row in rows}  # ordered by revision: the last wins
-    factor_ids = sorted({int(i) for row in latest.values() for i in _ids(row.factor_ids)})
-    factors = factors_by_ids(session, factor_ids)
+    latest = {row.period_start: to_period_result(row) for row in rows}  # the last revision wins
+    factors = factors_by_ids(session, sorted({i for d in latest.values() for i in d.factor_ids}))
     days = []
-    for day, row in sorted(latest.items()):
-        ids = _ids(row.factor_ids)
-        factor = factors.get(ids[0]) if ids else None
+    for day, result in sorted(latest.items()):
+        factor = factors.get(result.factor_ids[0]) if result.factor_ids else None
         days.append(
             rules.MonitoringDay(
                 day=day,
-                metered_wh=row.metered_wh,
-                benchmark_wh=row.benchmark_wh,
-                reduction_wh=row.reduction_wh,
-                co2_avoided_g=row.co2_avoided_g,
+                metered_wh=result.metered_wh,
+                benchmark_wh=result.benchmark_wh,
+                reduction_wh=result.reduction_wh,
+                co2_avoided_g=result.co2_avoided_g,
                 kg_co2_per_kwh=None if factor is None else factor.kg_co2_per_kwh,
                 factor_id=None if factor is None else factor.id,
-                final=row.final,
-                flags=tuple(f for f in row.flags.split(",") if f),
-                method=row.method,
+                final=result.final,
+                flags=result.flags,
+                method=result.method,
             )
         )
-    return days
+    return days, factors
 
 
-def _ids(text: str) -> list[int]:
-    return [int(i) for i in text.split(",") if i]
-
-
-def _factor_refs(session: Session, days: list[rules.MonitoringDay]) -> dict[int, rules.FactorRef]:
-    ids = sorted({d.factor_id for d in days if d.factor_id is not None})
+def _factor_refs(factors: dict[int, EmissionFactorVersion]) -> dict[int, rules.FactorRef]:
     return {
         f.id: rules.FactorRef(
             id=f.id,
@@ -163,7 +157,7 @@ def _factor_refs(session: Session, days: list[rules.MonitoringDay]) -> dict[int,
             published_on=f.published_on,
             source_url=f.source_url,
         )
-        for f in factors_by_ids(session, ids).values()
+        for f in factors.values()
     }
 
 
@@ -198,7 +192,7 @@ def create_report(
     if overlap is not None:
         raise period_already_credited(overlap)
     cp = cited_checkpoint(session, body.checkpoint, "a monitoring report")
-    days = _days(session, project.asset_id, body.first_day, body.last_day, cp.tree_size)
+    days, factors = _days(session, project.asset_id, body.first_day, body.last_day, cp.tree_size)
     facts = _project_facts(session, project)
     try:
         figures = rules.monitoring_figures(facts.asset_kind, body.first_day, body.last_day, days)
@@ -224,7 +218,7 @@ def create_report(
         methodology_hash_hex=cp.methodology_hash.hex(),
     )
     content = rules.monitoring_content(
-        facts, body.first_day, body.last_day, days, _factor_refs(session, days), evidence
+        facts, body.first_day, body.last_day, days, _factor_refs(factors), evidence
     )
     sha256 = content_sha256(content)
     existing = session.scalar(
