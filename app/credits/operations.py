@@ -187,6 +187,8 @@ def issue(session: Session, chain: IssuerChain, report_id: int, body: IssueIn) -
     project = get_project(session, report.project_id)
     op_key = f"report-{report.id}"
     earlier = find(session, None, ISSUE, op_key)
+    if earlier is not None and earlier.status == "confirmed":  # a retry: no proof to rebuild
+        return Sent(earlier, replayed=True)
     if earlier is None or earlier.status not in ("confirmed", *ISSUER_TX_OPEN):
         overlap = credited_overlap(session, project.id, report.first_day, report.last_day)
         if overlap is not None:
