@@ -200,6 +200,17 @@ def test_report_verify_issue_transfer_retire(
         == Decimal(sold_share_g) / 10**6
     )
 
+    # The project's figures: the asset's CO2 avoided over all its days, of which credited.
+    [listed_project] = [
+        p for p in client.get("/v1/credits/projects").json() if p["project"]["id"] == project_id
+    ]
+    all_days = site.results(plant, last=date(2026, 12, 31))
+    assert listed_project["co2_avoided_g"] == sum(d["co2_avoided_g"] or 0 for d in all_days)
+    assert listed_project["credited_co2_g"] == issuance["amount_t"] * TONNE_G
+    assert listed_project["claimable_co2_g"] == (
+        listed_project["co2_avoided_g"] - listed_project["credited_co2_g"]
+    )
+
     # A day already credited cannot be reported or issued again.
     overlapping = report(client, project_id, date(2026, 1, 20), date(2026, 2, 5))
     assert overlapping.status_code == 409, overlapping.text

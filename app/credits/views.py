@@ -1,9 +1,8 @@
 """Response bodies of the credit API, from the rows (and the indexed events)."""
 
 import json
-from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.credits import holdings
@@ -108,17 +107,25 @@ def retirement_out(event: CreditEvent) -> RetirementOut:
 
 
 def _asset_co2_avoided_g(session: Session, asset_id: int) -> int:
-    """Sum over the asset's days of the latest revision's CO2 avoided (a correction replaces)."""
-    latest: dict[date, tuple[int, int]] = {}
-    rows = session.execute(
-        select(ImpactResult.period_start, ImpactResult.revision, ImpactResult.co2_avoided_g).where(
-            ImpactResult.asset_id == asset_id, ImpactResult.period == "day"
-        )
+    """Sum over the asset's days of the latest revision's CO2 avoided (a correction replaces),
+    summed by the database."""
+    r = ImpactResult
+    mine = (r.asset_id == asset_id, r.period == "day")
+    latest = (
+        select(r.period_start, func.max(r.revision).label("revision"))
+        .where(*mine)
+        .group_by(r.period_start)
+        .subquery()
     )
-    for day, revision, co2_g in rows:
-        if day not in latest or revision > latest[day][0]:
-            latest[day] = (revision, co2_g or 0)
-    return sum(co2_g for _, co2_g in latest.values())
+    total = session.scalar(
+        select(func.coalesce(func.sum(r.co2_avoided_g), 0))
+        .join(
+            latest,
+            (r.period_start == latest.c.period_start) & (r.revision == latest.c.revision),
+        )
+        .where(*mine)
+    )
+    return int(total or 0)
 
 
 def project_credits(session: Session, project: CreditProject) -> ProjectCreditsOut:
